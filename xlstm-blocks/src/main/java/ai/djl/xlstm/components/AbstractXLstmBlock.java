@@ -1,0 +1,93 @@
+package ai.djl.xlstm.components;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.AbstractBlock;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.PairList;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * Base class of every xLSTM block.
+ *
+ * <p>All our blocks know their dimensions from their config, so every parameter has a fixed
+ * shape at construction and the input shapes given to {@link #initialize} are not needed to size
+ * them. DJL {@link Linear} children are the exception: they are sized in {@code prepare} from their
+ * input shape, which {@link #addLinear} records.
+ *
+ * <p>Child blocks and parameters carry the names of the upstream PyTorch modules ({@code proj_up},
+ * {@code mlstm_cell}, {@code _recurrent_kernel_}, ...), so that {@link
+ * ai.djl.xlstm.io.ParameterNames} can derive the upstream {@code state_dict} key of every
+ * parameter from the block tree alone.
+ */
+public abstract class AbstractXLstmBlock extends AbstractBlock {
+
+    private final Map<Block, Shape> childInputShapes = new HashMap<>();
+
+    protected AbstractXLstmBlock(byte version) {
+        super(version);
+    }
+
+    /** Adds a DJL {@link Linear} child mapping {@code in} to {@code out} features. */
+    protected final Linear addLinear(String name, long in, long out, boolean bias) {
+        Linear linear = addChildBlock(name, Linear.builder().setUnits(out).optBias(bias).build());
+        childInputShapes.put(linear, new Shape(1, in));
+        return linear;
+    }
+
+    /** Adds a parameter with a fixed shape. */
+    protected final Parameter addParameter(
+            String name, Parameter.Type type, Shape shape, ai.djl.training.initializer.Initializer init) {
+        Parameter.Builder builder = Parameter.builder().setName(name).setType(type).optShape(shape);
+        if (init != null) {
+            builder.optInitializer(init);
+        }
+        return addParameter(builder.build());
+    }
+
+    @Override
+    protected void initializeChildBlocks(NDManager manager, DataType dataType, Shape... inputShapes) {
+        for (Block child : children.values()) {
+            Shape shape = childInputShapes.get(child);
+            child.initialize(manager, dataType, shape != null ? new Shape[] {shape} : inputShapes);
+        }
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0]};
+    }
+
+    /** Returns the value of {@code parameter} on the device of {@code like}. */
+    protected static NDArray value(
+            ParameterStore ps, Parameter parameter, NDArray like, boolean training) {
+        return ps.getValue(parameter, like.getDevice(), training);
+    }
+
+    /** Applies a DJL {@link Linear} child to {@code x}. */
+    protected static NDArray apply(
+            ParameterStore ps, Block block, NDArray x, boolean training) {
+        return block.forward(ps, new NDList(x), training).singletonOrThrow();
+    }
+
+    /** A single-array forward: every xLSTM component maps one tensor to one tensor. */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        return new NDList(forward(ps, inputs.singletonOrThrow(), training));
+    }
+
+    /**
+     * Stateless forward of one tensor; blocks with recurrent state override {@link
+     * #forwardInternal} or expose a stateful method beside this one.
+     */
+    public abstract NDArray forward(ParameterStore ps, NDArray x, boolean training);
+}

@@ -1,0 +1,56 @@
+package ai.djl.xlstm.components;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+
+/**
+ * Upstream {@code components/linear_headwise.py: LinearHeadwiseExpand}: a block-diagonal linear map.
+ * The features are split into NH heads and each head has its own {@code [DOUT, DIN]} matrix (the
+ * weight is {@code [NH, DOUT, DIN]}), i.e. {@code einsum("...hd,hod->...ho")}. No bias, as upstream
+ * uses it.
+ *
+ * <p>Shapes: {@code [..., NH * DIN] -> [..., NH * DOUT]}.
+ */
+public class LinearHeadwiseExpand extends AbstractXLstmBlock {
+
+    private static final byte VERSION = 1;
+
+    private final int numHeads;
+    private final long inPerHead;
+    private final Parameter weight;
+
+    /**
+     * @param inFeatures NH * DIN
+     * @param numHeads NH
+     * @param expandFactor DOUT / DIN (upstream default 1)
+     */
+    public LinearHeadwiseExpand(long inFeatures, int numHeads, int expandFactor) {
+        super(VERSION);
+        if (numHeads <= 0 || inFeatures % numHeads != 0) {
+            throw new IllegalArgumentException(
+                    "LinearHeadwiseExpand: in_features " + inFeatures
+                            + " is not divisible by num_heads " + numHeads);
+        }
+        this.numHeads = numHeads;
+        this.inPerHead = inFeatures / numHeads;
+        long outPerHead = inPerHead * expandFactor;
+        this.weight =
+                addParameter(
+                        "weight",
+                        Parameter.Type.WEIGHT,
+                        new Shape(numHeads, outPerHead, inPerHead),
+                        new NormalInitializer((float) Math.sqrt(2.0 / 5.0 / inPerHead)));
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        Shape s = x.getShape();
+        Shape heads = s.slice(0, s.dimension() - 1).addAll(new Shape(numHeads, inPerHead, 1));
+        NDArray w = value(ps, weight, x, training); // [NH, DOUT, DIN]
+        NDArray y = w.matMul(x.reshape(heads)); // [..., NH, DOUT, 1]
+        return y.reshape(s.slice(0, s.dimension() - 1).add(-1));
+    }
+}

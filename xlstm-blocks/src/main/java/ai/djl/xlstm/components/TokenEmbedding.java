@@ -1,0 +1,50 @@
+package ai.djl.xlstm.components;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.ndarray.types.SparseFormat;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Embedding;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.NormalInitializer;
+
+/**
+ * A token embedding table {@code weight [V, D]} (upstream {@code nn.Embedding}). Token ids are
+ * validated by the language model before they get here. Shapes: {@code [B, S] -> [B, S, D]}.
+ */
+public class TokenEmbedding extends AbstractXLstmBlock {
+
+    private static final byte VERSION = 1;
+
+    private final Parameter weight;
+
+    /**
+     * @param vocabSize V
+     * @param dim D
+     */
+    public TokenEmbedding(long vocabSize, long dim) {
+        super(VERSION);
+        weight =
+                addParameter(
+                        "weight",
+                        Parameter.Type.WEIGHT,
+                        new Shape(vocabSize, dim),
+                        new NormalInitializer((float) Math.sqrt(2.0 / 5.0 / dim)));
+    }
+
+    /** The embedding matrix {@code [V, D]}, also used by a tied LM head. */
+    public NDArray weight(ParameterStore ps, NDArray like, boolean training) {
+        return value(ps, weight, like, training);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray tokens, boolean training) {
+        return Embedding.embedding(tokens, weight(ps, tokens, training), SparseFormat.DENSE)
+                .singletonOrThrow();
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0].add(weight.getShape().get(1))};
+    }
+}

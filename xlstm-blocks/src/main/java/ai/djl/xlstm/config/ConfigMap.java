@@ -1,0 +1,118 @@
+package ai.djl.xlstm.config;
+
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Typed reads from a parsed {@code config.json} / {@code config.yaml} (a map of upstream field
+ * names), with defaults, and errors that name the field.
+ */
+final class ConfigMap {
+
+    private final String section;
+    private final Map<String, Object> map;
+
+    ConfigMap(String section, Map<String, Object> map) {
+        this.section = section;
+        this.map = map == null ? Map.of() : map;
+    }
+
+    boolean has(String key) {
+        return map.containsKey(key) && map.get(key) != null;
+    }
+
+    Object raw(String key) {
+        return map.get(key);
+    }
+
+    int getInt(String key, int defaultValue) {
+        Object v = map.get(key);
+        if (v == null) {
+            return defaultValue;
+        }
+        if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+            return n.intValue();
+        }
+        throw bad(key, v, "an integer");
+    }
+
+    int requireInt(String key) {
+        if (!has(key)) {
+            throw new IllegalArgumentException("config" + where() + ": missing field '" + key + "'");
+        }
+        return getInt(key, 0);
+    }
+
+    double getDouble(String key, double defaultValue) {
+        Object v = map.get(key);
+        if (v == null) {
+            return defaultValue;
+        }
+        if (v instanceof Number n) {
+            return n.doubleValue();
+        }
+        throw bad(key, v, "a number");
+    }
+
+    boolean getBoolean(String key, boolean defaultValue) {
+        Object v = map.get(key);
+        if (v == null) {
+            return defaultValue;
+        }
+        if (v instanceof Boolean b) {
+            return b;
+        }
+        throw bad(key, v, "true or false");
+    }
+
+    String getString(String key, String defaultValue) {
+        Object v = map.get(key);
+        if (v == null) {
+            return defaultValue;
+        }
+        if (v instanceof String s) {
+            return s;
+        }
+        throw bad(key, v, "a string");
+    }
+
+    @SuppressWarnings("unchecked")
+    ConfigMap section(String key) {
+        Object v = map.get(key);
+        if (v == null) {
+            return null;
+        }
+        if (v instanceof Map<?, ?> m) {
+            return new ConfigMap(section.isEmpty() ? key : section + "." + key, (Map<String, Object>) m);
+        }
+        throw bad(key, v, "an object");
+    }
+
+    List<?> getList(String key) {
+        Object v = map.get(key);
+        if (v == null || v instanceof List<?>) {
+            return (List<?>) v;
+        }
+        throw bad(key, v, "a list");
+    }
+
+    private String where() {
+        return section.isEmpty() ? "" : " section '" + section + "'";
+    }
+
+    private IllegalArgumentException bad(String key, Object v, String expected) {
+        return new IllegalArgumentException(
+                "config" + where() + ": field '" + key + "' must be " + expected + ", got " + v);
+    }
+
+    /** Upstream {@code round_up_to_next_multiple_of}: {@code floor((x + m - 1) / m) * m}. */
+    static int roundUpToMultiple(double x, int multiple) {
+        return (int) (Math.floor((x + multiple - 1) / multiple) * multiple);
+    }
+
+    static void require(boolean condition, String message) {
+        if (!condition) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+}

@@ -1,0 +1,102 @@
+package ai.djl.xlstm.config;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonParseException;
+import com.google.gson.reflect.TypeToken;
+
+import org.yaml.snakeyaml.LoaderOptions;
+import org.yaml.snakeyaml.Yaml;
+import org.yaml.snakeyaml.constructor.SafeConstructor;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Reads a model config from an upstream {@code config.json} or {@code config.yaml}.
+ *
+ * <p>The architecture comes from the field {@code architecture} ({@code xlstm-neurips} or {@code
+ * xlstm-large}) when present; otherwise it is recognized from upstream fields: Hugging Face's
+ * {@code model_type: xlstm} and xLSTM Large's {@code qk_dim_factor} mean xLSTM Large, the NeurIPS
+ * sections ({@code mlstm}, {@code slstm}, {@code mlstm_block}, {@code slstm_block}, {@code
+ * slstm_at}) mean the NeurIPS model.
+ */
+public final class ConfigReader {
+
+    private ConfigReader() {}
+
+    /** Reads {@code config.json}, or else {@code config.yaml}, from a checkpoint folder. */
+    public static XLstmConfig readFolder(Path dir) throws IOException {
+        for (String name : new String[] {"config.json", "config.yaml", "config.yml"}) {
+            Path file = dir.resolve(name);
+            if (Files.isRegularFile(file)) {
+                return read(file);
+            }
+        }
+        throw new IllegalArgumentException(
+                "no config.json or config.yaml in checkpoint folder " + dir);
+    }
+
+    /** Reads one config file (JSON, or YAML when the name ends in .yaml/.yml). */
+    public static XLstmConfig read(Path file) throws IOException {
+        String name = file.getFileName().toString();
+        Map<String, Object> map;
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            if (name.endsWith(".yaml") || name.endsWith(".yml")) {
+                Object doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(reader);
+                map = asMap(doc, file);
+            } else {
+                try {
+                    map = new Gson().fromJson(reader, new TypeToken<Map<String, Object>>() {}.getType());
+                } catch (JsonParseException e) {
+                    throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage(), e);
+                }
+            }
+        }
+        if (map == null) {
+            throw new IllegalArgumentException("config " + file + " is empty");
+        }
+        try {
+            return fromMap(map);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Builds the config of the architecture that {@code map} describes. */
+    public static XLstmConfig fromMap(Map<String, Object> map) {
+        Object arch = map.get("architecture");
+        if (arch == null) {
+            boolean large = "xlstm".equals(map.get("model_type")) || map.containsKey("qk_dim_factor");
+            arch = large ? XLstmLargeConfig.ARCHITECTURE : XLstmLmConfig.ARCHITECTURE;
+            boolean neurips = map.containsKey("mlstm") || map.containsKey("slstm")
+                    || map.containsKey("mlstm_block") || map.containsKey("slstm_block")
+                    || map.containsKey("slstm_at");
+            if (!large && !neurips) {
+                throw new IllegalArgumentException(
+                        "cannot tell the architecture: the config has no 'architecture' field and none"
+                                + " of the fields of either upstream config");
+            }
+        }
+        if (XLstmLargeConfig.ARCHITECTURE.equals(arch)) {
+            return XLstmLargeConfig.from(map);
+        }
+        if (XLstmLmConfig.ARCHITECTURE.equals(arch)) {
+            return XLstmLmConfig.from(map);
+        }
+        throw new IllegalArgumentException(
+                "unknown architecture '" + arch + "': expected '" + XLstmLmConfig.ARCHITECTURE
+                        + "' or '" + XLstmLargeConfig.ARCHITECTURE + "'");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<String, Object> asMap(Object doc, Path file) {
+        if (doc instanceof Map<?, ?> m) {
+            return (Map<String, Object>) m;
+        }
+        throw new IllegalArgumentException("config " + file + " is not a mapping of fields");
+    }
+}

@@ -1,0 +1,135 @@
+package ai.djl.xlstm.config;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Upstream {@code xLSTMLMModelConfig} (NeurIPS paper): a stack of {@code num_blocks} residual
+ * blocks, sLSTM blocks at the positions {@code slstm_at} and mLSTM blocks elsewhere (xLSTM[a:b]).
+ *
+ * @param vocabSize V
+ * @param embeddingDim D
+ * @param numBlocks the number of residual blocks
+ * @param slstmAt the (sorted, distinct) block indices that are sLSTM blocks
+ * @param contextLength the training context length (informational)
+ * @param mlstm the mLSTM layer config, null when every block is an sLSTM block
+ * @param slstm the sLSTM layer config, null when {@code slstmAt} is empty
+ * @param feedforward the gated feed-forward of the sLSTM blocks, null when {@code slstmAt} is empty
+ * @param tieWeights whether the LM head shares the embedding matrix
+ * @param addPostBlocksNorm whether a LayerNorm follows the last block
+ * @param bias whether the linear layers have biases
+ * @param dropout the dropout rate
+ */
+public record XLstmLmConfig(
+        int vocabSize,
+        int embeddingDim,
+        int numBlocks,
+        List<Integer> slstmAt,
+        int contextLength,
+        MLstmLayerConfig mlstm,
+        SLstmLayerConfig slstm,
+        FeedForwardConfig feedforward,
+        boolean tieWeights,
+        boolean addPostBlocksNorm,
+        boolean bias,
+        float dropout)
+        implements XLstmConfig {
+
+    /** The architecture name in {@code config.json}. */
+    public static final String ARCHITECTURE = "xlstm-neurips";
+
+    /** Validates the config. */
+    public XLstmLmConfig {
+        ConfigMap.require(vocabSize > 0, "vocab_size must be > 0, got " + vocabSize);
+        ConfigMap.require(embeddingDim > 0, "embedding_dim must be > 0, got " + embeddingDim);
+        ConfigMap.require(numBlocks > 0, "num_blocks must be > 0, got " + numBlocks);
+        slstmAt = List.copyOf(slstmAt);
+        for (int i = 0; i < slstmAt.size(); i++) {
+            int at = slstmAt.get(i);
+            ConfigMap.require(
+                    at >= 0 && at < numBlocks,
+                    "slstm_at position " + at + " is outside [0, num_blocks=" + numBlocks + ")");
+            ConfigMap.require(i == 0 || at > slstmAt.get(i - 1), "slstm_at must be sorted and distinct: " + slstmAt);
+        }
+        ConfigMap.require(
+                slstmAt.size() == numBlocks || mlstm != null,
+                "config has mLSTM blocks (slstm_at " + slstmAt + " of " + numBlocks + " blocks) but no mlstm section");
+        ConfigMap.require(
+                slstmAt.isEmpty() || (slstm != null && feedforward != null),
+                "config has sLSTM blocks at " + slstmAt + " but no slstm/feedforward section");
+        ConfigMap.require(mlstm == null || mlstm.embeddingDim() == embeddingDim, "mlstm.embedding_dim != embedding_dim");
+        ConfigMap.require(slstm == null || slstm.embeddingDim() == embeddingDim, "slstm.embedding_dim != embedding_dim");
+        ConfigMap.require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
+    }
+
+    @Override
+    public String architecture() {
+        return ARCHITECTURE;
+    }
+
+    /** Whether block {@code index} is an sLSTM block. */
+    public boolean isSLstmBlock(int index) {
+        return slstmAt.contains(index);
+    }
+
+    /**
+     * Reads the upstream fields. Sections may be nested as in this project's {@code config.json}
+     * ({@code mlstm}, {@code slstm}, {@code feedforward}) or as in upstream's dataclasses ({@code
+     * mlstm_block.mlstm}, {@code slstm_block.slstm}, {@code slstm_block.feedforward}).
+     */
+    static XLstmLmConfig from(Map<String, Object> raw) {
+        ConfigMap m = new ConfigMap("", raw);
+        int numBlocks = m.requireInt("num_blocks");
+        int dim = m.requireInt("embedding_dim");
+        boolean bias = m.getBoolean("bias", false);
+        float dropout = (float) m.getDouble("dropout", 0.0);
+        int context = m.getInt("context_length", 256);
+        ConfigMap mlstmBlock = m.section("mlstm_block");
+        ConfigMap slstmBlock = m.section("slstm_block");
+        ConfigMap mlstm = m.has("mlstm") ? m.section("mlstm") : mlstmBlock == null ? null : mlstmBlock.section("mlstm");
+        ConfigMap slstm = m.has("slstm") ? m.section("slstm") : slstmBlock == null ? null : slstmBlock.section("slstm");
+        ConfigMap ffn =
+                m.has("feedforward")
+                        ? m.section("feedforward")
+                        : slstmBlock == null ? null : slstmBlock.section("feedforward");
+        List<Integer> slstmAt = readSlstmAt(m, numBlocks);
+        boolean anyMlstm = slstmAt.size() < numBlocks;
+        boolean anySlstm = !slstmAt.isEmpty();
+        return new XLstmLmConfig(
+                m.requireInt("vocab_size"),
+                dim,
+                numBlocks,
+                slstmAt,
+                context,
+                anyMlstm || mlstm != null ? MLstmLayerConfig.from(mlstm, dim, bias, dropout, context) : null,
+                anySlstm || slstm != null
+                        ? SLstmLayerConfig.from(slstm, dim, dropout, m.getString("slstm_backend_layout", null))
+                        : null,
+                anySlstm || ffn != null ? FeedForwardConfig.from(ffn, dim, bias, dropout) : null,
+                m.getBoolean("tie_weights", false),
+                m.getBoolean("add_post_blocks_norm", true),
+                bias,
+                dropout);
+    }
+
+    private static List<Integer> readSlstmAt(ConfigMap m, int numBlocks) {
+        Object raw = m.raw("slstm_at");
+        List<Integer> at = new ArrayList<>();
+        if ("all".equals(raw)) {
+            for (int i = 0; i < numBlocks; i++) {
+                at.add(i);
+            }
+        } else if (raw != null) {
+            for (Object o : m.getList("slstm_at")) {
+                if (!(o instanceof Number n) || n.doubleValue() != Math.rint(n.doubleValue())) {
+                    throw new IllegalArgumentException("config: slstm_at entries must be integers, got " + o);
+                }
+                at.add(n.intValue());
+            }
+        }
+        Collections.sort(at);
+        return at;
+    }
+}

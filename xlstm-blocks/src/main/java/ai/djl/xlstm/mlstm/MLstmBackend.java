@@ -1,0 +1,45 @@
+package ai.djl.xlstm.mlstm;
+
+/**
+ * How the mLSTM cell runs over a sequence of more than one token (a single token always takes
+ * the recurrent step). This is an execution choice, not part of the model: every choice gives the
+ * same outputs within float32 round-off.
+ *
+ * @param form the sequence form
+ * @param chunkSize the chunk length of the chunkwise form
+ * @param recurrentTail for the chunkwise form, whether the last {@code S % chunkSize} positions
+ *     run through the recurrent step (upstream xLSTM Large's inference mode) instead of a padded
+ *     last chunk
+ */
+public record MLstmBackend(Form form, int chunkSize, boolean recurrentTail) {
+
+    /** The sequence forms of the mLSTM cell. */
+    public enum Form {
+        /** The stabilized quadratic form; used only from an empty memory when no state is returned. */
+        PARALLEL,
+        /** The chunkwise form: linear memory in the sequence length. */
+        CHUNKWISE,
+        /** The recurrent step at every position. */
+        RECURRENT
+    }
+
+    /** Validates the options. */
+    public MLstmBackend {
+        if (form == null) {
+            throw new IllegalArgumentException("mLSTM backend form must not be null");
+        }
+        if (chunkSize <= 0) {
+            throw new IllegalArgumentException("mLSTM chunk size must be > 0, got " + chunkSize);
+        }
+    }
+
+    /** The chunkwise form with a padded last chunk. */
+    public static MLstmBackend chunkwise(int chunkSize) {
+        return new MLstmBackend(Form.CHUNKWISE, chunkSize, false);
+    }
+
+    /** The parallel form (chunkwise with {@code chunkSize} where a state is needed). */
+    public static MLstmBackend parallel(int chunkSize) {
+        return new MLstmBackend(Form.PARALLEL, chunkSize, false);
+    }
+}

@@ -1,0 +1,63 @@
+package ai.djl.xlstm.mlstm;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.LayerNorm;
+import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.config.MLstmLayerConfig;
+import ai.djl.xlstm.state.BlockState;
+import ai.djl.xlstm.state.LayerState;
+
+import java.util.Iterator;
+
+/**
+ * Upstream {@code blocks/mlstm/block.py: mLSTMBlock} (a {@code xLSTMBlock} without
+ * feed-forward): the pre-up-projection residual block {@code x + mlstm_layer(layer_norm(x))}.
+ */
+public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
+
+    private static final byte VERSION = 1;
+
+    private final LayerNorm xlstmNorm;
+    private final MLstmLayer xlstm;
+
+    /** Creates the block for {@code config}. */
+    public MLstmBlock(MLstmLayerConfig config) {
+        super(VERSION);
+        xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        xlstm = addChildBlock("xlstm", new MLstmLayer(config));
+    }
+
+    @Override
+    public Pair<NDArray, BlockState> forward(
+            ParameterStore ps, NDArray x, BlockState state, MLstmBackend backend,
+            boolean needState, boolean training) {
+        Pair<NDArray, LayerState> out =
+                xlstm.forward(ps, xlstmNorm.forward(ps, x, training), (LayerState) state, backend, needState, training);
+        return new Pair<>(x.add(out.getKey()), out.getValue());
+    }
+
+    @Override
+    public BlockState zeroState(NDManager manager, Device device, long batch) {
+        return xlstm.zeroState(manager, device, batch);
+    }
+
+    @Override
+    public BlockState stateOf(Iterator<NDArray> tensors) {
+        return xlstm.stateOf(tensors);
+    }
+
+    @Override
+    public boolean accepts(BlockState state) {
+        return xlstm.accepts(state);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        return forward(ps, x, null, MLstmBackend.parallel(64), false, training).getKey();
+    }
+}

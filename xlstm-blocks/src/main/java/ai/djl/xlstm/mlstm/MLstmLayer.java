@@ -1,0 +1,125 @@
+package ai.djl.xlstm.mlstm;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.nn.core.Linear;
+import ai.djl.nn.norm.Dropout;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.Pair;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.CausalConv1d;
+import ai.djl.xlstm.components.LinearHeadwiseExpand;
+import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.config.MLstmLayerConfig;
+import ai.djl.xlstm.state.BlockState;
+import ai.djl.xlstm.state.LayerState;
+
+import java.util.Iterator;
+import ai.djl.xlstm.state.MLstmCellState;
+
+/**
+ * Upstream {@code blocks/mlstm/layer.py: mLSTMLayer} (NeurIPS, paper Fig. 11): the
+ * pre-up-projection mLSTM layer.
+ *
+ * <pre>
+ *   x_m, z = split(proj_up(x))                     inner dimension E each
+ *   x_c    = silu(conv1d(x_m))
+ *   q, k   = q_proj(x_c), k_proj(x_c);  v = v_proj(x_m)     headwise, block size qkv_proj_blocksize
+ *   h      = mlstm_cell(q, k, v) + learnable_skip * x_c
+ *   y      = proj_down(h * silu(z))
+ * </pre>
+ *
+ * <p>Shapes: {@code [B, S, D] -> [B, S, D]}; state: conv window {@code [B, K - 1, E]} and the
+ * cell memory.
+ */
+public class MLstmLayer extends AbstractXLstmBlock {
+
+    private static final byte VERSION = 1;
+
+    private final MLstmLayerConfig config;
+    private final Linear projUp;
+    private final LinearHeadwiseExpand qProj;
+    private final LinearHeadwiseExpand kProj;
+    private final LinearHeadwiseExpand vProj;
+    private final CausalConv1d conv1d;
+    private final MLstmCell mlstmCell;
+    private final Parameter learnableSkip;
+    private final Linear projDown;
+
+    /** Creates the layer for {@code config}. */
+    public MLstmLayer(MLstmLayerConfig config) {
+        super(VERSION);
+        this.config = config;
+        int inner = config.innerDim();
+        int projHeads = inner / config.qkvProjBlocksize();
+        projUp = addLinear("proj_up", config.embeddingDim(), 2L * inner, config.bias());
+        qProj = addChildBlock("q_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
+        kProj = addChildBlock("k_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
+        vProj = addChildBlock("v_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
+        conv1d = addChildBlock("conv1d", new CausalConv1d(inner, config.conv1dKernelSize()));
+        mlstmCell = addChildBlock("mlstm_cell", new MLstmCell(inner, config.numHeads()));
+        learnableSkip =
+                addParameter("learnable_skip", Parameter.Type.WEIGHT, new Shape(inner), Initializer.ONES);
+        projDown = addLinear("proj_down", inner, config.embeddingDim(), config.bias());
+    }
+
+    /**
+     * Runs the layer from {@code state} (null: zero state).
+     *
+     * @return the output {@code [B, S, D]} and the new state (null unless {@code needState})
+     */
+    public Pair<NDArray, LayerState> forward(
+            ParameterStore ps, NDArray x, LayerState state, MLstmBackend backend,
+            boolean needState, boolean training) {
+        NDList xz = apply(ps, projUp, x, training).split(2, x.getShape().dimension() - 1);
+        NDArray xm = xz.get(0); // [B, S, E]
+        NDArray z = xz.get(1);
+        Pair<NDArray, NDArray> conv =
+                conv1d.forward(ps, xm, state == null ? null : state.convWindow(), training);
+        NDArray xc = TensorOps.silu(conv.getKey());
+        NDArray q = qProj.forward(ps, xc, training);
+        NDArray k = kProj.forward(ps, xc, training);
+        NDArray v = vProj.forward(ps, xm, training);
+        Pair<NDArray, MLstmCellState> cell =
+                mlstmCell.forward(
+                        ps, q, k, v, state == null ? null : (MLstmCellState) state.cell(),
+                        backend, needState, training);
+        NDArray h = cell.getKey().add(value(ps, learnableSkip, x, training).mul(xc));
+        NDArray y = apply(ps, projDown, h.mul(TensorOps.silu(z)), training);
+        if (training && config.dropout() > 0) {
+            y = Dropout.dropout(y, config.dropout(), true).singletonOrThrow();
+        }
+        return new Pair<>(y, needState ? new LayerState(conv.getValue(), cell.getValue()) : null);
+    }
+
+    /** The zero state: a zero conv window and an empty memory. */
+    public LayerState zeroState(NDManager manager, Device device, long batch) {
+        long dh = config.headDim();
+        return new LayerState(
+                conv1d.zeroWindow(manager, device, batch),
+                MLstmKernels.zeroState(manager, device, batch, config.numHeads(), dh, dh));
+    }
+
+    /** Rebuilds a state from its tensors. */
+    public LayerState stateOf(Iterator<NDArray> t) {
+        NDArray window = conv1d.getKernelSize() > 0 ? t.next() : null;
+        return new LayerState(window, new MLstmCellState(t.next(), t.next(), t.next()));
+    }
+
+    /** Whether {@code state} has this layer's structure. */
+    public boolean accepts(BlockState state) {
+        return state instanceof LayerState ls
+                && ls.cell() instanceof MLstmCellState
+                && (ls.convWindow() != null) == (conv1d.getKernelSize() > 0);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        return forward(ps, x, null, MLstmBackend.parallel(64), false, training).getKey();
+    }
+}

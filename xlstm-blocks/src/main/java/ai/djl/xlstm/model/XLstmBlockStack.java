@@ -1,0 +1,133 @@
+package ai.djl.xlstm.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.LayerNorm;
+import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.components.RmsNorm;
+import ai.djl.xlstm.config.XLstmLargeConfig;
+import ai.djl.xlstm.config.XLstmLmConfig;
+import ai.djl.xlstm.large.XLstmLargeBlock;
+import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.mlstm.MLstmBlock;
+import ai.djl.xlstm.slstm.SLstmBlock;
+import ai.djl.xlstm.state.BlockState;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Upstream {@code blocks/xlstm_block_stack.py: xLSTMBlockStack} and {@code xlstm_large/model.py:
+ * xLSTMLargeBlockStack}: residual blocks applied in order, then an optional final norm.
+ *
+ * <p>For the NeurIPS model, {@link #neurips} builds xLSTM[a:b]: sLSTM blocks at {@code slstm_at},
+ * mLSTM blocks elsewhere, and a LayerNorm ({@code post_blocks_norm}). For xLSTM Large, {@link
+ * #large} builds mLSTM blocks and an RMSNorm ({@code out_norm}). Shapes: {@code [B, S, D] -> [B, S,
+ * D]}.
+ */
+public class XLstmBlockStack extends AbstractXLstmBlock {
+
+    private static final byte VERSION = 1;
+
+    private final List<RecurrentBlock> blocks;
+    private final AbstractXLstmBlock outNorm;
+
+    private XLstmBlockStack(List<RecurrentBlock> blocks, String outNormName, AbstractXLstmBlock outNorm) {
+        super(VERSION);
+        List<RecurrentBlock> added = new ArrayList<>();
+        for (int i = 0; i < blocks.size(); i++) {
+            added.add(addChildBlock("blocks." + i, blocks.get(i)));
+        }
+        this.blocks = Collections.unmodifiableList(added);
+        this.outNorm = outNorm == null ? null : addChildBlock(outNormName, outNorm);
+    }
+
+    /** The NeurIPS stack xLSTM[a:b] of {@code config}. */
+    public static XLstmBlockStack neurips(XLstmLmConfig config) {
+        List<RecurrentBlock> blocks = new ArrayList<>();
+        for (int i = 0; i < config.numBlocks(); i++) {
+            blocks.add(
+                    config.isSLstmBlock(i)
+                            ? new SLstmBlock(config.slstm(), config.feedforward())
+                            : new MLstmBlock(config.mlstm()));
+        }
+        LayerNorm norm = config.addPostBlocksNorm() ? new LayerNorm(config.embeddingDim(), 1e-5f) : null;
+        return new XLstmBlockStack(blocks, "post_blocks_norm", norm);
+    }
+
+    /** The xLSTM Large stack of {@code config}. */
+    public static XLstmBlockStack large(XLstmLargeConfig config) {
+        List<RecurrentBlock> blocks = new ArrayList<>();
+        for (int i = 0; i < config.numBlocks(); i++) {
+            blocks.add(new XLstmLargeBlock(config));
+        }
+        RmsNorm norm =
+                config.addOutNorm()
+                        ? new RmsNorm(config.embeddingDim(), config.normEps(), config.useBias())
+                        : null;
+        return new XLstmBlockStack(blocks, "out_norm", norm);
+    }
+
+    /** The residual blocks, in order. */
+    public List<RecurrentBlock> getBlocks() {
+        return blocks;
+    }
+
+    /** The state before any token. */
+    public XLstmState zeroState(NDManager manager, Device device, long batch) {
+        List<BlockState> states = new ArrayList<>();
+        for (RecurrentBlock b : blocks) {
+            states.add(b.zeroState(manager, device, batch));
+        }
+        return new XLstmState(states);
+    }
+
+    /**
+     * Runs every block from {@code state} (null: zero state).
+     *
+     * @return the normalized output {@code [B, S, D]} and the new state (null unless {@code
+     *     needState})
+     */
+    public Pair<NDArray, XLstmState> forward(
+            ParameterStore ps, NDArray x, XLstmState state, MLstmBackend backend,
+            boolean needState, boolean training) {
+        List<BlockState> next = needState ? new ArrayList<>(blocks.size()) : null;
+        for (int i = 0; i < blocks.size(); i++) {
+            Pair<NDArray, BlockState> out =
+                    blocks.get(i).forward(
+                            ps, x, state == null ? null : state.block(i), backend, needState, training);
+            x = out.getKey();
+            if (needState) {
+                next.add(out.getValue());
+            }
+        }
+        if (outNorm != null) {
+            x = outNorm.forward(ps, x, training);
+        }
+        return new Pair<>(x, needState ? new XLstmState(next) : null);
+    }
+
+    /**
+     * The output of every residual block {@code [B, S, D]}, before the final norm, from the zero
+     * state.
+     */
+    public List<NDArray> blockOutputs(ParameterStore ps, NDArray x, MLstmBackend backend, boolean training) {
+        List<NDArray> outputs = new ArrayList<>(blocks.size());
+        for (RecurrentBlock block : blocks) {
+            x = block.forward(ps, x, null, backend, false, training).getKey();
+            outputs.add(x);
+        }
+        return outputs;
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        throw new UnsupportedOperationException("XLstmBlockStack needs an mLSTM backend: use the stateful forward");
+    }
+}

@@ -1,0 +1,232 @@
+package ai.djl.xlstm.model;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.core.Linear;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.util.PairList;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.components.TokenEmbedding;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.config.XLstmLargeConfig;
+import ai.djl.xlstm.config.XLstmLmConfig;
+import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.state.BlockState;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+
+/**
+ * An xLSTM language model: token embedding, {@link XLstmBlockStack}, LM head (optionally tied to
+ * the embedding) and an optional logit soft cap.
+ *
+ * <p>The recurrent API is {@link #forward(ParameterStore, NDArray, XLstmState, boolean)}: any
+ * number of tokens from any state, so prefill and decode are the same call. Through DJL's {@code
+ * Block} API the inputs are {@code [tokens]} (zero state, output {@code [logits]}) or {@code [tokens,
+ * state tensors...]} (output {@code [logits, new state tensors...]}, see {@link
+ * XLstmState#toNDList()}).
+ */
+public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
+
+    private final XLstmConfig config;
+    private final TokenEmbedding embedding;
+    private final XLstmBlockStack stack;
+    private final Linear lmHead;
+    private final float logitSoftCap;
+    private volatile MLstmBackend backend;
+
+    protected XLstmLanguageModel(
+            byte version, XLstmConfig config, String embeddingName, String stackName,
+            XLstmBlockStack stack, boolean tieWeights, float logitSoftCap, MLstmBackend backend) {
+        super(version);
+        this.config = config;
+        this.embedding =
+                addChildBlock(embeddingName, new TokenEmbedding(config.vocabSize(), config.embeddingDim()));
+        this.stack = addChildBlock(stackName, stack);
+        this.lmHead =
+                tieWeights ? null : addLinear("lm_head", config.embeddingDim(), config.vocabSize(), false);
+        this.logitSoftCap = logitSoftCap;
+        this.backend = backend;
+    }
+
+    /** Creates the model of {@code config}'s architecture (parameters not yet initialized). */
+    public static XLstmLanguageModel create(XLstmConfig config) {
+        if (config instanceof XLstmLmConfig c) {
+            return new XLstmLmModel(c);
+        }
+        return new XLstmLargeModel((XLstmLargeConfig) config);
+    }
+
+    /** The model config. */
+    public XLstmConfig getConfig() {
+        return config;
+    }
+
+    /** The block stack. */
+    public XLstmBlockStack getStack() {
+        return stack;
+    }
+
+    /** How the mLSTM cells run over sequences. */
+    public MLstmBackend getBackend() {
+        return backend;
+    }
+
+    /** Chooses how the mLSTM cells run over sequences (all choices agree within round-off). */
+    public void setBackend(MLstmBackend backend) {
+        if (backend == null) {
+            throw new IllegalArgumentException("backend must not be null");
+        }
+        this.backend = backend;
+    }
+
+    /** The state before any token, for a batch of {@code batch} sequences. */
+    public XLstmState zeroState(NDManager manager, Device device, long batch) {
+        return stack.zeroState(manager, device, batch);
+    }
+
+    /**
+     * Runs {@code tokens [B, S]} from {@code state} (null: zero state): prefill when S is large,
+     * decode when S is 1.
+     *
+     * @return the logits {@code [B, S, V]} and the state after the last token
+     * @throws IllegalArgumentException for token ids outside {@code [0, V)}, a rank other than 2, or
+     *     a state that does not belong to this model or batch
+     */
+    public LmOutput forward(ParameterStore ps, NDArray tokens, XLstmState state, boolean training) {
+        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, training);
+        return new LmOutput(out.getKey(), out.getValue());
+    }
+
+    /** The logits {@code [B, S, V]} of {@code tokens [B, S]} from the zero state. */
+    public NDArray logits(ParameterStore ps, NDArray tokens, boolean training) {
+        return run(ps, tokens, null, false, training).getKey();
+    }
+
+    /**
+     * The hidden states of {@code tokens [B, S]} from the zero state: the embeddings, then the
+     * output of every residual block (before the final norm), each {@code [B, S, D]}.
+     */
+    public List<NDArray> hiddenStates(ParameterStore ps, NDArray tokens, boolean training) {
+        validateTokens(tokens);
+        NDArray x = embedding.forward(ps, tokens, training);
+        List<NDArray> out = new ArrayList<>();
+        out.add(x);
+        out.addAll(stack.blockOutputs(ps, x, backend, training));
+        return out;
+    }
+
+    private Pair<NDArray, XLstmState> run(
+            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean training) {
+        validateTokens(tokens);
+        if (state != null) {
+            validateState(state, tokens.getShape().get(0));
+        }
+        NDArray x = embedding.forward(ps, tokens, training);
+        Pair<NDArray, XLstmState> out = stack.forward(ps, x, state, backend, needState, training);
+        NDArray h = out.getKey();
+        NDArray logits =
+                lmHead == null
+                        ? h.matMul(embedding.weight(ps, h, training).transpose())
+                        : apply(ps, lmHead, h, training);
+        return new Pair<>(TensorOps.softCap(logits, logitSoftCap), out.getValue());
+    }
+
+    private void validateTokens(NDArray tokens) {
+        Shape s = tokens.getShape();
+        if (s.dimension() != 2) {
+            throw new IllegalArgumentException(
+                    "tokens must have rank 2 [B, S], got shape " + s + " (rank " + s.dimension() + ")");
+        }
+        if (s.get(0) < 1 || s.get(1) < 1) {
+            throw new IllegalArgumentException("tokens must hold at least one token per row, got shape " + s);
+        }
+        DataType dt = tokens.getDataType();
+        if (!dt.isInteger()) {
+            throw new IllegalArgumentException("tokens must be integer ids, got data type " + dt);
+        }
+        long[] ids = tokens.toType(DataType.INT64, false).toLongArray();
+        int vocab = config.vocabSize();
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException(
+                        "token id " + ids[i] + " at [" + i / s.get(1) + ", " + i % s.get(1)
+                                + "] is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+
+    private void validateState(XLstmState state, long batch) {
+        List<RecurrentBlock> blocks = stack.getBlocks();
+        if (state.blocks().size() != blocks.size()) {
+            throw new IllegalArgumentException(
+                    "state has " + state.blocks().size() + " block states, the model has "
+                            + blocks.size() + " blocks");
+        }
+        for (int i = 0; i < blocks.size(); i++) {
+            BlockState b = state.block(i);
+            if (!blocks.get(i).accepts(b)) {
+                throw new IllegalArgumentException(
+                        "state of block " + i + " (" + b.getClass().getSimpleName()
+                                + ") does not fit block " + i + " of this model");
+            }
+            for (NDArray a : b.tensors()) {
+                if (a.getShape().get(0) != batch) {
+                    throw new IllegalArgumentException(
+                            "state batch size " + a.getShape().get(0)
+                                    + " differs from the input batch size " + batch);
+                }
+            }
+        }
+    }
+
+    /** Rebuilds a state of this model from its tensors (as {@link XLstmState#toNDList()}). */
+    public XLstmState stateOf(List<NDArray> tensors) {
+        Iterator<NDArray> it = tensors.iterator();
+        List<BlockState> states = new ArrayList<>();
+        try {
+            for (RecurrentBlock b : stack.getBlocks()) {
+                states.add(b.stateOf(it));
+            }
+        } catch (java.util.NoSuchElementException e) {
+            throw new IllegalArgumentException("too few state tensors: got " + tensors.size(), e);
+        }
+        if (it.hasNext()) {
+            throw new IllegalArgumentException("too many state tensors: got " + tensors.size());
+        }
+        return new XLstmState(states);
+    }
+
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        NDArray tokens = inputs.get(0);
+        if (inputs.size() == 1) {
+            return new NDList(logits(ps, tokens, training));
+        }
+        XLstmState state = stateOf(inputs.subNDList(1));
+        LmOutput out = forward(ps, tokens, state, training);
+        NDList result = new NDList(out.logits());
+        result.addAll(out.state().toNDList());
+        return result;
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray tokens, boolean training) {
+        return logits(ps, tokens, training);
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        return new Shape[] {inputShapes[0].add(config.vocabSize())};
+    }
+}

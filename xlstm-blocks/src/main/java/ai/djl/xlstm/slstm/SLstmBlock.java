@@ -1,0 +1,73 @@
+package ai.djl.xlstm.slstm;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Pair;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.GatedFeedForward;
+import ai.djl.xlstm.components.LayerNorm;
+import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.config.FeedForwardConfig;
+import ai.djl.xlstm.config.SLstmLayerConfig;
+import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.state.BlockState;
+import ai.djl.xlstm.state.LayerState;
+
+import java.util.Iterator;
+
+/**
+ * Upstream {@code blocks/slstm/block.py: sLSTMBlock}: the post-up-projection residual block
+ * (paper Fig. 10): {@code x = x + slstm_layer(layer_norm(x))}, then {@code x = x +
+ * gated_ffn(layer_norm(x))}.
+ */
+public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
+
+    private static final byte VERSION = 1;
+
+    private final LayerNorm xlstmNorm;
+    private final SLstmLayer xlstm;
+    private final LayerNorm ffnNorm;
+    private final GatedFeedForward ffn;
+
+    /** Creates the block for the sLSTM layer config and its feed-forward config. */
+    public SLstmBlock(SLstmLayerConfig config, FeedForwardConfig feedforward) {
+        super(VERSION);
+        xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        xlstm = addChildBlock("xlstm", new SLstmLayer(config));
+        ffnNorm = addChildBlock("ffn_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        ffn = addChildBlock("ffn", new GatedFeedForward(feedforward));
+    }
+
+    @Override
+    public Pair<NDArray, BlockState> forward(
+            ParameterStore ps, NDArray x, BlockState state, MLstmBackend backend,
+            boolean needState, boolean training) {
+        Pair<NDArray, LayerState> out =
+                xlstm.forward(ps, xlstmNorm.forward(ps, x, training), (LayerState) state, needState, training);
+        NDArray h = x.add(out.getKey());
+        h = h.add(ffn.forward(ps, ffnNorm.forward(ps, h, training), training));
+        return new Pair<>(h, out.getValue());
+    }
+
+    @Override
+    public BlockState zeroState(NDManager manager, Device device, long batch) {
+        return xlstm.zeroState(manager, device, batch);
+    }
+
+    @Override
+    public BlockState stateOf(Iterator<NDArray> tensors) {
+        return xlstm.stateOf(tensors);
+    }
+
+    @Override
+    public boolean accepts(BlockState state) {
+        return xlstm.accepts(state);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        return forward(ps, x, null, null, false, training).getKey();
+    }
+}

@@ -1,0 +1,127 @@
+package ai.djl.xlstm.slstm;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.util.Pair;
+import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.state.SLstmCellState;
+
+/**
+ * Upstream {@code blocks/slstm/cell.py: sLSTMCell}: the scalar-memory LSTM with exponential gating
+ * and memory mixing (paper section 2.2, eqs. 8-17).
+ *
+ * <p>For each gate {@code g in (i, f, z, o)} the pre-activation is {@code g~_t = W_g x_t + R_g
+ * y_{t-1} + b_g}, where {@code R_g} is block-diagonal with one {@code [DH, DH]} block per head
+ * (memory mixing within a head, eq. 18). With the stabilizer {@code m} (eqs. 15-17):
+ *
+ * <pre>
+ *   m_t = max(log f_t + m_{t-1}, i~_t)                 log f_t = logsigmoid(f~_t)
+ *   i'_t = exp(i~_t - m_t),  f'_t = exp(log f_t + m_{t-1} - m_t)
+ *   c_t = f'_t c_{t-1} + i'_t tanh(z~_t)              (eq. 8)
+ *   n_t = f'_t n_{t-1} + i'_t                          (eq. 9)
+ *   y_t = sigmoid(o~_t) c_t / n_t                      (eq. 10)
+ * </pre>
+ *
+ * <p>Parameters, in upstream's CUDA layout: {@code _recurrent_kernel_ [NH, DH, 4 * DH]} where
+ * {@code R[h].reshape(DH, 4, DH)[:, g, :]} is gate g's matrix applied as {@code y_h @ R_g}, and
+ * {@code _bias_ [NH * 4 * DH]} in (head, gate, dim) order.
+ *
+ * <p>The input projections {@code W_g x_t} of all positions come in one tensor; only the recurrent
+ * part runs per step. The zero state has {@code m = -inf}, so the first step takes {@code m = i~},
+ * as upstream does for a state with {@code n == 0}.
+ */
+public class SLstmCell extends AbstractXLstmBlock {
+
+    private static final byte VERSION = 1;
+
+    private final int numHeads;
+    private final long headDim;
+    private final Parameter recurrentKernel;
+    private final Parameter bias;
+
+    /**
+     * @param hiddenSize H = NH * DH
+     * @param numHeads NH
+     */
+    public SLstmCell(long hiddenSize, int numHeads) {
+        super(VERSION);
+        this.numHeads = numHeads;
+        this.headDim = hiddenSize / numHeads;
+        recurrentKernel =
+                addParameter(
+                        "_recurrent_kernel_",
+                        Parameter.Type.WEIGHT,
+                        new Shape(numHeads, headDim, 4 * headDim),
+                        Initializer.ZEROS);
+        bias = addParameter("_bias_", Parameter.Type.BIAS, new Shape(4 * hiddenSize), Initializer.ZEROS);
+    }
+
+    /** The zero state for a batch of {@code batch}: {@code y = c = n = 0, m = -inf}. */
+    public SLstmCellState zeroState(NDManager manager, Device device, long batch) {
+        Shape shape = new Shape(batch, numHeads, 1, headDim);
+        DataType dt = DataType.FLOAT32;
+        return new SLstmCellState(
+                manager.zeros(shape, dt, device),
+                manager.zeros(shape, dt, device),
+                manager.zeros(shape, dt, device),
+                manager.full(shape, Float.NEGATIVE_INFINITY, dt, device));
+    }
+
+    /**
+     * Runs the recurrence over the input projections {@code wx [B, S, 4 * H]} (gate, head, dim
+     * order on the last axis) from {@code state} (null: zero state).
+     *
+     * @return the hidden states {@code [B, NH, S, DH]} and the state after the last position
+     */
+    public Pair<NDArray, SLstmCellState> forward(
+            ParameterStore ps, NDArray wx, SLstmCellState state, boolean training) {
+        Shape s = wx.getShape();
+        long batch = s.get(0);
+        int len = (int) s.get(1);
+        NDArray r = value(ps, recurrentKernel, wx, training); // [NH, DH, 4 * DH]
+        NDArray b = value(ps, bias, wx, training).reshape(numHeads, 1, 4 * headDim);
+        NDArray pre = wx.reshape(batch, len, 4, numHeads, headDim)
+                .transpose(0, 3, 1, 2, 4)
+                .reshape(batch, numHeads, len, 4 * headDim)
+                .add(b); // [B, NH, S, 4 * DH], gate-major per head like R's columns
+        if (state == null) {
+            state = zeroState(wx.getManager(), wx.getDevice(), batch);
+        }
+        NDList steps = len == 1 ? new NDList(pre) : pre.split(len, 2);
+        NDList ys = new NDList(len);
+        for (int t = 0; t < len; t++) {
+            state = step(steps.get(t).add(state.y().matMul(r)), state);
+            ys.add(state.y());
+        }
+        NDArray y = len == 1 ? ys.get(0) : NDArrays.concat(ys, 2);
+        return new Pair<>(y, state);
+    }
+
+    /** One pointwise step from the full pre-activations {@code raw [B, NH, 1, 4 * DH]}. */
+    private static SLstmCellState step(NDArray raw, SLstmCellState state) {
+        NDList gates = raw.split(4, 3);
+        NDArray iRaw = gates.get(0);
+        NDArray logfPlusM = TensorOps.logSigmoid(gates.get(1)).add(state.m());
+        NDArray m = NDArrays.maximum(iRaw, logfPlusM);
+        NDArray i = iRaw.sub(m).exp();
+        NDArray f = logfPlusM.sub(m).exp();
+        NDArray c = f.mul(state.c()).add(i.mul(gates.get(2).tanh()));
+        NDArray n = f.mul(state.n()).add(i);
+        NDArray y = gates.get(3).getNDArrayInternal().sigmoid().mul(c).div(n);
+        return new SLstmCellState(y, c, n, m);
+    }
+
+    @Override
+    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
+        return forward(ps, x, null, training).getKey();
+    }
+}

@@ -1,0 +1,69 @@
+package ai.djl.xlstm;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.xlstm.config.ConfigReader;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.io.ParameterNames;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** Tiny models with random weights for tests that need no reference data. */
+public final class TestModels {
+
+    private TestModels() {}
+
+    /** A NeurIPS model with sLSTM blocks at {@code slstmAt} among {@code blocks} blocks. */
+    public static XLstmConfig neurips(int blocks, List<Integer> slstmAt, int vocab) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-neurips");
+        m.put("vocab_size", vocab);
+        m.put("embedding_dim", 16);
+        m.put("num_blocks", blocks);
+        m.put("slstm_at", slstmAt);
+        m.put("mlstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4, "qkv_proj_blocksize", 4, "proj_factor", 2.0));
+        m.put("slstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4));
+        m.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", "gelu"));
+        return ConfigReader.fromMap(m);
+    }
+
+    /** A tiny xLSTM Large model. */
+    public static XLstmConfig large(int vocab, int chunkSize) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-large");
+        m.put("vocab_size", vocab);
+        m.put("embedding_dim", 32);
+        m.put("num_heads", 2);
+        m.put("num_blocks", 2);
+        m.put("chunk_size", chunkSize);
+        return ConfigReader.fromMap(m);
+    }
+
+    /**
+     * Builds and initializes {@code config}'s model, then sets every parameter to {@code
+     * N(0, std^2)} noise (so that recurrent kernels, gates and norms are all exercised).
+     */
+    public static XLstmLanguageModel randomModel(XLstmConfig config, NDManager manager, int seed, float std) {
+        Engine.getInstance().setRandomSeed(seed);
+        XLstmLanguageModel model = XLstmLanguageModel.create(config);
+        model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+        for (Parameter p : ParameterNames.of(model).values()) {
+            NDArray noise = manager.randomNormal(0f, std, p.getShape(), DataType.FLOAT32);
+            p.getArray().intern(noise);
+            p.getArray().setRequiresGradient(true);
+        }
+        return model;
+    }
+
+    /** Random token ids {@code [batch, len]} in {@code [0, vocab)}. */
+    public static NDArray randomTokens(NDManager manager, int batch, int len, int vocab) {
+        return manager.randomInteger(0, vocab, new Shape(batch, len), DataType.INT64);
+    }
+}

@@ -1,0 +1,59 @@
+package ai.djl.xlstm.examples;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.io.UpstreamCheckpoint;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Loads an upstream checkpoint folder and prints the shape and a checksum of its logits for a
+ * fixed token sequence. Usage: {@code Demo [CHECKPOINT_DIR]} (default: the shipped NeurIPS
+ * reference model).
+ */
+public final class Demo {
+
+    private static final Path DEFAULT =
+            Path.of("integration-tests/src/test/resources/reference/neurips-a");
+
+    private Demo() {}
+
+    /** Runs the demo. */
+    public static void main(String[] args) throws Exception {
+        Path dir = args.length > 0 ? Path.of(args[0]) : locateDefault();
+        if (!Files.isDirectory(dir)) {
+            System.err.println("error: checkpoint folder not found: " + dir);
+            System.exit(2);
+        }
+        try (NDManager manager = NDManager.newBaseManager()) {
+            long start = System.nanoTime();
+            XLstmLanguageModel model = UpstreamCheckpoint.load(dir, manager);
+            long loaded = System.nanoTime();
+            int vocab = model.getConfig().vocabSize();
+            long[] ids = new long[32];
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = (i * 7L + 3) % vocab;
+            }
+            NDArray tokens = manager.create(ids).reshape(1, ids.length);
+            NDArray logits = model.logits(new ParameterStore(manager, false), tokens, false);
+            long done = System.nanoTime();
+            System.out.printf(Locale.ROOT, "model:     %s (%s)%n", dir, model.getConfig().architecture());
+            System.out.printf(Locale.ROOT, "tokens:    %s%n", tokens.getShape());
+            System.out.printf(Locale.ROOT, "logits:    %s%n", logits.getShape());
+            System.out.printf(Locale.ROOT, "checksum:  sum=%.6f sum|x|=%.6f%n",
+                    logits.sum().getFloat(), logits.abs().sum().getFloat());
+            System.out.printf(Locale.ROOT, "time:      load %.1f ms, forward %.1f ms%n",
+                    (loaded - start) / 1e6, (done - loaded) / 1e6);
+        }
+    }
+
+    /** The shipped reference, whether run from the repository root or from this module. */
+    private static Path locateDefault() {
+        Path fromRoot = DEFAULT;
+        return Files.isDirectory(fromRoot) ? fromRoot : Path.of("..").resolve(DEFAULT);
+    }
+}
