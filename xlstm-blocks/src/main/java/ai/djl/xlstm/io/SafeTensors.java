@@ -35,13 +35,66 @@ public final class SafeTensors {
             String dt = t.get("dtype").getAsString();
             ByteBuffer data = ByteBuffer.allocateDirect((int) (off[1] - off[0])).order(ByteOrder.LITTLE_ENDIAN);
             data.put(all, 8 + n + (int) off[0], (int) (off[1] - off[0])).flip();
+            if (dt.equals("BF16") || dt.equals("F16")) {
+                ByteBuffer f = ByteBuffer.allocateDirect(data.remaining() * 2).order(ByteOrder.LITTLE_ENDIAN);
+                while (data.hasRemaining()) {
+                    short hv = data.getShort();
+                    f.putFloat(dt.equals("BF16") ? Float.intBitsToFloat((hv & 0xffff) << 16) : half(hv));
+                }
+                f.flip();
+                out.put(e.getKey(), manager.create(f, new Shape(shape), DataType.FLOAT32));
+                continue;
+            }
             DataType type = dt.equals("F32") ? DataType.FLOAT32 : DataType.INT64;
             out.put(e.getKey(), manager.create(data, new Shape(shape), type));
         }
         return out;
     }
 
+    static float half(short h) {
+        int sign = (h & 0x8000) << 16;
+        int exp = (h >>> 10) & 0x1f;
+        int mant = h & 0x3ff;
+        if (exp == 0) {
+            return Float.intBitsToFloat(sign);
+        }
+        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+    }
+
     public static Map<String, NDArray> loadCheckpoint(Path dir, NDManager manager) throws IOException {
-        return load(dir.resolve("model.safetensors"), manager);
+        Map<String, NDArray> out = new LinkedHashMap<>();
+        if (Files.exists(dir.resolve("model.safetensors.index.json"))) {
+            JsonObject idx = new Gson().fromJson(Files.readString(dir.resolve("model.safetensors.index.json")), JsonObject.class);
+            java.util.Set<String> files = new java.util.TreeSet<>();
+            idx.getAsJsonObject("weight_map").entrySet().forEach(e -> files.add(e.getValue().getAsString()));
+            for (String f : files) out.putAll(load(dir.resolve(f), manager));
+            return out;
+        }
+        if (Files.exists(dir.resolve("model.safetensors"))) return load(dir.resolve("model.safetensors"), manager);
+        for (int i = 0; Files.exists(dir.resolve("model_" + i + ".safetensors")); i++) out.putAll(load(dir.resolve("model_" + i + ".safetensors"), manager));
+        return out;
+    }
+
+    public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
+        StringBuilder h = new StringBuilder("{");
+        long off = 0;
+        java.util.List<byte[]> datas = new java.util.ArrayList<>();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            NDArray a = e.getValue();
+            byte[] d = new byte[(int) (a.size() * a.getDataType().getNumOfBytes())];
+            a.toByteBuffer().order(ByteOrder.LITTLE_ENDIAN).get(d);
+            datas.add(d);
+            h.append(off == 0 ? "" : ",").append('"').append(e.getKey()).append("\":{\"dtype\":\"")
+                    .append(a.getDataType() == DataType.FLOAT32 ? "F32" : "I64").append("\",\"shape\":")
+                    .append(java.util.Arrays.toString(a.getShape().getShape())).append(",\"data_offsets\":[").append(off).append(',').append(off + d.length).append("]}");
+            off += d.length;
+        }
+        h.append('}');
+        byte[] hb = h.toString().getBytes(StandardCharsets.UTF_8);
+        try (java.io.OutputStream os = Files.newOutputStream(file)) {
+            os.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(hb.length).array());
+            os.write(hb);
+            for (byte[] d : datas) os.write(d);
+        }
     }
 }
