@@ -7,7 +7,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.config.ConfigReader;
+import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
 
@@ -87,7 +87,7 @@ class InputValidationTest {
             m.put("slstm", Map.of("num_heads", override.get("num_heads")));
         }
         IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> ConfigReader.fromMap(m));
+                assertThrows(IllegalArgumentException.class, () -> ConfigFiles.fromMap(m));
         assertTrue(e.getMessage().contains(expected), "message '" + e.getMessage() + "' lacks '" + expected + "'");
     }
 }

@@ -36,10 +36,22 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
         super(version);
     }
 
-    /** Adds a DJL {@link Linear} child mapping {@code in} to {@code out} features. */
-    protected final Linear addLinear(String name, long in, long out, boolean bias) {
+    /**
+     * Adds a DJL {@link Linear} child mapping {@code in} to {@code out} features, its weight
+     * initialized by {@code weightInit} and its bias (if any) by {@code biasInit} (null: zeros).
+     */
+    protected final Linear addLinear(
+            String name, long in, long out, boolean bias,
+            ai.djl.training.initializer.Initializer weightInit,
+            ai.djl.training.initializer.Initializer biasInit) {
         Linear linear = addChildBlock(name, Linear.builder().setUnits(out).optBias(bias).build());
         childInputShapes.put(linear, new Shape(1, in));
+        linear.setInitializer(weightInit, Parameter.Type.WEIGHT);
+        if (bias) {
+            linear.setInitializer(
+                    biasInit != null ? biasInit : ai.djl.training.initializer.Initializer.ZEROS,
+                    Parameter.Type.BIAS);
+        }
         return linear;
     }
 

@@ -23,13 +23,14 @@ public class GatedFeedForward extends AbstractXLstmBlock {
     private final Linear projUp;
     private final Linear projDown;
 
-    /** Creates the feed-forward block for {@code config}. */
-    public GatedFeedForward(FeedForwardConfig config) {
+    /** Creates the feed-forward block for {@code config} in a stack of {@code numBlocks}. */
+    public GatedFeedForward(FeedForwardConfig config, int numBlocks) {
         super(VERSION);
         this.config = config;
         int up = config.projUpDim();
-        projUp = addLinear("proj_up", config.embeddingDim(), 2L * up, config.bias());
-        projDown = addLinear("proj_down", up, config.embeddingDim(), config.bias());
+        int d = config.embeddingDim();
+        projUp = addLinear("proj_up", d, 2L * up, config.bias(), Inits.small(d), null);
+        projDown = addLinear("proj_down", up, d, config.bias(), Inits.wang(d, numBlocks), null);
     }
 
     @Override

@@ -4,7 +4,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.NormalInitializer;
 
 /**
  * Upstream {@code components/linear_headwise.py: LinearHeadwiseExpand}: a block-diagonal linear map.
@@ -26,8 +25,9 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
      * @param inFeatures NH * DIN
      * @param numHeads NH
      * @param expandFactor DOUT / DIN (upstream default 1)
+     * @param init the weight initialization
      */
-    public LinearHeadwiseExpand(long inFeatures, int numHeads, int expandFactor) {
+    public LinearHeadwiseExpand(long inFeatures, int numHeads, int expandFactor, ai.djl.training.initializer.Initializer init) {
         super(VERSION);
         if (numHeads <= 0 || inFeatures % numHeads != 0) {
             throw new IllegalArgumentException(
@@ -42,7 +42,7 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
                         "weight",
                         Parameter.Type.WEIGHT,
                         new Shape(numHeads, outPerHead, inPerHead),
-                        new NormalInitializer((float) Math.sqrt(2.0 / 5.0 / inPerHead)));
+                        init);
     }
 
     @Override

@@ -24,12 +24,13 @@ public class SwiGluFeedForward extends AbstractXLstmBlock {
      * @param dim D
      * @param upDim the up-projection dimension
      * @param bias whether the projections have biases
+     * @param numBlocks the number of blocks in the stack (for the output initialization)
      */
-    public SwiGluFeedForward(long dim, long upDim, boolean bias) {
+    public SwiGluFeedForward(long dim, long upDim, boolean bias, int numBlocks) {
         super(VERSION);
-        projUpGate = addLinear("proj_up_gate", dim, upDim, bias);
-        projUp = addLinear("proj_up", dim, upDim, bias);
-        projDown = addLinear("proj_down", upDim, dim, bias);
+        projUpGate = addLinear("proj_up_gate", dim, upDim, bias, Inits.small(dim), null);
+        projUp = addLinear("proj_up", dim, upDim, bias, Inits.small(dim), null);
+        projDown = addLinear("proj_down", upDim, dim, bias, Inits.wang(dim, numBlocks), null);
     }
 
     @Override

@@ -6,7 +6,6 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Embedding;
 import ai.djl.training.ParameterStore;
-import ai.djl.training.initializer.NormalInitializer;
 
 /**
  * A token embedding table {@code weight [V, D]} (upstream {@code nn.Embedding}). Token ids are
@@ -29,7 +28,7 @@ public class TokenEmbedding extends AbstractXLstmBlock {
                         "weight",
                         Parameter.Type.WEIGHT,
                         new Shape(vocabSize, dim),
-                        new NormalInitializer((float) Math.sqrt(2.0 / 5.0 / dim)));
+                        Inits.small(dim));
     }
 
     /** The embedding matrix {@code [V, D]}, also used by a tied LM head. */

@@ -110,6 +110,11 @@ final class ConfigMap {
         return (int) (Math.floor((x + multiple - 1) / multiple) * multiple);
     }
 
+    /** A float as the double with the same shortest decimal form ({@code 1e-6f -> 1e-6}). */
+    static double decimal(float value) {
+        return Double.parseDouble(Float.toString(value));
+    }
+
     static void require(boolean condition, String message) {
         if (!condition) {
             throw new IllegalArgumentException(message);

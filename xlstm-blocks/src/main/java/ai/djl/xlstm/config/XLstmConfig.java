@@ -23,6 +23,12 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
     String architecture();
 
     /**
+     * The config as upstream field names and values (nested sections as upstream's NeurIPS
+     * {@code config.json}), plus {@code architecture}; {@link ConfigFiles#fromMap} reads it back.
+     */
+    java.util.Map<String, Object> toUpstreamMap();
+
+    /**
      * A stable hash of every field, identifying the model shape (used to refuse a saved state or
      * checkpoint that belongs to another model).
      */

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.config;
 
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -68,6 +69,29 @@ public record XLstmLargeConfig(
     @Override
     public String architecture() {
         return ARCHITECTURE;
+    }
+
+    @Override
+    public Map<String, Object> toUpstreamMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", ARCHITECTURE);
+        m.put("vocab_size", vocabSize);
+        m.put("embedding_dim", embeddingDim);
+        m.put("num_heads", numHeads);
+        m.put("num_blocks", numBlocks);
+        m.put("use_bias", useBias);
+        m.put("norm_eps", ConfigMap.decimal(normEps));
+        m.put("add_out_norm", addOutNorm);
+        m.put("qk_dim_factor", qkDimFactor);
+        m.put("v_dim_factor", vDimFactor);
+        m.put("chunk_size", chunkSize);
+        m.put("eps", ConfigMap.decimal(eps));
+        m.put("ffn_proj_factor", ffnProjFactor);
+        m.put("ffn_round_up_to_multiple_of", ffnRoundUpToMultipleOf);
+        m.put("gate_soft_cap", ConfigMap.decimal(gateSoftCap));
+        m.put("output_logit_soft_cap", ConfigMap.decimal(outputLogitSoftCap));
+        m.put("weight_mode", "single"); // our parameters are always the single (unfused) projections
+        return m;
     }
 
     /** The query/key dimension (all heads). */

@@ -2,6 +2,7 @@ package ai.djl.xlstm.config;
 
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -67,6 +68,45 @@ public record XLstmLmConfig(
     @Override
     public String architecture() {
         return ARCHITECTURE;
+    }
+
+    @Override
+    public Map<String, Object> toUpstreamMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", ARCHITECTURE);
+        m.put("vocab_size", vocabSize);
+        m.put("embedding_dim", embeddingDim);
+        m.put("num_blocks", numBlocks);
+        m.put("slstm_at", slstmAt);
+        m.put("context_length", contextLength);
+        if (mlstm != null) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("num_heads", mlstm.numHeads());
+            s.put("proj_factor", mlstm.projFactor());
+            s.put("round_proj_up_to_multiple_of", mlstm.roundUpToMultipleOf());
+            s.put("qkv_proj_blocksize", mlstm.qkvProjBlocksize());
+            s.put("conv1d_kernel_size", mlstm.conv1dKernelSize());
+            m.put("mlstm", s);
+        }
+        if (slstm != null) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("num_heads", slstm.numHeads());
+            s.put("conv1d_kernel_size", slstm.conv1dKernelSize());
+            m.put("slstm", s);
+            m.put("slstm_backend_layout", slstm.backendLayout());
+        }
+        if (feedforward != null) {
+            Map<String, Object> s = new LinkedHashMap<>();
+            s.put("proj_factor", feedforward.projFactor());
+            s.put("act_fn", feedforward.actFn());
+            s.put("round_proj_up_to_multiple_of", feedforward.roundUpToMultipleOf());
+            m.put("feedforward", s);
+        }
+        m.put("tie_weights", tieWeights);
+        m.put("add_post_blocks_norm", addPostBlocksNorm);
+        m.put("bias", bias);
+        m.put("dropout", ConfigMap.decimal(dropout));
+        return m;
     }
 
     /** Whether block {@code index} is an sLSTM block. */

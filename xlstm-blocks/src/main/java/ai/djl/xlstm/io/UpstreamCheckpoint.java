@@ -6,7 +6,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.xlstm.config.ConfigReader;
+import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.SLstmLayerConfig;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
@@ -40,7 +40,7 @@ public final class UpstreamCheckpoint {
      * live in {@code manager}.
      */
     public static XLstmLanguageModel load(Path dir, NDManager manager) throws IOException {
-        XLstmConfig config = ConfigReader.readFolder(dir);
+        XLstmConfig config = ConfigFiles.readFolder(dir);
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {

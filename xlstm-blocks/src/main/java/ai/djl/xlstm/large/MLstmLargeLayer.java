@@ -9,7 +9,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import ai.djl.training.initializer.Initializer;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.config.XLstmLargeConfig;
@@ -47,17 +49,17 @@ public class MLstmLargeLayer extends AbstractXLstmBlock {
         this.config = config;
         int d = config.embeddingDim();
         boolean bias = config.useBias();
-        q = addLinear("q", d, config.qkDim(), bias);
-        k = addLinear("k", d, config.qkDim(), bias);
-        v = addLinear("v", d, config.vDim(), bias);
-        ogatePreact = addLinear("ogate_preact", d, config.vDim(), bias);
-        igatePreact = addLinear("igate_preact", d, config.numHeads(), true);
-        fgatePreact = addLinear("fgate_preact", d, config.numHeads(), true);
+        q = addLinear("q", d, config.qkDim(), bias, Inits.small(d), null);
+        k = addLinear("k", d, config.qkDim(), bias, Inits.small(d), null);
+        v = addLinear("v", d, config.vDim(), bias, Inits.small(d), null);
+        ogatePreact = addLinear("ogate_preact", d, config.vDim(), bias, Inits.small(d), null);
+        igatePreact = addLinear("igate_preact", d, config.numHeads(), true, Initializer.ZEROS, Inits.constant(-10f));
+        fgatePreact = addLinear("fgate_preact", d, config.numHeads(), true, Initializer.ZEROS, Inits.linspace(3f, 6f));
         multiheadNorm =
                 addChildBlock(
                         "multihead_norm",
                         new MultiHeadLayerNorm(config.numHeads(), config.vDim(), config.normEps(), false, bias));
-        outProj = addLinear("out_proj", config.vDim(), d, bias);
+        outProj = addLinear("out_proj", config.vDim(), d, bias, Inits.wang(config.vDim(), config.numBlocks()), null);
     }
 
     /** The empty memory. */

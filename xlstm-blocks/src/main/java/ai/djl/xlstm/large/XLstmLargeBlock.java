@@ -38,7 +38,7 @@ public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBloc
         normMlstm = addChildBlock("norm_mlstm", new RmsNorm(d, config.normEps(), config.useBias()));
         mlstmLayer = addChildBlock("mlstm_layer", new MLstmLargeLayer(config));
         normFfn = addChildBlock("norm_ffn", new RmsNorm(d, config.normEps(), config.useBias()));
-        ffn = addChildBlock("ffn", new SwiGluFeedForward(d, config.ffnUpDim(), config.useBias()));
+        ffn = addChildBlock("ffn", new SwiGluFeedForward(d, config.ffnUpDim(), config.useBias(), config.numBlocks()));
     }
 
     @Override

@@ -25,11 +25,11 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     private final LayerNorm xlstmNorm;
     private final MLstmLayer xlstm;
 
-    /** Creates the block for {@code config}. */
-    public MLstmBlock(MLstmLayerConfig config) {
+    /** Creates the block for {@code config} in a stack of {@code numBlocks} blocks. */
+    public MLstmBlock(MLstmLayerConfig config, int numBlocks) {
         super(VERSION);
         xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
-        xlstm = addChildBlock("xlstm", new MLstmLayer(config));
+        xlstm = addChildBlock("xlstm", new MLstmLayer(config, numBlocks));
     }
 
     @Override

@@ -7,7 +7,10 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import ai.djl.training.initializer.Initializer;
+import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
 import ai.djl.xlstm.state.MLstmCellState;
 
@@ -38,8 +41,9 @@ public class MLstmCell extends AbstractXLstmBlock {
         super(VERSION);
         this.numHeads = numHeads;
         this.headDim = dim / numHeads;
-        igate = addLinear("igate", 3 * dim, numHeads, true);
-        fgate = addLinear("fgate", 3 * dim, numHeads, true);
+        // upstream: gate weights zero, input gate bias N(0, 0.1^2), forget gate bias 3..6
+        igate = addLinear("igate", 3 * dim, numHeads, true, Initializer.ZEROS, new NormalInitializer(0.1f));
+        fgate = addLinear("fgate", 3 * dim, numHeads, true, Initializer.ZEROS, Inits.linspace(3f, 6f));
         outnorm = addChildBlock("outnorm", new MultiHeadLayerNorm(numHeads, dim, 1e-5f, true, false));
     }
 

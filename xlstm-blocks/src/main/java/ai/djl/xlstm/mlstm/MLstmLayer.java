@@ -13,6 +13,7 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.CausalConv1d;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.LinearHeadwiseExpand;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.config.MLstmLayerConfig;
@@ -51,21 +52,22 @@ public class MLstmLayer extends AbstractXLstmBlock {
     private final Parameter learnableSkip;
     private final Linear projDown;
 
-    /** Creates the layer for {@code config}. */
-    public MLstmLayer(MLstmLayerConfig config) {
+    /** Creates the layer for {@code config} in a stack of {@code numBlocks} blocks. */
+    public MLstmLayer(MLstmLayerConfig config, int numBlocks) {
         super(VERSION);
         this.config = config;
         int inner = config.innerDim();
         int projHeads = inner / config.qkvProjBlocksize();
-        projUp = addLinear("proj_up", config.embeddingDim(), 2L * inner, config.bias());
-        qProj = addChildBlock("q_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
-        kProj = addChildBlock("k_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
-        vProj = addChildBlock("v_proj", new LinearHeadwiseExpand(inner, projHeads, 1));
+        int d = config.embeddingDim();
+        projUp = addLinear("proj_up", d, 2L * inner, config.bias(), Inits.small(d), null);
+        qProj = addChildBlock("q_proj", new LinearHeadwiseExpand(inner, projHeads, 1, Inits.small(inner)));
+        kProj = addChildBlock("k_proj", new LinearHeadwiseExpand(inner, projHeads, 1, Inits.small(inner)));
+        vProj = addChildBlock("v_proj", new LinearHeadwiseExpand(inner, projHeads, 1, Inits.small(inner)));
         conv1d = addChildBlock("conv1d", new CausalConv1d(inner, config.conv1dKernelSize()));
         mlstmCell = addChildBlock("mlstm_cell", new MLstmCell(inner, config.numHeads()));
         learnableSkip =
                 addParameter("learnable_skip", Parameter.Type.WEIGHT, new Shape(inner), Initializer.ONES);
-        projDown = addLinear("proj_down", inner, config.embeddingDim(), config.bias());
+        projDown = addLinear("proj_down", inner, d, config.bias(), Inits.wang(inner, numBlocks), null);
     }
 
     /**

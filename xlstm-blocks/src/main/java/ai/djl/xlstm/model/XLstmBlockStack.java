@@ -54,8 +54,8 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
         for (int i = 0; i < config.numBlocks(); i++) {
             blocks.add(
                     config.isSLstmBlock(i)
-                            ? new SLstmBlock(config.slstm(), config.feedforward())
-                            : new MLstmBlock(config.mlstm()));
+                            ? new SLstmBlock(config.slstm(), config.feedforward(), i, config.numBlocks())
+                            : new MLstmBlock(config.mlstm(), config.numBlocks()));
         }
         LayerNorm norm = config.addPostBlocksNorm() ? new LayerNorm(config.embeddingDim(), 1e-5f) : null;
         return new XLstmBlockStack(blocks, "post_blocks_norm", norm);

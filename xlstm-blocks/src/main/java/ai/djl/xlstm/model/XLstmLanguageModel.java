@@ -11,6 +11,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.RecurrentBlock;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.components.TokenEmbedding;
@@ -53,7 +54,10 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
                 addChildBlock(embeddingName, new TokenEmbedding(config.vocabSize(), config.embeddingDim()));
         this.stack = addChildBlock(stackName, stack);
         this.lmHead =
-                tieWeights ? null : addLinear("lm_head", config.embeddingDim(), config.vocabSize(), false);
+                tieWeights
+                        ? null
+                        : addLinear("lm_head", config.embeddingDim(), config.vocabSize(), false,
+                                Inits.small(config.embeddingDim()), null);
         this.logitSoftCap = logitSoftCap;
         this.backend = backend;
     }

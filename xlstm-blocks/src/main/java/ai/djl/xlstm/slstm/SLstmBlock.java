@@ -31,13 +31,16 @@ public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     private final LayerNorm ffnNorm;
     private final GatedFeedForward ffn;
 
-    /** Creates the block for the sLSTM layer config and its feed-forward config. */
-    public SLstmBlock(SLstmLayerConfig config, FeedForwardConfig feedforward) {
+    /**
+     * Creates the block for the sLSTM layer config and its feed-forward config, at position
+     * {@code blockIndex} of {@code numBlocks} blocks.
+     */
+    public SLstmBlock(SLstmLayerConfig config, FeedForwardConfig feedforward, int blockIndex, int numBlocks) {
         super(VERSION);
         xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
-        xlstm = addChildBlock("xlstm", new SLstmLayer(config));
+        xlstm = addChildBlock("xlstm", new SLstmLayer(config, blockIndex, numBlocks));
         ffnNorm = addChildBlock("ffn_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
-        ffn = addChildBlock("ffn", new GatedFeedForward(feedforward));
+        ffn = addChildBlock("ffn", new GatedFeedForward(feedforward, numBlocks));
     }
 
     @Override

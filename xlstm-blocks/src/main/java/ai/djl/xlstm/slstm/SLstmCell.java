@@ -12,6 +12,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.state.SLstmCellState;
 
@@ -51,8 +52,10 @@ public class SLstmCell extends AbstractXLstmBlock {
     /**
      * @param hiddenSize H = NH * DH
      * @param numHeads NH
+     * @param blockIndex the block's position in the stack (for the forget gate bias init)
+     * @param numBlocks the number of blocks in the stack
      */
-    public SLstmCell(long hiddenSize, int numHeads) {
+    public SLstmCell(long hiddenSize, int numHeads, int blockIndex, int numBlocks) {
         super(VERSION);
         this.numHeads = numHeads;
         this.headDim = hiddenSize / numHeads;
@@ -62,7 +65,9 @@ public class SLstmCell extends AbstractXLstmBlock {
                         Parameter.Type.WEIGHT,
                         new Shape(numHeads, headDim, 4 * headDim),
                         Initializer.ZEROS);
-        bias = addParameter("_bias_", Parameter.Type.BIAS, new Shape(4 * hiddenSize), Initializer.ZEROS);
+        bias = addParameter(
+                "_bias_", Parameter.Type.BIAS, new Shape(4 * hiddenSize),
+                Inits.slstmBias(numHeads, (int) headDim, blockIndex, numBlocks));
     }
 
     /** The zero state for a batch of {@code batch}: {@code y = c = n = 0, m = -inf}. */

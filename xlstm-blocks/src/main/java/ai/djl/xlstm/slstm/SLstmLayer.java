@@ -10,6 +10,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.CausalConv1d;
+import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.LinearHeadwiseExpand;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
 import ai.djl.xlstm.components.TensorOps;
@@ -46,18 +47,18 @@ public class SLstmLayer extends AbstractXLstmBlock {
     private final SLstmCell slstmCell;
     private final MultiHeadLayerNorm groupNorm;
 
-    /** Creates the layer for {@code config}. */
-    public SLstmLayer(SLstmLayerConfig config) {
+    /** Creates the layer for {@code config} at {@code blockIndex} of {@code numBlocks} blocks. */
+    public SLstmLayer(SLstmLayerConfig config, int blockIndex, int numBlocks) {
         super(VERSION);
         this.config = config;
         int dim = config.embeddingDim();
         int heads = config.numHeads();
         conv1d = addChildBlock("conv1d", new CausalConv1d(dim, config.conv1dKernelSize()));
-        fgate = addChildBlock("fgate", new LinearHeadwiseExpand(dim, heads, 1));
-        igate = addChildBlock("igate", new LinearHeadwiseExpand(dim, heads, 1));
-        zgate = addChildBlock("zgate", new LinearHeadwiseExpand(dim, heads, 1));
-        ogate = addChildBlock("ogate", new LinearHeadwiseExpand(dim, heads, 1));
-        slstmCell = addChildBlock("slstm_cell", new SLstmCell(dim, heads));
+        fgate = addChildBlock("fgate", new LinearHeadwiseExpand(dim, heads, 1, Inits.small(dim)));
+        igate = addChildBlock("igate", new LinearHeadwiseExpand(dim, heads, 1, Inits.small(dim)));
+        zgate = addChildBlock("zgate", new LinearHeadwiseExpand(dim, heads, 1, Inits.small(dim)));
+        ogate = addChildBlock("ogate", new LinearHeadwiseExpand(dim, heads, 1, Inits.small(dim)));
+        slstmCell = addChildBlock("slstm_cell", new SLstmCell(dim, heads, blockIndex, numBlocks));
         groupNorm = addChildBlock("group_norm", new MultiHeadLayerNorm(heads, dim, 1e-5f, true, false));
     }
 

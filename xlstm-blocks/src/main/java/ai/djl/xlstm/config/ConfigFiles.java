@@ -1,6 +1,7 @@
 package ai.djl.xlstm.config;
 
 import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
 import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 
@@ -16,7 +17,8 @@ import java.nio.file.Path;
 import java.util.Map;
 
 /**
- * Reads a model config from an upstream {@code config.json} or {@code config.yaml}.
+ * Reads a model config from an upstream {@code config.json} or {@code config.yaml}, and writes
+ * {@code config.json} with the upstream field names (plus {@code architecture}).
  *
  * <p>The architecture comes from the field {@code architecture} ({@code xlstm-neurips} or {@code
  * xlstm-large}) when present; otherwise it is recognized from upstream fields: Hugging Face's
@@ -24,9 +26,9 @@ import java.util.Map;
  * sections ({@code mlstm}, {@code slstm}, {@code mlstm_block}, {@code slstm_block}, {@code
  * slstm_at}) mean the NeurIPS model.
  */
-public final class ConfigReader {
+public final class ConfigFiles {
 
-    private ConfigReader() {}
+    private ConfigFiles() {}
 
     /** Reads {@code config.json}, or else {@code config.yaml}, from a checkpoint folder. */
     public static XLstmConfig readFolder(Path dir) throws IOException {
@@ -90,6 +92,12 @@ public final class ConfigReader {
         throw new IllegalArgumentException(
                 "unknown architecture '" + arch + "': expected '" + XLstmLmConfig.ARCHITECTURE
                         + "' or '" + XLstmLargeConfig.ARCHITECTURE + "'");
+    }
+
+    /** Writes {@code config} as {@code config.json} with upstream field names. */
+    public static void write(XLstmConfig config, Path file) throws IOException {
+        String json = new GsonBuilder().setPrettyPrinting().create().toJson(config.toUpstreamMap());
+        Files.writeString(file, json + "\n", StandardCharsets.UTF_8);
     }
 
     @SuppressWarnings("unchecked")

@@ -1,0 +1,305 @@
+package ai.djl.xlstm.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.nn.Block;
+import ai.djl.nn.Parameter;
+import ai.djl.training.optimizer.Optimizer;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.xlstm.io.ParameterNames;
+import ai.djl.xlstm.io.SafeTensors;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * AdamW (Loshchilov and Hutter) as upstream xLSTM trains with it, as a DJL {@link Optimizer}:
+ *
+ * <ul>
+ *   <li>weight-decay groups: decoupled decay only on weight matrices (parameters of rank >= 2),
+ *       none on norms, biases or the token embedding;
+ *   <li>global-norm gradient clipping: all gradients are scaled by {@code min(1, maxNorm / ||g||)}
+ *       where {@code ||g||} is the norm over every parameter (DJL's {@code optClipGrad} clips each
+ *       element on its own);
+ *   <li>gradient accumulation over N micro-batches: the gradients of N consecutive {@code
+ *       Trainer.step()} calls add up in the parameters' gradient buffers, and every Nth call applies
+ *       their mean;
+ *   <li>a learning-rate {@link Tracker} (e.g. linear warm-up then cosine decay), evaluated at the
+ *       number of applied updates.
+ * </ul>
+ *
+ * <p>Unlike DJL's own optimizers, its state (moments and update count) can be saved and restored,
+ * so that training resumes exactly. DJL calls {@link #update} once per parameter per {@code
+ * Trainer.step()}; the first call of an applied step computes the global norm.
+ */
+public final class GroupedAdamW extends Optimizer {
+
+    private static final String APPLIED_STEPS = "applied_steps";
+
+    private final Tracker learningRate;
+    private final float beta1;
+    private final float beta2;
+    private final float epsilon;
+    private final float weightDecay;
+    private final float maxGradNorm;
+    private final int accumulationSteps;
+
+    private final Map<String, String> names = new HashMap<>(); // parameter id -> upstream name
+    private final Map<String, Boolean> decays = new HashMap<>(); // parameter id -> decayed?
+    private final List<Parameter> parameters = new ArrayList<>();
+    private final Map<String, NDArray> firstMoments = new HashMap<>(); // by name
+    private final Map<String, NDArray> secondMoments = new HashMap<>();
+    private final Map<String, Integer> calls = new HashMap<>(); // micro-steps seen per parameter id
+
+    private int appliedSteps; // updates applied so far
+    private int clipStep = -1;
+    private float clipScale = 1f;
+    private float lastGradNorm = Float.NaN;
+
+    private GroupedAdamW(Builder builder) {
+        super(builder);
+        learningRate = builder.learningRate;
+        beta1 = builder.beta1;
+        beta2 = builder.beta2;
+        epsilon = builder.epsilon;
+        weightDecay = builder.weightDecay;
+        maxGradNorm = builder.maxGradNorm;
+        accumulationSteps = builder.accumulationSteps;
+        for (Map.Entry<String, Parameter> e : ParameterNames.of(builder.block).entrySet()) {
+            Parameter p = e.getValue();
+            names.put(p.getId(), e.getKey());
+            decays.put(p.getId(), decays(e.getKey(), p));
+            parameters.add(p);
+        }
+    }
+
+    /**
+     * The decay rule: weight matrices (rank >= 2) decay; norms, biases (rank 1) and the token
+     * embedding do not.
+     */
+    static boolean decays(String name, Parameter p) {
+        boolean embedding = name.equals("token_embedding.weight") || name.equals("embedding.weight");
+        return !embedding && p.getShape() != null && p.getShape().dimension() >= 2;
+    }
+
+    /** Whether the parameter with upstream name {@code name} is in the weight-decay group. */
+    public boolean isDecayed(String name) {
+        for (Map.Entry<String, String> e : names.entrySet()) {
+            if (e.getValue().equals(name)) {
+                return decays.get(e.getKey());
+            }
+        }
+        throw new IllegalArgumentException("no parameter named " + name);
+    }
+
+    /** The number of updates applied so far. */
+    public int getAppliedSteps() {
+        return appliedSteps;
+    }
+
+    /** The learning rate of the next update. */
+    public float currentLearningRate() {
+        return learningRate.getNewValue(appliedSteps);
+    }
+
+    /** The global gradient norm of the last applied update, before clipping. */
+    public float getLastGradNorm() {
+        return lastGradNorm;
+    }
+
+    @Override
+    public void update(String parameterId, NDArray weight, NDArray grad) {
+        int call = calls.merge(parameterId, 1, Integer::sum);
+        if (call % accumulationSteps != 0) {
+            return; // keep accumulating in the parameter's gradient buffer
+        }
+        int step = call / accumulationSteps; // 1-based update index
+        if (step != clipStep) {
+            clipStep = step;
+            appliedSteps = step;
+            clipScale = clipScale();
+        }
+        String name = names.getOrDefault(parameterId, parameterId);
+        NDArray m = moment(firstMoments, name, weight);
+        NDArray v = moment(secondMoments, name, weight);
+        float lr = learningRate.getNewValue(step - 1);
+        float correction1 = (float) (1 - Math.pow(beta1, step));
+        float correction2 = (float) (1 - Math.pow(beta2, step));
+        try (NDManager scope = weight.getManager().newSubManager()) {
+            NDArray g = scoped(scope, grad.mul(clipScale / accumulationSteps));
+            m.muli(beta1).addi(scoped(scope, g.mul(1 - beta1)));
+            v.muli(beta2).addi(scoped(scope, g.square()).muli(1 - beta2));
+            if (weightDecay > 0 && decays.getOrDefault(parameterId, false)) {
+                weight.muli(1 - lr * weightDecay); // decoupled weight decay
+            }
+            NDArray denom = scoped(scope, v.div(correction2)).powi(0.5).addi(epsilon);
+            weight.subi(scoped(scope, m.div(denom)).muli(lr / correction1));
+            NDArray own = weight.getGradient();
+            own.subi(own); // the step is applied: accumulate afresh
+        }
+    }
+
+    /** Attaches a temporary to {@code scope}, which frees it at the end of the update. */
+    private static NDArray scoped(NDManager scope, NDArray temporary) {
+        temporary.attach(scope);
+        return temporary;
+    }
+
+    private NDArray moment(Map<String, NDArray> moments, String name, NDArray weight) {
+        return moments.computeIfAbsent(name, k -> {
+            NDArray zero = weight.zerosLike();
+            zero.setRequiresGradient(false);
+            return zero;
+        });
+    }
+
+    /** {@code min(1, maxNorm / ||g||)} over the accumulated gradients of every parameter. */
+    private float clipScale() {
+        float sumSquares = 0f;
+        boolean any = false;
+        for (Parameter p : parameters) {
+            NDArray a = p.getArray();
+            if (p.requiresGradient() && a.hasGradient()) {
+                try (NDArray s = a.getGradient().square(); NDArray total = s.sum()) {
+                    sumSquares += total.getFloat();
+                    any = true;
+                }
+            }
+        }
+        if (!any) {
+            return 1f;
+        }
+        float norm = (float) Math.sqrt(sumSquares) / accumulationSteps;
+        lastGradNorm = norm;
+        if (maxGradNorm <= 0 || norm <= maxGradNorm) {
+            return 1f;
+        }
+        return maxGradNorm / (norm + 1e-6f);
+    }
+
+    /** Saves the moments and the update count to a safetensors file. */
+    public void saveState(Path file) throws IOException {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        firstMoments.forEach((k, v) -> tensors.put("m." + k, v));
+        secondMoments.forEach((k, v) -> tensors.put("v." + k, v));
+        try (NDManager scope = parameters.get(0).getArray().getManager().newSubManager()) {
+            tensors.put(APPLIED_STEPS, scope.create(new long[] {appliedSteps}));
+            SafeTensors.save(file, tensors, Map.of());
+        }
+    }
+
+    /** Restores a state written by {@link #saveState}; arrays are created in {@code manager}. */
+    public void loadState(Path file, NDManager manager) throws IOException {
+        Map<String, NDArray> tensors = SafeTensors.load(file, manager);
+        if (!tensors.containsKey(APPLIED_STEPS)) {
+            throw new IllegalArgumentException("optimizer state " + file + " has no " + APPLIED_STEPS);
+        }
+        int steps = (int) tensors.get(APPLIED_STEPS).getLong(0);
+        firstMoments.clear();
+        secondMoments.clear();
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            String key = e.getKey();
+            NDArray value = e.getValue().duplicate(); // own the memory (see UpstreamCheckpoint)
+            if (key.startsWith("m.")) {
+                firstMoments.put(key.substring(2), value);
+            } else if (key.startsWith("v.")) {
+                secondMoments.put(key.substring(2), value);
+            }
+        }
+        appliedSteps = steps;
+        clipStep = steps;
+        for (String id : names.keySet()) {
+            calls.put(id, steps * accumulationSteps);
+        }
+    }
+
+    /** Creates a builder; {@link Builder#setBlock} is required. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /** Builds a {@link GroupedAdamW}. */
+    public static final class Builder extends OptimizerBuilder<Builder> {
+
+        private Block block;
+        private Tracker learningRate = Tracker.fixed(1e-3f);
+        private float beta1 = 0.9f;
+        private float beta2 = 0.95f;
+        private float epsilon = 1e-8f;
+        private float weightDecay = 0.1f;
+        private float maxGradNorm = 1f;
+        private int accumulationSteps = 1;
+
+        Builder() {}
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /** The model whose parameters are optimized (for the groups and the global norm). */
+        public Builder setBlock(Block block) {
+            this.block = block;
+            return this;
+        }
+
+        /** The learning-rate schedule over applied updates (default fixed 1e-3). */
+        public Builder optLearningRateTracker(Tracker tracker) {
+            this.learningRate = tracker;
+            return this;
+        }
+
+        /** Adam's betas (default 0.9, 0.95 as upstream). */
+        public Builder optBetas(float beta1, float beta2) {
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            return this;
+        }
+
+        /** Adam's epsilon (default 1e-8). */
+        public Builder optEpsilon(float epsilon) {
+            this.epsilon = epsilon;
+            return this;
+        }
+
+        /** The decoupled weight decay of the decay group (default 0.1). */
+        public Builder optWeightDecay(float weightDecay) {
+            this.weightDecay = weightDecay;
+            return this;
+        }
+
+        /** The maximum global gradient norm; 0 disables clipping (default 1). */
+        public Builder optMaxGradNorm(float maxGradNorm) {
+            this.maxGradNorm = maxGradNorm;
+            return this;
+        }
+
+        /** Micro-batches per update (default 1). */
+        public Builder optAccumulationSteps(int steps) {
+            this.accumulationSteps = steps;
+            return this;
+        }
+
+        /** Builds the optimizer. */
+        public GroupedAdamW build() {
+            if (block == null) {
+                throw new IllegalArgumentException("GroupedAdamW needs the block (setBlock)");
+            }
+            if (accumulationSteps < 1) {
+                throw new IllegalArgumentException("accumulation steps must be >= 1, got " + accumulationSteps);
+            }
+            if (weightDecay < 0 || maxGradNorm < 0 || epsilon <= 0) {
+                throw new IllegalArgumentException("weight decay and max grad norm must be >= 0, epsilon > 0");
+            }
+            if (beta1 < 0 || beta1 >= 1 || beta2 < 0 || beta2 >= 1) {
+                throw new IllegalArgumentException("betas must be in [0, 1), got " + beta1 + ", " + beta2);
+            }
+            return new GroupedAdamW(this);
+        }
+    }
+}

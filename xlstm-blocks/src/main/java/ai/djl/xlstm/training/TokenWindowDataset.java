@@ -1,0 +1,191 @@
+package ai.djl.xlstm.training;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.dataset.Record;
+import ai.djl.util.Progress;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * Fixed-length windows over a tokenized corpus for next-token training: window {@code i} covers
+ * tokens {@code [i*T, i*T + T]}; its input is the first T tokens and its labels the last T (the
+ * inputs shifted by one). Documents are joined with an end-of-text token when the tokenizer has
+ * one.
+ *
+ * <p>{@link #split} reads a file or a folder of {@code .txt} files, tokenizes each document with
+ * DJL's Hugging Face tokenizer (no truncation, no special tokens) and splits train and validation
+ * by document, so that no validation text leaks into training.
+ */
+public final class TokenWindowDataset extends RandomAccessDataset {
+
+    private final long[] tokens;
+    private final int sequenceLength;
+
+    private TokenWindowDataset(Builder builder) {
+        super(builder);
+        this.tokens = builder.tokens;
+        this.sequenceLength = builder.sequenceLength;
+    }
+
+    /** The sequence length T. */
+    public int getSequenceLength() {
+        return sequenceLength;
+    }
+
+    /** The number of tokens in the corpus. */
+    public long tokenCount() {
+        return tokens.length;
+    }
+
+    @Override
+    public Record get(NDManager manager, long index) {
+        int start = Math.toIntExact(index * sequenceLength);
+        long[] input = Arrays.copyOfRange(tokens, start, start + sequenceLength);
+        long[] target = Arrays.copyOfRange(tokens, start + 1, start + sequenceLength + 1);
+        return new Record(new NDList(manager.create(input)), new NDList(manager.create(target)));
+    }
+
+    @Override
+    protected long availableSize() {
+        return (tokens.length - 1) / sequenceLength;
+    }
+
+    @Override
+    public void prepare(Progress progress) {}
+
+    /** A builder over already tokenized text. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    /**
+     * Tokenizes the corpus at {@code path} (a text file, or a folder whose {@code .txt} files are
+     * the documents; a single file is cut into documents at paragraph boundaries every ~64 KB) and
+     * returns {@code [train, validation]} token streams, the validation documents taken from the
+     * end until they hold at least {@code validationFraction} of the characters.
+     */
+    public static long[][] split(Path path, HuggingFaceTokenizer tokenizer, double validationFraction)
+            throws IOException {
+        if (!Files.exists(path)) {
+            throw new IllegalArgumentException("corpus not found: " + path);
+        }
+        if (validationFraction <= 0 || validationFraction >= 1) {
+            throw new IllegalArgumentException("validation fraction must be in (0, 1), got " + validationFraction);
+        }
+        List<String> documents = documents(path);
+        long total = documents.stream().mapToLong(String::length).sum();
+        int firstValidation = documents.size();
+        long validationChars = 0;
+        while (firstValidation > 1 && validationChars < validationFraction * total) {
+            validationChars += documents.get(--firstValidation).length();
+        }
+        if (firstValidation == documents.size()) {
+            throw new IllegalArgumentException("corpus " + path + " has too little text to split");
+        }
+        long eos = endOfText(tokenizer);
+        return new long[][] {
+            tokenize(documents.subList(0, firstValidation), tokenizer, eos),
+            tokenize(documents.subList(firstValidation, documents.size()), tokenizer, eos)
+        };
+    }
+
+    static List<String> documents(Path path) throws IOException {
+        List<String> documents = new ArrayList<>();
+        if (Files.isDirectory(path)) {
+            try (Stream<Path> files = Files.list(path)) {
+                for (Path f : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
+                    documents.add(Files.readString(f, StandardCharsets.UTF_8));
+                }
+            }
+            if (documents.isEmpty()) {
+                throw new IllegalArgumentException("no .txt files in " + path);
+            }
+            return documents;
+        }
+        String text = Files.readString(path, StandardCharsets.UTF_8);
+        int start = 0;
+        while (start < text.length()) {
+            int end = Math.min(text.length(), start + 65_536);
+            int paragraph = text.indexOf("\n\n", end);
+            end = paragraph < 0 ? text.length() : paragraph + 2;
+            documents.add(text.substring(start, end));
+            start = end;
+        }
+        return documents;
+    }
+
+    private static long endOfText(HuggingFaceTokenizer tokenizer) {
+        long[] ids = tokenizer.encode("<|endoftext|>", false, false).getIds();
+        return ids.length == 1 ? ids[0] : -1;
+    }
+
+    private static long[] tokenize(List<String> documents, HuggingFaceTokenizer tokenizer, long eos) {
+        List<long[]> parts = new ArrayList<>();
+        int total = 0;
+        for (String doc : documents) {
+            for (String piece : doc.split("(?<=\n\n)")) { // tokenize paragraph by paragraph
+                long[] ids = tokenizer.encode(piece, false, false).getIds();
+                parts.add(ids);
+                total += ids.length;
+            }
+            if (eos >= 0) {
+                parts.add(new long[] {eos});
+                total++;
+            }
+        }
+        long[] out = new long[total];
+        int pos = 0;
+        for (long[] p : parts) {
+            System.arraycopy(p, 0, out, pos, p.length);
+            pos += p.length;
+        }
+        return out;
+    }
+
+    /** Builds a {@link TokenWindowDataset}. */
+    public static final class Builder extends BaseBuilder<Builder> {
+
+        private long[] tokens;
+        private int sequenceLength;
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        /** The token stream. */
+        public Builder setTokens(long[] tokens) {
+            this.tokens = tokens;
+            return this;
+        }
+
+        /** The window length T (>= 2). */
+        public Builder setSequenceLength(int sequenceLength) {
+            this.sequenceLength = sequenceLength;
+            return this;
+        }
+
+        /** Builds the dataset. */
+        public TokenWindowDataset build() {
+            if (sequenceLength < 2) {
+                throw new IllegalArgumentException("sequence length must be >= 2, got " + sequenceLength);
+            }
+            if (tokens == null || tokens.length < sequenceLength + 1) {
+                throw new IllegalArgumentException(
+                        "the corpus has " + (tokens == null ? 0 : tokens.length)
+                                + " tokens, fewer than one window of " + (sequenceLength + 1));
+            }
+            return new TokenWindowDataset(this);
+        }
+    }
+}
