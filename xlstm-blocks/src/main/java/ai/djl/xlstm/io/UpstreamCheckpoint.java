@@ -14,6 +14,7 @@ import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,6 +48,19 @@ public final class UpstreamCheckpoint {
             loadWeights(model, SafeTensors.loadCheckpoint(dir, scratch), dir.toString());
         }
         return model;
+    }
+
+    /**
+     * Writes {@code model} as an upstream-format checkpoint folder: {@code config.json} (upstream
+     * field names plus {@code architecture}) and {@code model.safetensors} (upstream parameter
+     * names, float32), which {@link #load} and upstream's loaders read back.
+     */
+    public static void save(XLstmLanguageModel model, Path dir) throws IOException {
+        Files.createDirectories(dir);
+        ConfigFiles.write(model.getConfig(), dir.resolve("config.json"));
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
+        SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
     }
 
     /**

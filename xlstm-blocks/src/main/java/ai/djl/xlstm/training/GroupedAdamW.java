@@ -107,6 +107,16 @@ public final class GroupedAdamW extends Optimizer {
         return learningRate.getNewValue(appliedSteps);
     }
 
+    /** The factor the last applied update scaled the gradients by (1: not clipped). */
+    public float getLastClipScale() {
+        return clipScale;
+    }
+
+    /** The first moment of the parameter named {@code name} (null before its first update). */
+    NDArray firstMoment(String name) {
+        return firstMoments.get(name);
+    }
+
     /** The global gradient norm of the last applied update, before clipping. */
     public float getLastGradNorm() {
         return lastGradNorm;

@@ -1,0 +1,122 @@
+package ai.djl.xlstm.training;
+
+import org.knowm.xchart.BitmapEncoder;
+import org.knowm.xchart.XYChart;
+import org.knowm.xchart.XYChartBuilder;
+import org.knowm.xchart.XYSeries;
+
+import java.io.IOException;
+import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The metrics of a training run: one row per logged step, written as {@code metrics.csv} and
+ * plotted (train and validation loss over steps) as {@code loss.png} beside it with XChart.
+ * Reading an existing CSV lets a resumed run continue the same curve.
+ */
+public final class MetricsLog {
+
+    /** The CSV header. */
+    public static final String HEADER = "step,train_loss,val_loss,val_perplexity,learning_rate,grad_norm,tokens_per_second,elapsed_seconds";
+
+    /** One logged step; NaN where a value was not measured at that step. */
+    public record Row(
+            int step, double trainLoss, double valLoss, double valPerplexity, double learningRate,
+            double gradNorm, double tokensPerSecond, double elapsedSeconds) {
+
+        String toCsv() {
+            return String.format(Locale.ROOT, "%d,%s,%s,%s,%s,%s,%s,%s", step, f(trainLoss), f(valLoss),
+                    f(valPerplexity), f(learningRate), f(gradNorm), f(tokensPerSecond), f(elapsedSeconds));
+        }
+
+        private static String f(double v) {
+            return Double.isNaN(v) ? "" : String.format(Locale.ROOT, "%.8g", v);
+        }
+
+        static Row parse(String line) {
+            String[] c = line.split(",", -1);
+            return new Row(Integer.parseInt(c[0]), d(c[1]), d(c[2]), d(c[3]), d(c[4]), d(c[5]), d(c[6]), d(c[7]));
+        }
+
+        private static double d(String s) {
+            return s.isEmpty() ? Double.NaN : Double.parseDouble(s);
+        }
+    }
+
+    private final Path dir;
+    private final List<Row> rows = new ArrayList<>();
+
+    /** A log writing into {@code dir}; rows of an earlier run up to {@code keepUpToStep} are kept. */
+    public MetricsLog(Path dir, int keepUpToStep) throws IOException {
+        this.dir = dir;
+        Path csv = dir.resolve("metrics.csv");
+        if (keepUpToStep > 0 && Files.isRegularFile(csv)) {
+            for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
+                if (!line.isBlank() && !line.startsWith("step")) {
+                    Row r = Row.parse(line);
+                    if (r.step() <= keepUpToStep) {
+                        rows.add(r);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The rows so far. */
+    public List<Row> rows() {
+        return List.copyOf(rows);
+    }
+
+    /** Adds a row. */
+    public void add(Row row) {
+        rows.add(row);
+    }
+
+    /** Writes {@code metrics.csv} and {@code loss.png}. */
+    public void write() throws IOException {
+        Files.createDirectories(dir);
+        try (Writer w = Files.newBufferedWriter(dir.resolve("metrics.csv"), StandardCharsets.UTF_8)) {
+            w.write(HEADER + "\n");
+            for (Row r : rows) {
+                w.write(r.toCsv() + "\n");
+            }
+        }
+        plot(dir.resolve("loss.png"));
+    }
+
+    private void plot(Path png) throws IOException {
+        List<Integer> trainSteps = new ArrayList<>();
+        List<Double> train = new ArrayList<>();
+        List<Integer> valSteps = new ArrayList<>();
+        List<Double> val = new ArrayList<>();
+        for (Row r : rows) {
+            if (!Double.isNaN(r.trainLoss())) {
+                trainSteps.add(r.step());
+                train.add(r.trainLoss());
+            }
+            if (!Double.isNaN(r.valLoss())) {
+                valSteps.add(r.step());
+                val.add(r.valLoss());
+            }
+        }
+        if (train.isEmpty() && val.isEmpty()) {
+            return;
+        }
+        System.setProperty("java.awt.headless", "true");
+        XYChart chart = new XYChartBuilder().width(900).height(500)
+                .title("xLSTM training").xAxisTitle("step").yAxisTitle("cross-entropy loss (nats)").build();
+        chart.getStyler().setMarkerSize(4);
+        if (!train.isEmpty()) {
+            chart.addSeries("train", trainSteps, train).setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        }
+        if (!val.isEmpty()) {
+            chart.addSeries("validation", valSteps, val).setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
+        }
+        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
+    }
+}

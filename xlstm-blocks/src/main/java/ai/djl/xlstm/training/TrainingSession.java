@@ -1,0 +1,314 @@
+package ai.djl.xlstm.training;
+
+import ai.djl.Device;
+import ai.djl.Model;
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.DefaultTrainingConfig;
+import ai.djl.training.EasyTrain;
+import ai.djl.training.Trainer;
+import ai.djl.training.dataset.Batch;
+import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.listener.TrainingListener;
+import ai.djl.training.listener.TrainingListenerAdapter;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.training.tracker.WarmUpTracker;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.translate.TranslateException;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.io.UpstreamCheckpoint;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Trains an xLSTM language model with DJL's {@link Trainer} and {@link EasyTrain}, counted in
+ * optimizer updates: causal-LM loss, {@link GroupedAdamW} with linear warm-up then cosine decay,
+ * global-norm clipping and gradient accumulation, a reproducible data order, validation loss and
+ * perplexity, DJL's progress bar, a metrics CSV with a loss plot, and checkpoints that resume
+ * exactly.
+ *
+ * <p>A checkpoint folder is an upstream-format checkpoint ({@code config.json}, {@code
+ * model.safetensors}: loadable by {@link UpstreamCheckpoint}) plus {@code optimizer.safetensors}
+ * and {@code trainer_state.json}.
+ */
+public final class TrainingSession implements AutoCloseable {
+
+    private static final String STATE_FILE = "trainer_state.json";
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+
+    private final Model model;
+    private final XLstmLanguageModel block;
+    private final TrainingSettings settings;
+    private final Path outDir;
+    private final GroupedAdamW optimizer;
+    private final Trainer trainer;
+    private final LossCapture lossCapture = new LossCapture();
+    private final MetricsLog metrics;
+    private int step;
+    private long consumedBatches;
+    private double elapsedSeconds;
+
+    /** What {@code trainer_state.json} holds. */
+    private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
+
+    private TrainingSession(Model model, XLstmLanguageModel block, TrainingSettings settings, Path outDir,
+            SavedState resumed) throws IOException {
+        this.model = model;
+        this.block = block;
+        this.settings = settings;
+        this.outDir = outDir;
+        this.step = resumed == null ? 0 : resumed.step();
+        this.consumedBatches = resumed == null ? 0 : resumed.consumedBatches();
+        this.elapsedSeconds = resumed == null ? 0 : resumed.elapsedSeconds();
+        Tracker schedule = schedule(settings);
+        optimizer = GroupedAdamW.builder()
+                .setBlock(block)
+                .optLearningRateTracker(schedule)
+                .optWeightDecay(settings.weightDecay())
+                .optMaxGradNorm(settings.maxGradNorm())
+                .optAccumulationSteps(settings.accumulationSteps())
+                .build();
+        DefaultTrainingConfig config = new DefaultTrainingConfig(new CausalLmLoss())
+                .optOptimizer(optimizer)
+                .optDevices(new Device[] {model.getNDManager().getDevice()})
+                .addTrainingListeners(lossCapture);
+        trainer = model.newTrainer(config);
+        trainer.setMetrics(new ai.djl.metric.Metrics());
+        metrics = outDir == null ? null : new MetricsLog(outDir, step);
+    }
+
+    /** Linear warm-up from 0, then cosine decay to the minimum learning rate at the last step. */
+    static Tracker schedule(TrainingSettings s) {
+        int decaySteps = Math.max(1, s.steps() - s.warmupSteps());
+        Tracker cosine = Tracker.cosine()
+                .setBaseValue(s.learningRate())
+                .optFinalValue(s.minLearningRate())
+                .setMaxUpdates(decaySteps)
+                .build();
+        if (s.warmupSteps() == 0) {
+            return cosine;
+        }
+        // WarmUpTracker hands the main tracker the number of updates since the warm-up ended.
+        return WarmUpTracker.builder()
+                .setMainTracker(cosine)
+                .optWarmUpSteps(s.warmupSteps())
+                .optWarmUpBeginValue(0f)
+                .build();
+    }
+
+    /**
+     * A fresh model of {@code config}, initialized from {@code settings.seed()} on {@code device}
+     * (null: the default device).
+     *
+     * @param outDir where checkpoints and metrics go (null: nowhere)
+     */
+    public static TrainingSession fresh(XLstmConfig config, TrainingSettings settings, Path outDir, Device device)
+            throws IOException {
+        Model model = Model.newInstance("xlstm", device);
+        Engine.getInstance().setRandomSeed((int) settings.seed());
+        XLstmLanguageModel block = XLstmLanguageModel.create(config);
+        block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1));
+        model.setBlock(block);
+        return new TrainingSession(model, block, settings, outDir, null);
+    }
+
+    /**
+     * Continues the run checkpointed in {@code dir} exactly where it stopped.
+     *
+     * @param steps a new total number of updates, or null to keep the checkpoint's
+     */
+    public static TrainingSession resume(Path dir, Integer steps, Device device) throws IOException {
+        Path stateFile = dir.resolve(STATE_FILE);
+        if (!Files.isRegularFile(stateFile)) {
+            throw new IllegalArgumentException("no training checkpoint in " + dir + " (missing " + STATE_FILE + ")");
+        }
+        SavedState saved = GSON.fromJson(Files.readString(stateFile, StandardCharsets.UTF_8), SavedState.class);
+        TrainingSettings settings = steps == null ? saved.settings() : saved.settings().withSteps(steps);
+        Model model = Model.newInstance("xlstm", device);
+        XLstmLanguageModel block = UpstreamCheckpoint.load(dir, model.getNDManager());
+        model.setBlock(block);
+        TrainingSession session = new TrainingSession(model, block, settings, dir, saved);
+        session.optimizer.loadState(dir.resolve("optimizer.safetensors"), model.getNDManager());
+        return session;
+    }
+
+    /** The model being trained. */
+    public XLstmLanguageModel getBlock() {
+        return block;
+    }
+
+    /** The DJL model holding it. */
+    public Model getModel() {
+        return model;
+    }
+
+    /** Updates applied so far. */
+    public int getStep() {
+        return step;
+    }
+
+    /** The metrics so far (null when the session writes nowhere). */
+    public MetricsLog getMetrics() {
+        return metrics;
+    }
+
+    /** The result of {@link #train}. */
+    public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
+            double tokensPerSecond, double seconds) {}
+
+    /**
+     * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
+     * order of {@link SeededBatchSampler}; {@code validation} (may be null) is evaluated every
+     * {@code validateEvery} updates and at the end.
+     */
+    public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar)
+            throws IOException, TranslateException {
+        return train(training, validation, progressBar, settings.steps());
+    }
+
+    /**
+     * As {@link #train(RandomAccessDataset, RandomAccessDataset, boolean)}, but stops (and
+     * checkpoints) after update {@code stopStep}, as an interrupted run would; the schedule still
+     * runs to {@code settings.steps()}.
+     */
+    public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar,
+            int stopStep) throws IOException, TranslateException {
+        if (stopStep > settings.steps()) {
+            throw new IllegalArgumentException("stop step " + stopStep + " is past the last step " + settings.steps());
+        }
+        SeededBatchSampler sampler =
+                new SeededBatchSampler(settings.batchSize(), settings.seed(), true, consumedBatches);
+        Iterator<Batch> batches = training.getData(trainer.getManager(), sampler).iterator();
+        ProgressBar bar = progressBar ? new ProgressBar("Training", settings.steps()) : null;
+        if (bar != null) {
+            bar.start(step);
+        }
+        long tokens = 0;
+        double trainSeconds = 0;
+        double lastTrain = Double.NaN;
+        double[] lastVal = {Double.NaN, Double.NaN};
+        double lossSum = 0;
+        int lossCount = 0;
+        while (step < stopStep) {
+            float lr = optimizer.currentLearningRate();
+            long start = System.nanoTime();
+            double stepLoss = 0;
+            for (int micro = 0; micro < settings.accumulationSteps(); micro++) {
+                try (Batch batch = batches.next()) {
+                    EasyTrain.trainBatch(trainer, batch);
+                    trainer.step();
+                    stepLoss += lossCapture.last;
+                    tokens += batch.getData().get(0).size();
+                }
+                consumedBatches++;
+            }
+            step++;
+            double seconds = (System.nanoTime() - start) / 1e9;
+            trainSeconds += seconds;
+            elapsedSeconds += seconds;
+            stepLoss /= settings.accumulationSteps();
+            if (!Double.isFinite(stepLoss)) {
+                throw new IllegalStateException("training diverged: loss " + stepLoss + " at step " + step);
+            }
+            lossSum += stepLoss;
+            lossCount++;
+            boolean last = step == stopStep;
+            boolean validate = validation != null
+                    && (last || settings.validateEvery() > 0 && step % settings.validateEvery() == 0);
+            double[] val = validate ? validate(validation) : new double[] {Double.NaN, Double.NaN};
+            if (validate) {
+                lastVal = val;
+            }
+            if (step % settings.logEvery() == 0 || last || validate) {
+                lastTrain = lossSum / lossCount;
+                if (metrics != null) {
+                    metrics.add(new MetricsLog.Row(step, lastTrain, val[0], val[1], lr,
+                            optimizer.getLastGradNorm(), tokens / Math.max(1e-9, trainSeconds), elapsedSeconds));
+                }
+                lossSum = 0;
+                lossCount = 0;
+            }
+            if (bar != null) {
+                bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f%s", stepLoss,
+                        Double.isNaN(lastVal[0]) ? "" : String.format(java.util.Locale.ROOT, " val %.4f", lastVal[0])));
+            }
+            if (outDir != null && (last || settings.checkpointEvery() > 0 && step % settings.checkpointEvery() == 0)) {
+                checkpoint();
+            }
+        }
+        if (bar != null) {
+            bar.end();
+        }
+        return new Summary(step, lastTrain, lastVal[0], lastVal[1], tokens / Math.max(1e-9, trainSeconds), trainSeconds);
+    }
+
+    /**
+     * The validation loss (mean NLL per labelled token) and perplexity over the first {@code
+     * validationBatches} batches (all when 0), in order.
+     */
+    public double[] validate(RandomAccessDataset validation) throws IOException, TranslateException {
+        SeededBatchSampler order = new SeededBatchSampler(settings.batchSize(), 0, false, 0);
+        long perPass = validation.size() / settings.batchSize();
+        long count = settings.validationBatches() == 0 ? perPass : Math.min(perPass, settings.validationBatches());
+        double nll = 0;
+        double labelled = 0;
+        Iterator<Batch> it = validation.getData(trainer.getManager(), order).iterator();
+        for (long i = 0; i < count; i++) {
+            try (Batch batch = it.next()) {
+                NDList predictions = trainer.evaluate(batch.getData());
+                NDArray[] sums = CausalLmLoss.negativeLogLikelihood(batch.getLabels().get(0), predictions.get(0));
+                nll += sums[0].getFloat();
+                labelled += sums[1].getFloat();
+            }
+        }
+        double loss = nll / Math.max(1, labelled);
+        return new double[] {loss, Math.exp(loss)};
+    }
+
+    /** Writes the model, the optimizer state, the trainer state and the metrics to the output folder. */
+    public void checkpoint() throws IOException {
+        Files.createDirectories(outDir);
+        UpstreamCheckpoint.save(block, outDir);
+        optimizer.saveState(outDir.resolve("optimizer.safetensors"));
+        Files.writeString(outDir.resolve(STATE_FILE),
+                GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
+        metrics.write();
+    }
+
+    @Override
+    public void close() {
+        trainer.close();
+        model.close();
+    }
+
+    /** Records the mean loss of each training batch (EasyTrain computes it inside its collector). */
+    private static final class LossCapture extends TrainingListenerAdapter {
+
+        private volatile double last = Double.NaN;
+
+        @Override
+        public void onTrainingBatch(Trainer trainer, TrainingListener.BatchData data) {
+            double sum = 0;
+            int n = 0;
+            for (Map.Entry<Device, NDList> e : data.getPredictions().entrySet()) {
+                NDList labels = data.getLabels().get(e.getKey());
+                sum += trainer.getLoss().evaluate(labels, e.getValue()).getFloat();
+                n++;
+            }
+            last = n == 0 ? Double.NaN : sum / n;
+        }
+    }
+}

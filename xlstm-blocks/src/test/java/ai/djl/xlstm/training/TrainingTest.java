@@ -1,0 +1,184 @@
+package ai.djl.xlstm.training;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
+import ai.djl.training.GradientCollector;
+import ai.djl.training.ParameterStore;
+import ai.djl.training.tracker.Tracker;
+import ai.djl.xlstm.TestModels;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.io.ParameterNames;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/** CI-sized checks of the training pipeline. */
+class TrainingTest {
+
+    private static final int VOCAB = 16;
+
+    /** A repetitive corpus: a few fixed phrases in random order. */
+    private static long[] repetitiveCorpus(int length, long seed) {
+        long[][] phrases = {{1, 2, 3, 4, 5, 6}, {7, 8, 9, 10}, {11, 12, 13, 14, 15, 0}, {3, 1, 4, 1, 5, 9, 2, 6}};
+        Random random = new Random(seed);
+        long[] out = new long[length];
+        int i = 0;
+        while (i < length) {
+            for (long t : phrases[random.nextInt(phrases.length)]) {
+                if (i < length) {
+                    out[i++] = t;
+                }
+            }
+        }
+        return out;
+    }
+
+    private static TokenWindowDataset windows(long[] tokens, int len) {
+        return TokenWindowDataset.builder().setTokens(tokens).setSequenceLength(len).setSampling(4, false).build();
+    }
+
+    private static TrainingSettings settings(int steps) {
+        return new TrainingSettings(steps, 4, 1, 1e-2f, 1e-3f, 2, 0.1f, 1f, 42, 1, 0, 2, 0);
+    }
+
+    @Test
+    void lossFallsByHalfOnRepetitiveCorpus() throws Exception {
+        XLstmConfig config = TestModels.neurips(2, List.of(1), VOCAB);
+        try (TrainingSession session = TrainingSession.fresh(config, settings(60), null, null)) {
+            TokenWindowDataset train = windows(repetitiveCorpus(4000, 1), 32);
+            TokenWindowDataset val = windows(repetitiveCorpus(600, 2), 32);
+            double before = session.validate(val)[0];
+            TrainingSession.Summary s = session.train(train, val, false);
+            System.out.printf("[train] validation loss %.4f -> %.4f after %d steps (%.0f tokens/s)%n",
+                    before, s.lastValLoss(), s.steps(), s.tokensPerSecond());
+            assertTrue(s.lastValLoss() < before / 2, "loss " + before + " -> " + s.lastValLoss());
+        }
+    }
+
+    @Test
+    void resumeReproducesAnUninterruptedRun(@TempDir Path tmp) throws Exception {
+        XLstmConfig config = TestModels.neurips(2, List.of(0), VOCAB);
+        TokenWindowDataset train = windows(repetitiveCorpus(3000, 3), 16);
+        TrainingSettings s = settings(12);
+        List<MetricsLog.Row> straight;
+        try (TrainingSession session = TrainingSession.fresh(config, s, tmp.resolve("straight"), null)) {
+            session.train(train, null, false);
+            straight = session.getMetrics().rows();
+        }
+        Path dir = tmp.resolve("interrupted");
+        try (TrainingSession session = TrainingSession.fresh(config, s, dir, null)) {
+            session.train(train, null, false, 5); // stops and checkpoints at step 5
+        }
+        List<MetricsLog.Row> resumed;
+        try (TrainingSession session = TrainingSession.resume(dir, null, null)) {
+            assertEquals(5, session.getStep());
+            session.train(train, null, false);
+            resumed = session.getMetrics().rows();
+        }
+        assertEquals(straight.size(), resumed.size());
+        for (int i = 0; i < straight.size(); i++) {
+            double a = straight.get(i).trainLoss();
+            double b = resumed.get(i).trainLoss();
+            System.out.printf("[resume] step %d: %.7f vs %.7f%n", straight.get(i).step(), a, b);
+            assertEquals(a, b, 1e-5, "loss at step " + straight.get(i).step());
+        }
+    }
+
+    @Test
+    void lossIsCorrectWhenBatchDiffersFromLength() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Engine.getInstance().setRandomSeed(3);
+            int b = 2;
+            int t = 5;
+            int v = 7;
+            NDArray logits = manager.randomNormal(new Shape(b, t, v));
+            long[] labels = {1, 6, 0, CausalLmLoss.IGNORE_INDEX, 3, 2, 2, CausalLmLoss.IGNORE_INDEX, 5, 4};
+            float[] x = logits.toFloatArray();
+            double sum = 0;
+            int count = 0;
+            for (int i = 0; i < b * t; i++) {
+                if (labels[i] == CausalLmLoss.IGNORE_INDEX) {
+                    continue;
+                }
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < v; j++) {
+                    max = Math.max(max, x[i * v + j]);
+                }
+                double z = 0;
+                for (int j = 0; j < v; j++) {
+                    z += Math.exp(x[i * v + j] - max);
+                }
+                sum += -(x[i * v + (int) labels[i]] - max - Math.log(z));
+                count++;
+            }
+            float loss = new CausalLmLoss()
+                    .evaluate(new NDList(manager.create(labels).reshape(b, t)), new NDList(logits))
+                    .getFloat();
+            assertEquals(sum / count, loss, 1e-5);
+            float ppl = new Perplexity()
+                    .evaluate(new NDList(manager.create(labels).reshape(b, t)), new NDList(logits))
+                    .getFloat();
+            assertEquals(Math.exp(sum / count), ppl, 1e-3);
+            NDArray badLabels = manager.create(new long[] {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}).reshape(b, t);
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new CausalLmLoss().evaluate(new NDList(badLabels), new NDList(logits)));
+            assertTrue(e.getMessage().contains("label 9"), e.getMessage());
+        }
+    }
+
+    @Test
+    void globalNormClippingScalesAllGradientsTogether() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(1, List.of(), VOCAB), manager, 2, 0.5f);
+            ParameterStore ps = new ParameterStore(manager, false);
+            NDArray tokens = TestModels.randomTokens(manager, 2, 6, VOCAB);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                gc.backward(model.logits(ps, tokens, true).square().sum()); // large gradients
+            }
+            Map<String, Parameter> params = ParameterNames.of(model);
+            double sumSquares = 0;
+            for (Parameter p : params.values()) {
+                sumSquares += p.getArray().getGradient().square().sum().getFloat();
+            }
+            double norm = Math.sqrt(sumSquares);
+            float maxNorm = 0.5f;
+            assertTrue(norm > maxNorm, "test needs gradients above the clip, norm " + norm);
+            String name = "xlstm_block_stack.blocks.0.xlstm.proj_up.weight";
+            float[] grad = params.get(name).getArray().getGradient().toFloatArray();
+
+            GroupedAdamW opt = GroupedAdamW.builder().setBlock(model).optMaxGradNorm(maxNorm)
+                    .optLearningRateTracker(Tracker.fixed(1e-3f)).build();
+            for (Parameter p : params.values()) {
+                NDArray g = p.getArray().getGradient().duplicate();
+                opt.update(p.getId(), p.getArray(), g);
+            }
+            System.out.printf("[clip] global norm %.4f, scale %.6f%n", opt.getLastGradNorm(), opt.getLastClipScale());
+            assertEquals(norm, opt.getLastGradNorm(), 1e-3 * norm);
+            assertEquals(maxNorm / norm, opt.getLastClipScale(), 1e-4 * maxNorm / norm);
+            // Adam's first moment after one update is (1 - beta1) * clipped gradient.
+            float[] m = opt.firstMoment(name).toFloatArray();
+            for (int i = 0; i < m.length; i += Math.max(1, m.length / 17)) {
+                assertEquals(0.1 * grad[i] * maxNorm / norm, m[i], 1e-6 + 1e-4 * Math.abs(m[i]), "m[" + i + "]");
+            }
+            // Gradient buffers were reset for the next step.
+            assertEquals(0f, params.get(name).getArray().getGradient().abs().sum().getFloat());
+            assertTrue(opt.isDecayed(name));
+            assertTrue(!opt.isDecayed("token_embedding.weight") && !opt.isDecayed("xlstm_block_stack.blocks.0.xlstm_norm.weight"));
+        }
+    }
+}
