@@ -48,9 +48,13 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
     @Override
     public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
         Shape s = x.getShape();
-        Shape heads = s.slice(0, s.dimension() - 1).addAll(new Shape(numHeads, inPerHead, 1));
+        Shape lead = s.slice(0, s.dimension() - 1);
+        long n = lead.size();
         NDArray w = value(ps, weight, x, training); // [NH, DOUT, DIN]
-        NDArray y = w.matMul(x.reshape(heads)); // [..., NH, DOUT, 1]
-        return y.reshape(s.slice(0, s.dimension() - 1).add(-1));
+        // One batched matmul per head over all positions: [NH, N, DIN] @ [NH, DIN, DOUT].
+        NDArray y = x.reshape(n, numHeads, inPerHead)
+                .transpose(1, 0, 2)
+                .matMul(w.transpose(0, 2, 1)); // [NH, N, DOUT]
+        return y.transpose(1, 0, 2).reshape(lead.add(-1));
     }
 }

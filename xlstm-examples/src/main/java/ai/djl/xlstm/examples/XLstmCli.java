@@ -1,0 +1,44 @@
+package ai.djl.xlstm.examples;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code xlstm} command line ({@code java -jar xlstm-examples/target/xlstm.jar}). Errors in
+ * the user's input end the program with a one-line message and exit code 2, never a stack trace.
+ */
+@Command(
+        name = "xlstm",
+        mixinStandardHelpOptions = true,
+        version = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)",
+        description = "xLSTM language models on the Deep Java Library.",
+        subcommands = {TrainCommand.class, DemoCommand.class})
+public final class XLstmCli {
+
+    private XLstmCli() {}
+
+    /** Runs the command line and exits with its status. */
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the command line and returns the exit status (0 success, 1 failure, 2 bad input). */
+    public static int run(String... args) {
+        if (System.getProperty("ai.djl.offline") == null) {
+            System.setProperty("ai.djl.offline", "true");
+        }
+        System.setProperty("java.awt.headless", "true");
+        CommandLine cli = new CommandLine(new XLstmCli());
+        cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
+            Throwable cause = e;
+            while (cause.getCause() != null && cause.getMessage() == null) {
+                cause = cause.getCause();
+            }
+            boolean userError = cause instanceof IllegalArgumentException
+                    || cause instanceof java.nio.file.NoSuchFileException;
+            cmd.getErr().println("error: " + (cause.getMessage() != null ? cause.getMessage() : cause.toString()));
+            return userError ? 2 : 1;
+        });
+        return cli.execute(args);
+    }
+}
