@@ -5,425 +5,665 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
-import com.google.gson.Gson;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
+import com.google.gson.Strictness;
+import com.google.gson.stream.JsonReader;
+import com.google.gson.stream.JsonToken;
 
+import java.io.EOFException;
 import java.io.IOException;
-import java.io.OutputStream;
+import java.io.StringReader;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.IntBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeSet;
+import java.util.function.IntUnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * Reads and writes the safetensors format: an 8-byte little-endian header length N, N bytes of
- * JSON ({@code name -> {dtype, shape, data_offsets}} and an optional {@code __metadata__}), then
- * the raw little-endian data.
+ * Reads and writes tensors in the
+ * <a href="https://github.com/huggingface/safetensors">safetensors</a> format: an 8-byte
+ * little-endian header length {@code N}, {@code N} bytes of UTF-8 JSON mapping each tensor name to
+ * its {@code dtype}, {@code shape} and {@code data_offsets} (relative to byte {@code 8 + N}), then
+ * the raw little-endian tensor data.
  *
- * <p>Why not DJL's {@code NDList.decode}: BF16 arrays crash the JVM there (and anywhere they reach
- * the engine), and a hostile file must be rejected before any of its bytes reach native code. So
- * the header is parsed and validated here (sizes, dtypes, shapes, offsets within the file, no
- * overlaps), each tensor is read on its own through a {@link FileChannel} (files may be many GB),
- * and F16/BF16 are widened to float32 in Java. Arrays are returned owning their memory.
+ * <p>DJL's {@code NDList.decode} is deliberately not used: it hands {@code BF16} buffers to the
+ * engine, which crashes the JVM, and it trusts the header. This reader validates every header
+ * field before any byte reaches native code, converts {@code BF16} and {@code F16} to {@code
+ * float32} and {@code I16} to {@code int32} in Java (the PyTorch engine aborts on {@code BFLOAT16}
+ * and {@code INT16} arrays), and streams the file tensor by tensor, so multi-gigabyte checkpoints
+ * are never held in one Java array. A little-endian host is assumed, as for every PyTorch
+ * platform.
  */
 public final class SafeTensors {
 
-    private static final long MAX_HEADER = 100L << 20;
-    private static final Pattern SHARD = Pattern.compile("model_(\\d+)\\.safetensors");
-    private static final Map<String, Integer> DTYPE_BYTES = Map.of(
-            "F64", 8, "F32", 4, "F16", 2, "BF16", 2, "I64", 8, "I32", 4, "I16", 2, "I8", 1, "U8", 1, "BOOL", 1);
+    private static final String INDEX_FILE = "model.safetensors.index.json";
+    private static final String SINGLE_FILE = "model.safetensors";
+    private static final String EXTENSION = ".safetensors";
+    private static final Pattern NUMBERED_SHARD = Pattern.compile("model_(\\d{1,9})\\.safetensors");
+    private static final String METADATA_KEY = "__metadata__";
+    private static final long MAX_HEADER_BYTES = 100L << 20;
+    private static final int CHUNK_BYTES = 1 << 20;
 
     private SafeTensors() {}
 
     /**
-     * One tensor's header entry.
+     * The header entry of one tensor.
      *
      * @param name the tensor name
-     * @param dtype the safetensors dtype
-     * @param shape the shape
-     * @param begin the first byte, relative to the data section
-     * @param end one past the last byte
+     * @param dtype the safetensors dtype, such as {@code "F32"} or {@code "BF16"}
+     * @param shape the dimensions; empty for a scalar
+     * @param begin the first data byte, relative to the start of the data section
+     * @param end the byte after the last data byte, relative to the start of the data section
      */
-    public record TensorInfo(String name, String dtype, long[] shape, long begin, long end) {}
+    public record TensorInfo(String name, String dtype, long[] shape, long begin, long end) {
 
-    /** Reads and validates the header of {@code file}; entries in file order. */
-    public static Map<String, TensorInfo> readHeader(Path file) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return readHeader(ch, file);
-        }
-    }
-
-    private static Map<String, TensorInfo> readHeader(FileChannel ch, Path file) throws IOException {
-        long size = ch.size();
-        if (size < 8) {
-            throw bad(file, "file of " + size + " bytes is too short for a header");
-        }
-        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, lenBuf, 0);
-        long n = lenBuf.flip().getLong();
-        if (n <= 0 || n > MAX_HEADER || 8 + n > size) {
-            throw bad(file, "header length " + n + " is invalid for a file of " + size + " bytes");
-        }
-        ByteBuffer headerBuf = ByteBuffer.allocate((int) n);
-        readFully(ch, headerBuf, 8);
-        JsonObject header;
-        try {
-            JsonElement parsed = new Gson().fromJson(new String(headerBuf.array(), StandardCharsets.UTF_8), JsonElement.class);
-            if (parsed == null || !parsed.isJsonObject()) {
-                throw bad(file, "header is not a JSON object");
-            }
-            header = parsed.getAsJsonObject();
-        } catch (JsonParseException e) {
-            throw bad(file, "header is not valid JSON: " + e.getMessage());
-        }
-        long dataSize = size - 8 - n;
-        Map<String, TensorInfo> out = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : header.entrySet()) {
-            if (e.getKey().equals("__metadata__")) {
-                continue;
-            }
-            out.put(e.getKey(), entry(file, e.getKey(), e.getValue(), dataSize));
-        }
-        List<TensorInfo> byOffset = new ArrayList<>(out.values());
-        byOffset.sort(Comparator.comparingLong(TensorInfo::begin));
-        for (int i = 1; i < byOffset.size(); i++) {
-            TensorInfo prev = byOffset.get(i - 1);
-            TensorInfo cur = byOffset.get(i);
-            if (cur.begin() < prev.end()) {
-                throw bad(file, "tensors '" + prev.name() + "' and '" + cur.name() + "' overlap");
-            }
-        }
-        return out;
-    }
-
-    private static TensorInfo entry(Path file, String name, JsonElement value, long dataSize) {
-        if (!value.isJsonObject()) {
-            throw bad(file, "tensor '" + name + "': entry is not an object");
-        }
-        JsonObject o = value.getAsJsonObject();
-        JsonElement dt = o.get("dtype");
-        String dtype = dt != null && dt.isJsonPrimitive() ? dt.getAsString() : null;
-        if (dtype == null || !DTYPE_BYTES.containsKey(dtype)) {
-            throw bad(file, "tensor '" + name + "': unsupported dtype " + dt + " (supported: " + new TreeSet<>(DTYPE_BYTES.keySet()) + ")");
-        }
-        long[] shape = longs(file, name, o.get("shape"), "shape", -1);
-        long elements = 1;
-        for (long d : shape) {
-            if (d < 0) {
-                throw bad(file, "tensor '" + name + "': negative dimension in shape");
-            }
-            elements = Math.multiplyExact(elements, d);
-        }
-        long[] offsets = longs(file, name, o.get("data_offsets"), "data_offsets", 2);
-        long begin = offsets[0];
-        long end = offsets[1];
-        if (begin < 0 || end < begin || end > dataSize) {
-            throw bad(file, "tensor '" + name + "': data_offsets [" + begin + ", " + end
-                    + "] are outside the data section of " + dataSize + " bytes");
-        }
-        long expected = Math.multiplyExact(elements, DTYPE_BYTES.get(dtype));
-        if (end - begin != expected) {
-            throw bad(file, "tensor '" + name + "': " + (end - begin) + " bytes of data, but shape "
-                    + java.util.Arrays.toString(shape) + " of " + dtype + " needs " + expected);
-        }
-        return new TensorInfo(name, dtype, shape, begin, end);
-    }
-
-    private static long[] longs(Path file, String name, JsonElement e, String field, int length) {
-        if (e == null || !e.isJsonArray() || (length >= 0 && e.getAsJsonArray().size() != length)) {
-            throw bad(file, "tensor '" + name + "': " + field + " must be an array" + (length >= 0 ? " of " + length + " integers" : " of integers"));
-        }
-        JsonArray a = e.getAsJsonArray();
-        long[] out = new long[a.size()];
-        for (int i = 0; i < out.length; i++) {
-            JsonElement x = a.get(i);
-            try {
-                out[i] = x.getAsJsonPrimitive().getAsBigDecimal().longValueExact();
-            } catch (RuntimeException ex) {
-                throw bad(file, "tensor '" + name + "': " + field + " entry " + x + " is not an integer");
-            }
-        }
-        return out;
-    }
-
-    /** Reads the {@code __metadata__} strings of {@code file} (empty when absent). */
-    public static Map<String, String> readMetadata(Path file) throws IOException {
-        readHeader(file); // validates
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            ByteBuffer headerBuf = ByteBuffer.allocate((int) lenBuf.flip().getLong());
-            readFully(ch, headerBuf, 8);
-            JsonObject header = new Gson().fromJson(new String(headerBuf.array(), StandardCharsets.UTF_8), JsonObject.class);
-            Map<String, String> out = new LinkedHashMap<>();
-            JsonElement meta = header.get("__metadata__");
-            if (meta != null && meta.isJsonObject()) {
-                meta.getAsJsonObject().entrySet().forEach(m -> out.put(m.getKey(), m.getValue().getAsString()));
-            }
-            return out;
+        /**
+         * Returns a copy of the dimensions.
+         *
+         * @return the dimensions; empty for a scalar
+         */
+        @Override
+        public long[] shape() {
+            return shape.clone();
         }
     }
 
     /**
-     * Loads every tensor of {@code file} into {@code manager}: F16 and BF16 as float32, I16 as
-     * int32, the other dtypes as they are.
+     * Reads and validates the header of a safetensors file.
+     *
+     * @param file the safetensors file
+     * @return the tensor entries in file order, without {@code __metadata__}
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if the header is malformed; the message names the file, the
+     *     tensor and the problem
+     */
+    public static Map<String, TensorInfo> readHeader(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            return readHeader(channel, file).tensors();
+        }
+    }
+
+    /**
+     * Loads every tensor of a safetensors file. {@code BF16} and {@code F16} tensors become {@code
+     * float32}, {@code I16} tensors become {@code int32}; all others keep their type.
+     *
+     * @param file the safetensors file
+     * @param manager the manager that will own the arrays
+     * @return the arrays by name, in file order
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if the file is malformed
      */
     public static Map<String, NDArray> load(Path file, NDManager manager) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            Map<String, TensorInfo> header = readHeader(ch, file);
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0);
-            long dataStart = 8 + lenBuf.flip().getLong();
-            Map<String, NDArray> out = new LinkedHashMap<>();
-            for (TensorInfo t : header.values()) {
-                out.put(t.name(), read(ch, dataStart, t, manager));
-            }
-            return out;
-        }
-    }
-
-    private static NDArray read(FileChannel ch, long dataStart, TensorInfo t, NDManager manager) throws IOException {
-        int bytes = Math.toIntExact(t.end() - t.begin());
-        ByteBuffer raw = ByteBuffer.allocate(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, raw, dataStart + t.begin());
-        raw.flip();
-        Shape shape = new Shape(t.shape());
-        NDArray array;
-        switch (t.dtype()) {
-            case "BF16":
-            case "F16": {
-                float[] values = new float[bytes / 2];
-                boolean bf16 = t.dtype().equals("BF16");
-                for (int i = 0; i < values.length; i++) {
-                    short h = raw.getShort();
-                    values[i] = bf16 ? Float.intBitsToFloat((h & 0xffff) << 16) : halfToFloat(h);
-                }
-                array = manager.create(values, shape);
-                break;
-            }
-            case "I16": {
-                int[] values = new int[bytes / 2];
-                for (int i = 0; i < values.length; i++) {
-                    values[i] = raw.getShort();
-                }
-                array = manager.create(values, shape);
-                break;
-            }
-            default:
-                array = manager.create(direct(raw), shape, dataType(t.dtype()));
-        }
-        // A copy that owns its memory: arrays made from a Java buffer may borrow it.
-        NDArray owned = array.duplicate();
-        array.close();
-        return owned;
-    }
-
-    private static ByteBuffer direct(ByteBuffer heap) {
-        ByteBuffer d = ByteBuffer.allocateDirect(heap.remaining()).order(ByteOrder.LITTLE_ENDIAN);
-        d.put(heap).flip();
-        return d;
-    }
-
-    private static DataType dataType(String dtype) {
-        switch (dtype) {
-            case "F64": return DataType.FLOAT64;
-            case "F32": return DataType.FLOAT32;
-            case "I64": return DataType.INT64;
-            case "I32": return DataType.INT32;
-            case "I8": return DataType.INT8;
-            case "U8": return DataType.UINT8;
-            case "BOOL": return DataType.BOOLEAN;
-            default: throw new IllegalStateException("unreachable dtype " + dtype);
-        }
-    }
-
-    /** IEEE 754 half precision to float, with subnormals, infinities and NaN. */
-    static float halfToFloat(short half) {
-        int h = half & 0xffff;
-        int sign = (h & 0x8000) << 16;
-        int exp = (h >>> 10) & 0x1f;
-        int mant = h & 0x3ff;
-        if (exp == 0x1f) {
-            return Float.intBitsToFloat(sign | 0x7f800000 | (mant << 13)); // inf or NaN
-        }
-        if (exp == 0) {
-            float value = mant * 0x1p-24f; // subnormal (or zero)
-            return sign != 0 ? -value : value;
-        }
-        return Float.intBitsToFloat(sign | ((exp - 15 + 127) << 23) | (mant << 13));
+        return load(file, manager, null);
     }
 
     /**
-     * Loads a checkpoint folder: the shards a Hugging Face {@code model.safetensors.index.json}
-     * names, or {@code model.safetensors}, or {@code model_N.safetensors} shards, or the one
-     * {@code *.safetensors} file there is.
+     * Loads every tensor of a checkpoint folder. The folder holds, in order of precedence, a
+     * {@code model.safetensors.index.json} whose {@code weight_map} names the shard of each
+     * tensor, a {@code model.safetensors}, shards {@code model_0.safetensors}, {@code
+     * model_1.safetensors}, ... (loaded in numeric order), or exactly one other {@code
+     * *.safetensors} file.
+     *
+     * @param dir the checkpoint folder
+     * @param manager the manager that will own the arrays
+     * @return the arrays by name
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if no checkpoint is found, a file is malformed, the index
+     *     names a tensor missing from its shard or a shard outside the folder, or a tensor appears
+     *     in two shards
      */
-    public static Map<String, NDArray> loadCheckpoint(Path dir, NDManager manager) throws IOException {
-        if (!Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("checkpoint folder not found: " + dir);
-        }
-        Path index = dir.resolve("model.safetensors.index.json");
-        if (Files.isRegularFile(index)) {
-            return loadIndexed(dir, index, manager);
-        }
-        Path single = dir.resolve("model.safetensors");
-        if (Files.isRegularFile(single)) {
-            return load(single, manager);
-        }
-        List<Path> files;
-        try (Stream<Path> s = Files.list(dir)) {
-            files = s.filter(p -> p.getFileName().toString().endsWith(".safetensors")).toList();
-        }
-        List<Path> shards = new ArrayList<>(files.stream()
-                .filter(p -> SHARD.matcher(p.getFileName().toString()).matches()).toList());
-        shards.sort(Comparator.comparingLong(p -> {
-            Matcher m = SHARD.matcher(p.getFileName().toString());
-            m.matches();
-            return Long.parseLong(m.group(1));
-        }));
-        if (shards.isEmpty() && files.size() == 1) {
-            shards = files;
-        }
-        if (shards.isEmpty()) {
-            throw new IllegalArgumentException("no weights in " + dir + ": expected model.safetensors,"
-                    + " model_N.safetensors shards or model.safetensors.index.json");
-        }
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        Map<String, Path> origin = new HashMap<>();
-        for (Path shard : shards) {
-            for (Map.Entry<String, NDArray> e : load(shard, manager).entrySet()) {
-                Path first = origin.putIfAbsent(e.getKey(), shard);
-                if (first != null) {
-                    throw new IllegalArgumentException("tensor '" + e.getKey() + "' appears in both "
-                            + first.getFileName() + " and " + shard.getFileName());
-                }
-                out.put(e.getKey(), e.getValue());
-            }
-        }
-        return out;
-    }
-
-    private static Map<String, NDArray> loadIndexed(Path dir, Path index, NDManager manager) throws IOException {
-        JsonObject root;
+    public static Map<String, NDArray> loadCheckpoint(Path dir, NDManager manager)
+            throws IOException {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
         try {
-            root = new Gson().fromJson(Files.readString(index, StandardCharsets.UTF_8), JsonObject.class);
-        } catch (JsonParseException e) {
-            throw new IllegalArgumentException(index + " is not valid JSON: " + e.getMessage(), e);
-        }
-        JsonElement map = root == null ? null : root.get("weight_map");
-        if (map == null || !map.isJsonObject()) {
-            throw new IllegalArgumentException(index + " has no weight_map object");
-        }
-        Map<String, List<String>> byShard = new LinkedHashMap<>();
-        for (Map.Entry<String, JsonElement> e : map.getAsJsonObject().entrySet()) {
-            byShard.computeIfAbsent(e.getValue().getAsString(), k -> new ArrayList<>()).add(e.getKey());
-        }
-        Path base = dir.toAbsolutePath().normalize();
-        Map<String, NDArray> out = new LinkedHashMap<>();
-        for (Map.Entry<String, List<String>> e : byShard.entrySet()) {
-            Path shard = base.resolve(e.getKey()).normalize();
-            if (!shard.startsWith(base) || shard.equals(base)) {
-                throw new IllegalArgumentException(index + ": shard path '" + e.getKey() + "' leaves the folder");
+            for (Map.Entry<Path, Collection<String>> shard : planCheckpoint(dir).entrySet()) {
+                tensors.putAll(load(shard.getKey(), manager, shard.getValue()));
             }
-            Map<String, NDArray> tensors = load(shard, manager);
-            for (String name : e.getValue()) {
-                NDArray t = tensors.get(name);
-                if (t == null) {
-                    throw new IllegalArgumentException(index + " maps '" + name + "' to " + e.getKey() + ", which lacks it");
-                }
-                out.put(name, t);
-            }
+        } catch (IOException | RuntimeException e) {
+            closeAll(tensors.values());
+            throw e;
         }
-        return out;
+        return tensors;
     }
 
     /**
-     * Writes {@code tensors} (F64, F32, I64, I32, I8, U8, BOOL) in map order with {@code metadata};
-     * the header is padded with spaces to a multiple of 8 bytes, as the reference writer does.
+     * Writes arrays to a safetensors file, in the iteration order of {@code tensors}. The header is
+     * padded with spaces to a multiple of 8 bytes, as the reference implementation does.
+     *
+     * @param file the file to create or overwrite
+     * @param tensors the arrays by name, of type float32, float64, int64, int32, int8, uint8 or
+     *     boolean
+     * @param metadata the string pairs stored as {@code __metadata__}; {@code null} or empty for
+     *     none
+     * @throws IOException if the file cannot be written
+     * @throws IllegalArgumentException if a name is {@code __metadata__} or an array has another
+     *     type
      */
-    public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata) throws IOException {
+    public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata)
+            throws IOException {
         JsonObject header = new JsonObject();
-        if (!metadata.isEmpty()) {
-            JsonObject meta = new JsonObject();
-            metadata.forEach(meta::addProperty);
-            header.add("__metadata__", meta);
+        if (metadata != null && !metadata.isEmpty()) {
+            JsonObject entries = new JsonObject();
+            metadata.forEach(entries::addProperty);
+            header.add(METADATA_KEY, entries);
         }
         long offset = 0;
-        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
-            NDArray a = e.getValue();
-            String dtype = dtypeName(e.getKey(), a.getDataType());
-            long bytes = a.size() * DTYPE_BYTES.get(dtype);
+        for (Map.Entry<String, NDArray> tensor : tensors.entrySet()) {
+            String name = tensor.getKey();
+            NDArray array = tensor.getValue();
+            if (METADATA_KEY.equals(name)) {
+                throw new IllegalArgumentException(
+                        "The tensor name " + METADATA_KEY + " is reserved");
+            }
+            Dtype dtype = Dtype.of(array.getDataType(), name);
+            long length = array.size() * dtype.size;
             JsonObject entry = new JsonObject();
-            entry.addProperty("dtype", dtype);
-            JsonArray shape = new JsonArray();
-            for (long d : a.getShape().getShape()) {
-                shape.add(d);
-            }
-            entry.add("shape", shape);
-            JsonArray offsets = new JsonArray();
-            offsets.add(offset);
-            offsets.add(offset + bytes);
-            entry.add("data_offsets", offsets);
-            header.add(e.getKey(), entry);
-            offset += bytes;
+            entry.addProperty("dtype", dtype.name());
+            entry.add("shape", toJson(array.getShape().getShape()));
+            entry.add("data_offsets", toJson(offset, offset + length));
+            header.add(name, entry);
+            offset += length;
         }
+
         byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
-        int padded = (json.length + 7) / 8 * 8;
-        byte[] headerBytes = java.util.Arrays.copyOf(json, padded);
-        java.util.Arrays.fill(headerBytes, json.length, padded, (byte) ' ');
-        try (OutputStream out = new java.io.BufferedOutputStream(Files.newOutputStream(file), 1 << 20)) {
-            out.write(ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded).array());
-            out.write(headerBytes);
-            for (NDArray a : tensors.values()) {
-                ByteBuffer data = a.toByteBuffer().order(ByteOrder.nativeOrder());
-                byte[] chunk = new byte[data.remaining()];
-                data.get(chunk);
-                out.write(chunk);
+        int paddedLength = (json.length + 7) / 8 * 8;
+        ByteBuffer prefix = ByteBuffer.allocate(8 + paddedLength).order(ByteOrder.LITTLE_ENDIAN);
+        prefix.putLong(paddedLength).put(json);
+        while (prefix.hasRemaining()) {
+            prefix.put((byte) ' ');
+        }
+        prefix.flip();
+        try (FileChannel channel =
+                FileChannel.open(
+                        file,
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.TRUNCATE_EXISTING,
+                        StandardOpenOption.WRITE)) {
+            writeFully(channel, prefix);
+            for (NDArray array : tensors.values()) {
+                writeFully(channel, array.toByteBuffer());
             }
         }
     }
 
-    private static String dtypeName(String name, DataType dt) {
-        switch (dt) {
-            case FLOAT64: return "F64";
-            case FLOAT32: return "F32";
-            case INT64: return "I64";
-            case INT32: return "I32";
-            case INT8: return "I8";
-            case UINT8: return "U8";
-            case BOOLEAN: return "BOOL";
-            default: throw new IllegalArgumentException("tensor '" + name + "': cannot write data type " + dt);
-        }
-    }
+    /** The supported safetensors dtypes, with the DJL type each one is loaded as. */
+    private enum Dtype {
+        F64(8, DataType.FLOAT64, null),
+        F32(4, DataType.FLOAT32, null),
+        F16(2, DataType.FLOAT32, SafeTensors::halfToFloatBits),
+        BF16(2, DataType.FLOAT32, bits -> bits << 16),
+        I64(8, DataType.INT64, null),
+        I32(4, DataType.INT32, null),
+        I16(2, DataType.INT32, bits -> (short) bits),
+        I8(1, DataType.INT8, null),
+        U8(1, DataType.UINT8, null),
+        BOOL(1, DataType.BOOLEAN, null);
 
-    private static void readFully(FileChannel ch, ByteBuffer buf, long position) throws IOException {
-        long pos = position;
-        while (buf.hasRemaining()) {
-            int n = ch.read(buf, pos);
-            if (n < 0) {
-                throw new IOException("unexpected end of file at byte " + pos);
+        final int size;
+        final DataType target;
+        /** Maps a 16-bit value to the bits of its 32-bit target, or null to copy bytes as is. */
+        final IntUnaryOperator widen;
+
+        Dtype(int size, DataType target, IntUnaryOperator widen) {
+            this.size = size;
+            this.target = target;
+            this.widen = widen;
+        }
+
+        static Dtype parse(String name) {
+            for (Dtype dtype : values()) {
+                if (dtype.name().equals(name)) {
+                    return dtype;
+                }
             }
-            pos += n;
+            return null;
+        }
+
+        static Dtype of(DataType type, String tensor) {
+            for (Dtype dtype : values()) {
+                if (dtype.widen == null && dtype.target == type) {
+                    return dtype;
+                }
+            }
+            throw new IllegalArgumentException(
+                    "Cannot save tensor '" + tensor + "' of type " + type
+                            + "; supported: float32, float64, int64, int32, int8, uint8, boolean");
         }
     }
 
-    private static IllegalArgumentException bad(Path file, String problem) {
-        return new IllegalArgumentException("safetensors file " + file + ": " + problem);
+    private record Header(Map<String, TensorInfo> tensors, long dataStart) {}
+
+    private static Header readHeader(FileChannel channel, Path file) throws IOException {
+        long fileSize = channel.size();
+        if (fileSize < 8) {
+            throw invalid(file, "file of " + fileSize + " bytes is too short for a header");
+        }
+        ByteBuffer prefix = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(channel, prefix, 0, file);
+        long headerLength = prefix.getLong(0);
+        if (headerLength <= 0 || headerLength > MAX_HEADER_BYTES) {
+            throw invalid(
+                    file,
+                    "header length " + Long.toUnsignedString(headerLength)
+                            + " is not between 1 and " + MAX_HEADER_BYTES);
+        }
+        if (headerLength > fileSize - 8) {
+            throw invalid(
+                    file, "header length " + headerLength + " exceeds the file size " + fileSize);
+        }
+        ByteBuffer bytes = ByteBuffer.allocate((int) headerLength);
+        readFully(channel, bytes, 8, file);
+        bytes.flip();
+        String json;
+        try {
+            json = StandardCharsets.UTF_8.newDecoder().decode(bytes).toString();
+        } catch (CharacterCodingException e) {
+            throw invalid(file, "header is not valid UTF-8");
+        }
+        long dataStart = 8 + headerLength;
+        return new Header(parseHeader(json, fileSize - dataStart, file), dataStart);
+    }
+
+    private static Map<String, TensorInfo> parseHeader(String json, long dataSize, Path file) {
+        JsonElement root = parseJson(json, file);
+        if (!root.isJsonObject()) {
+            throw invalid(file, "header JSON must be an object");
+        }
+        Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        for (Map.Entry<String, JsonElement> entry : root.getAsJsonObject().entrySet()) {
+            if (METADATA_KEY.equals(entry.getKey())) {
+                requireStringMap(entry.getValue(), METADATA_KEY, file);
+            } else {
+                TensorInfo info = parseEntry(entry.getKey(), entry.getValue(), dataSize, file);
+                tensors.put(info.name(), info);
+            }
+        }
+        requireNoOverlap(tensors.values(), file);
+        return tensors;
+    }
+
+    private static TensorInfo parseEntry(
+            String name, JsonElement value, long dataSize, Path file) {
+        if (!value.isJsonObject()) {
+            throw invalidTensor(file, name, "entry must be a JSON object");
+        }
+        JsonObject entry = value.getAsJsonObject();
+        JsonElement dtypeName = entry.get("dtype");
+        Dtype dtype = isString(dtypeName) ? Dtype.parse(dtypeName.getAsString()) : null;
+        if (dtype == null) {
+            throw invalidTensor(
+                    file,
+                    name,
+                    "has missing or unknown dtype " + dtypeName
+                            + " (supported: " + Arrays.toString(Dtype.values()) + ')');
+        }
+        long[] shape = nonNegativeLongs(entry, "shape", name, file);
+        long[] offsets = nonNegativeLongs(entry, "data_offsets", name, file);
+        if (offsets.length != 2) {
+            throw invalidTensor(file, name, "data_offsets must hold exactly two integers");
+        }
+        long begin = offsets[0];
+        long end = offsets[1];
+        if (begin > end || end > dataSize) {
+            throw invalidTensor(
+                    file,
+                    name,
+                    "data_offsets " + Arrays.toString(offsets)
+                            + " do not lie within the data section of " + dataSize + " bytes");
+        }
+        long byteLength;
+        try {
+            long elements = 1;
+            for (long dimension : shape) {
+                elements = Math.multiplyExact(elements, dimension);
+            }
+            byteLength = Math.multiplyExact(elements, dtype.size);
+        } catch (ArithmeticException e) {
+            throw invalidTensor(
+                    file, name, "shape " + Arrays.toString(shape) + " has too many elements");
+        }
+        if (end - begin != byteLength) {
+            throw invalidTensor(
+                    file,
+                    name,
+                    "has " + (end - begin) + " data bytes but shape " + Arrays.toString(shape)
+                            + " of " + dtype + " needs " + byteLength);
+        }
+        return new TensorInfo(name, dtype.name(), shape, begin, end);
+    }
+
+    private static long[] nonNegativeLongs(JsonObject entry, String key, String name, Path file) {
+        JsonElement value = entry.get(key);
+        if (value != null && value.isJsonArray()) {
+            JsonArray array = value.getAsJsonArray();
+            long[] numbers = new long[array.size()];
+            for (int i = 0; i < numbers.length; i++) {
+                numbers[i] = nonNegativeLong(array.get(i));
+            }
+            if (Arrays.stream(numbers).allMatch(n -> n >= 0)) {
+                return numbers;
+            }
+        }
+        throw invalidTensor(file, name, key + " must be an array of non-negative integers");
+    }
+
+    /** Returns the value of an integer literal that fits a long, or -1 for anything else. */
+    private static long nonNegativeLong(JsonElement element) {
+        if (element.isJsonPrimitive() && element.getAsJsonPrimitive().isNumber()) {
+            try {
+                return Long.parseLong(element.getAsString());
+            } catch (NumberFormatException e) {
+                return -1;
+            }
+        }
+        return -1;
+    }
+
+    private static void requireNoOverlap(Collection<TensorInfo> tensors, Path file) {
+        // Among non-empty ranges sorted by start, any overlap shows up between neighbours.
+        List<TensorInfo> sorted =
+                tensors.stream()
+                        .filter(t -> t.end() > t.begin())
+                        .sorted(Comparator.comparingLong(TensorInfo::begin))
+                        .toList();
+        for (int i = 1; i < sorted.size(); i++) {
+            TensorInfo previous = sorted.get(i - 1);
+            TensorInfo current = sorted.get(i);
+            if (current.begin() < previous.end()) {
+                throw invalid(
+                        file,
+                        "tensors '" + previous.name() + "' and '" + current.name()
+                                + "' overlap in the data section");
+            }
+        }
+    }
+
+    private static Map<String, String> requireStringMap(JsonElement value, String what, Path file) {
+        if (!value.isJsonObject()
+                || !value.getAsJsonObject().asMap().values().stream()
+                        .allMatch(SafeTensors::isString)) {
+            throw invalid(file, what + " must be a JSON object of strings");
+        }
+        Map<String, String> map = new LinkedHashMap<>();
+        value.getAsJsonObject().asMap().forEach((key, item) -> map.put(key, item.getAsString()));
+        return map;
+    }
+
+    private static boolean isString(JsonElement element) {
+        return element != null
+                && element.isJsonPrimitive()
+                && element.getAsJsonPrimitive().isString();
+    }
+
+    private static JsonElement parseJson(String json, Path file) {
+        try {
+            JsonReader reader = new JsonReader(new StringReader(json));
+            reader.setStrictness(Strictness.STRICT);
+            JsonElement root = JsonParser.parseReader(reader);
+            if (reader.peek() != JsonToken.END_DOCUMENT) {
+                throw invalid(file, "unexpected data after the JSON value");
+            }
+            return root;
+        } catch (IOException | JsonParseException e) {
+            throw new IllegalArgumentException(file + ": invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    /** Loads the named tensors, or all of them if {@code names} is null. */
+    private static Map<String, NDArray> load(
+            Path file, NDManager manager, Collection<String> names) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            Header header = readHeader(channel, file);
+            Map<String, NDArray> arrays = new LinkedHashMap<>();
+            try {
+                for (String name : names == null ? header.tensors().keySet() : names) {
+                    TensorInfo info = header.tensors().get(name);
+                    if (info == null) {
+                        throw invalidTensor(file, name, "is missing");
+                    }
+                    arrays.put(name, readTensor(channel, header.dataStart(), info, manager, file));
+                }
+            } catch (IOException | RuntimeException e) {
+                closeAll(arrays.values());
+                throw e;
+            }
+            return arrays;
+        }
+    }
+
+    private static NDArray readTensor(
+            FileChannel channel, long dataStart, TensorInfo info, NDManager manager, Path file)
+            throws IOException {
+        Dtype dtype = Dtype.valueOf(info.dtype());
+        long length = info.end() - info.begin();
+        long targetLength = length / dtype.size * dtype.target.getNumOfBytes();
+        if (targetLength > Integer.MAX_VALUE) {
+            throw invalidTensor(
+                    file,
+                    info.name(),
+                    "needs " + targetLength + " bytes, more than one array can hold");
+        }
+        ByteBuffer data = manager.allocateDirect((int) targetLength).order(ByteOrder.nativeOrder());
+        long position = dataStart + info.begin();
+        if (dtype.widen != null) {
+            widen(channel, position, length, dtype.widen, data.asIntBuffer(), file);
+        } else {
+            readFully(channel, data, position, file);
+            data.flip();
+            if (dtype == Dtype.BOOL) {
+                requireBooleans(data, info.name(), file);
+            }
+        }
+        // The engine may wrap the Java buffer without copying; a view or type conversion of such an
+        // array would then outlive the buffer it borrows. duplicate() gives native-owned memory.
+        try (NDArray borrowed = manager.create(data, new Shape(info.shape()), dtype.target)) {
+            NDArray array = borrowed.duplicate();
+            array.setName(info.name());
+            return array;
+        }
+    }
+
+    /** Reads {@code length} bytes of 16-bit values in chunks and writes them widened to 32 bits. */
+    private static void widen(
+            FileChannel channel,
+            long position,
+            long length,
+            IntUnaryOperator widen,
+            IntBuffer target,
+            Path file)
+            throws IOException {
+        ByteBuffer chunk =
+                ByteBuffer.allocate((int) Math.min(length, CHUNK_BYTES))
+                        .order(ByteOrder.LITTLE_ENDIAN);
+        for (long done = 0; done < length; done += chunk.limit()) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
+            readFully(channel, chunk, position + done, file);
+            chunk.flip();
+            while (chunk.hasRemaining()) {
+                target.put(widen.applyAsInt(chunk.getShort() & 0xFFFF));
+            }
+        }
+    }
+
+    /** Converts IEEE 754 half-precision bits to single-precision bits. */
+    private static int halfToFloatBits(int half) {
+        int sign = (half & 0x8000) << 16;
+        int exponent = (half >>> 10) & 0x1F;
+        int mantissa = half & 0x3FF;
+        if (exponent == 0x1F) { // infinity or NaN, keeping the NaN payload
+            return sign | 0x7F800000 | mantissa << 13;
+        }
+        if (exponent == 0) { // zero or subnormal: mantissa * 2^-24, exact in float
+            return sign | Float.floatToRawIntBits(mantissa * 0x1p-24f);
+        }
+        return sign | (exponent + 127 - 15) << 23 | mantissa << 13;
+    }
+
+    private static void requireBooleans(ByteBuffer data, String name, Path file) {
+        for (int i = data.position(); i < data.limit(); i++) {
+            if ((data.get(i) & 0xFF) > 1) {
+                throw invalidTensor(file, name, "holds a BOOL byte other than 0 or 1");
+            }
+        }
+    }
+
+    /** Lists the shards to load with the tensor names wanted from each, after checking them. */
+    private static Map<Path, Collection<String>> planCheckpoint(Path dir) throws IOException {
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(dir + ": not a checkpoint folder");
+        }
+        Path index = dir.resolve(INDEX_FILE);
+        if (Files.isRegularFile(index)) {
+            return planFromIndex(dir, index);
+        }
+        Map<Path, Collection<String>> plan = new LinkedHashMap<>();
+        Map<String, Path> owners = new HashMap<>();
+        for (Path shard : findShards(dir)) {
+            Collection<String> names = readHeader(shard).keySet();
+            for (String name : names) {
+                Path owner = owners.putIfAbsent(name, shard);
+                if (owner != null) {
+                    throw invalid(
+                            dir,
+                            "tensor '" + name + "' appears in both " + owner.getFileName()
+                                    + " and " + shard.getFileName());
+                }
+            }
+            plan.put(shard, names);
+        }
+        return plan;
+    }
+
+    private static Map<Path, Collection<String>> planFromIndex(Path dir, Path index)
+            throws IOException {
+        if (Files.size(index) > MAX_HEADER_BYTES) {
+            throw invalid(index, "index is larger than " + MAX_HEADER_BYTES + " bytes");
+        }
+        JsonElement root = parseJson(Files.readString(index), index);
+        JsonElement weightMap =
+                root.isJsonObject() ? root.getAsJsonObject().get("weight_map") : null;
+        if (weightMap == null) {
+            throw invalid(index, "index has no weight_map object");
+        }
+        Path folder = dir.toAbsolutePath().normalize();
+        Map<Path, Collection<String>> plan = new LinkedHashMap<>();
+        Map<String, String> shardByName = requireStringMap(weightMap, "weight_map", index);
+        for (Map.Entry<String, String> entry : shardByName.entrySet()) {
+            Path shard = folder.resolve(entry.getValue()).normalize();
+            if (!shard.startsWith(folder) || shard.equals(folder)) {
+                throw invalidTensor(
+                        index,
+                        entry.getKey(),
+                        "is mapped to shard '" + entry.getValue() + "' outside the folder");
+            }
+            plan.computeIfAbsent(shard, s -> new ArrayList<>()).add(entry.getKey());
+        }
+        for (Map.Entry<Path, Collection<String>> shard : plan.entrySet()) {
+            Map<String, TensorInfo> header = readHeader(shard.getKey());
+            for (String name : shard.getValue()) {
+                if (!header.containsKey(name)) {
+                    throw invalidTensor(
+                            shard.getKey(), name, "listed in " + INDEX_FILE + " is missing");
+                }
+            }
+        }
+        return plan;
+    }
+
+    private static List<Path> findShards(Path dir) throws IOException {
+        Path single = dir.resolve(SINGLE_FILE);
+        if (Files.isRegularFile(single)) {
+            return List.of(single);
+        }
+        List<Path> candidates;
+        try (Stream<Path> files = Files.list(dir)) {
+            candidates =
+                    files.filter(p -> p.getFileName().toString().endsWith(EXTENSION))
+                            .filter(Files::isRegularFile)
+                            .sorted()
+                            .toList();
+        }
+        List<Path> numbered =
+                candidates.stream()
+                        .filter(p -> shardNumber(p) >= 0)
+                        .sorted(Comparator.comparingInt(SafeTensors::shardNumber))
+                        .toList();
+        if (!numbered.isEmpty()) {
+            return numbered;
+        }
+        if (candidates.size() == 1) {
+            return candidates;
+        }
+        String wanted =
+                INDEX_FILE + ", " + SINGLE_FILE + ", model_N" + EXTENSION
+                        + " shards or a single *" + EXTENSION + " file";
+        if (candidates.isEmpty()) {
+            throw invalid(dir, "no checkpoint found; looked for " + wanted);
+        }
+        List<Path> names = candidates.stream().map(Path::getFileName).toList();
+        throw invalid(dir, "cannot choose among " + names + "; expected " + wanted);
+    }
+
+    /** Returns N for a file named {@code model_N.safetensors}, or -1. */
+    private static int shardNumber(Path file) {
+        Matcher matcher = NUMBERED_SHARD.matcher(file.getFileName().toString());
+        return matcher.matches() ? Integer.parseInt(matcher.group(1)) : -1;
+    }
+
+    private static void readFully(FileChannel channel, ByteBuffer target, long position, Path file)
+            throws IOException {
+        while (target.hasRemaining()) {
+            int read = channel.read(target, position);
+            if (read < 0) {
+                throw new EOFException(file + ": file ended early; was it changed while loading?");
+            }
+            position += read;
+        }
+    }
+
+    private static void writeFully(FileChannel channel, ByteBuffer source) throws IOException {
+        while (source.hasRemaining()) {
+            channel.write(source);
+        }
+    }
+
+    private static JsonArray toJson(long... values) {
+        JsonArray array = new JsonArray(values.length);
+        for (long value : values) {
+            array.add(value);
+        }
+        return array;
+    }
+
+    private static void closeAll(Collection<NDArray> arrays) {
+        arrays.forEach(NDArray::close);
+    }
+
+    private static IllegalArgumentException invalid(Path file, String problem) {
+        return new IllegalArgumentException(file + ": " + problem);
+    }
+
+    private static IllegalArgumentException invalidTensor(Path file, String name, String problem) {
+        return invalid(file, "tensor '" + name + "' " + problem);
     }
 }

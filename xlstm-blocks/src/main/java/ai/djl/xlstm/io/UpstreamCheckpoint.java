@@ -99,8 +99,8 @@ public final class UpstreamCheckpoint {
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             Parameter p = e.getValue();
             NDArray target = p.getArray();
-            // duplicate(): the parameter must own its memory. Arrays read from a file may be
-            // backed by a Java buffer, and toType/toDevice return aliases when nothing changes.
+            // duplicate(): the parameter gets its own contiguous memory, also where canonicalize()
+            // produced a view (a transposed layout, a piece of a fused tensor).
             NDArray value = canonical.get(e.getKey())
                     .toType(target.getDataType(), false)
                     .toDevice(target.getDevice(), false)

@@ -170,16 +170,24 @@ public final class GroupedAdamW extends Optimizer {
 
     /** {@code min(1, maxNorm / ||g||)} over the accumulated gradients of every parameter. */
     private float clipScale() {
-        float sumSquares = 0f;
+        double sumSquares = 0;
         boolean any = false;
+        List<String> nonFinite = new ArrayList<>();
         for (Parameter p : parameters) {
             NDArray a = p.getArray();
             if (p.requiresGradient() && a.hasGradient()) {
                 try (NDArray s = a.getGradient().square(); NDArray total = s.sum()) {
-                    sumSquares += total.getFloat();
+                    float v = total.getFloat();
+                    if (!Float.isFinite(v)) {
+                        nonFinite.add(names.getOrDefault(p.getId(), p.getName()));
+                    }
+                    sumSquares += v;
                     any = true;
                 }
             }
+        }
+        if (!nonFinite.isEmpty()) {
+            throw new IllegalStateException("non-finite gradients at update " + clipStep + " in " + nonFinite);
         }
         if (!any) {
             return 1f;
@@ -214,7 +222,7 @@ public final class GroupedAdamW extends Optimizer {
         secondMoments.clear();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             String key = e.getKey();
-            NDArray value = e.getValue().duplicate(); // own the memory (see UpstreamCheckpoint)
+            NDArray value = e.getValue();
             if (key.startsWith("m.")) {
                 firstMoments.put(key.substring(2), value);
             } else if (key.startsWith("v.")) {

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Block;
 import ai.djl.training.DefaultTrainingConfig;
 import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
@@ -50,7 +51,7 @@ public final class TrainingSession implements AutoCloseable {
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
 
     private final Model model;
-    private final XLstmLanguageModel block;
+    private final Block block;
     private final TrainingSettings settings;
     private final Path outDir;
     private final GroupedAdamW optimizer;
@@ -64,7 +65,7 @@ public final class TrainingSession implements AutoCloseable {
     /** What {@code trainer_state.json} holds. */
     private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
 
-    private TrainingSession(Model model, XLstmLanguageModel block, TrainingSettings settings, Path outDir,
+    private TrainingSession(Model model, Block block, TrainingSettings settings, Path outDir,
             SavedState resumed) throws IOException {
         this.model = model;
         this.block = block;
@@ -117,10 +118,22 @@ public final class TrainingSession implements AutoCloseable {
      */
     public static TrainingSession fresh(XLstmConfig config, TrainingSettings settings, Path outDir, Device device)
             throws IOException {
+        return fresh(XLstmLanguageModel.create(config), settings, outDir, device);
+    }
+
+    /**
+     * Trains {@code block} (any DJL block mapping tokens {@code [B, T]} to logits {@code [B, T,
+     * V]}, e.g. a baseline), initialized here from {@code settings.seed()}. Checkpoints need an
+     * {@link XLstmLanguageModel}; pass a null {@code outDir} for other blocks.
+     */
+    public static TrainingSession fresh(Block block, TrainingSettings settings, Path outDir, Device device)
+            throws IOException {
+        if (outDir != null && !(block instanceof XLstmLanguageModel)) {
+            throw new IllegalArgumentException("checkpoints need an XLstmLanguageModel, got " + block.getClass().getSimpleName());
+        }
         Model model = Model.newInstance("xlstm", device);
         Engine.getInstance().setRandomSeed((int) settings.seed());
-        XLstmLanguageModel block = XLstmLanguageModel.create(config);
-        block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 1));
+        block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
         model.setBlock(block);
         return new TrainingSession(model, block, settings, outDir, null);
     }
@@ -146,7 +159,7 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /** The model being trained. */
-    public XLstmLanguageModel getBlock() {
+    public Block getBlock() {
         return block;
     }
 
@@ -281,7 +294,7 @@ public final class TrainingSession implements AutoCloseable {
     /** Writes the model, the optimizer state, the trainer state and the metrics to the output folder. */
     public void checkpoint() throws IOException {
         Files.createDirectories(outDir);
-        UpstreamCheckpoint.save(block, outDir);
+        UpstreamCheckpoint.save((XLstmLanguageModel) block, outDir);
         optimizer.saveState(outDir.resolve("optimizer.safetensors"));
         Files.writeString(outDir.resolve(STATE_FILE),
                 GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
