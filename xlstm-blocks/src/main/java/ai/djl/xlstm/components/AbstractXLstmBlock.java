@@ -78,6 +78,17 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
         return new Shape[] {inputShapes[0]};
     }
 
+    /**
+     * Attaches an array computed from parameters alone (a transposed or shifted weight) to the
+     * manager of the input {@code like}, so that it is freed with the request's or step's manager.
+     * DJL attaches a result to its first operand's manager, which for such arrays is the model's
+     * own manager: left there, they would accumulate with every forward pass.
+     */
+    protected static NDArray scoped(NDArray fromParameters, NDArray like) {
+        fromParameters.attach(like.getManager());
+        return fromParameters;
+    }
+
     /** Returns the value of {@code parameter} on the device of {@code like}. */
     protected static NDArray value(
             ParameterStore ps, Parameter parameter, NDArray like, boolean training) {

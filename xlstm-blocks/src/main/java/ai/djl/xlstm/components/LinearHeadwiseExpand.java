@@ -54,7 +54,7 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
         // One batched matmul per head over all positions: [NH, N, DIN] @ [NH, DIN, DOUT].
         NDArray y = x.reshape(n, numHeads, inPerHead)
                 .transpose(1, 0, 2)
-                .matMul(w.transpose(0, 2, 1)); // [NH, N, DOUT]
+                .matMul(scoped(w.transpose(0, 2, 1), x)); // [NH, N, DOUT]
         return y.transpose(1, 0, 2).reshape(lead.add(-1));
     }
 }

@@ -91,7 +91,7 @@ public class MLstmLayer extends AbstractXLstmBlock {
                 mlstmCell.forward(
                         ps, q, k, v, state == null ? null : (MLstmCellState) state.cell(),
                         backend, needState, training);
-        NDArray h = cell.getKey().add(value(ps, learnableSkip, x, training).mul(xc));
+        NDArray h = cell.getKey().add(xc.mul(value(ps, learnableSkip, x, training)));
         NDArray y = apply(ps, projDown, h.mul(TensorOps.silu(z)), training);
         if (training && config.dropout() > 0) {
             y = Dropout.dropout(y, config.dropout(), true).singletonOrThrow();

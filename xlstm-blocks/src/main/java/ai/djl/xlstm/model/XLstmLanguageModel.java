@@ -140,7 +140,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
         NDArray h = out.getKey();
         NDArray logits =
                 lmHead == null
-                        ? h.matMul(embedding.weight(ps, h, training).transpose())
+                        ? h.matMul(scoped(embedding.weight(ps, h, training).transpose(), h))
                         : apply(ps, lmHead, h, training);
         return new Pair<>(TensorOps.softCap(logits, logitSoftCap), out.getValue());
     }

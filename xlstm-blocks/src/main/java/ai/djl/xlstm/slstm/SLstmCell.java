@@ -93,7 +93,7 @@ public class SLstmCell extends AbstractXLstmBlock {
         long batch = s.get(0);
         int len = (int) s.get(1);
         NDArray r = value(ps, recurrentKernel, wx, training); // [NH, DH, 4 * DH]
-        NDArray b = value(ps, bias, wx, training).reshape(numHeads, 1, 4 * headDim);
+        NDArray b = scoped(value(ps, bias, wx, training).reshape(numHeads, 1, 4 * headDim), wx);
         NDArray pre = wx.reshape(batch, len, 4, numHeads, headDim)
                 .transpose(0, 3, 1, 2, 4)
                 .reshape(batch, numHeads, len, 4 * headDim)

@@ -149,8 +149,9 @@ public final class GroupedAdamW extends Optimizer {
             }
             NDArray denom = scoped(scope, v.div(correction2)).powi(0.5).addi(epsilon);
             weight.subi(scoped(scope, m.div(denom)).muli(lr / correction1));
-            NDArray own = weight.getGradient();
-            own.subi(own); // the step is applied: accumulate afresh
+            try (NDArray own = weight.getGradient()) { // a handle on the buffer, closed after use
+                own.subi(own); // the step is applied: accumulate afresh
+            }
         }
     }
 
@@ -176,7 +177,7 @@ public final class GroupedAdamW extends Optimizer {
         for (Parameter p : parameters) {
             NDArray a = p.getArray();
             if (p.requiresGradient() && a.hasGradient()) {
-                try (NDArray s = a.getGradient().square(); NDArray total = s.sum()) {
+                try (NDArray g = a.getGradient(); NDArray s = g.square(); NDArray total = s.sum()) {
                     float v = total.getFloat();
                     if (!Float.isFinite(v)) {
                         nonFinite.add(names.getOrDefault(p.getId(), p.getName()));
