@@ -2,6 +2,8 @@ package ai.djl.xlstm.training;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.Parameter;
 import ai.djl.training.optimizer.Optimizer;
@@ -33,6 +35,10 @@ import java.util.Map;
  *       number of applied updates.
  * </ul>
  *
+ * <p>A step whose gradients contain infinities or NaN is skipped (its gradients dropped, a warning
+ * logged, {@link #getSkippedSteps()} counted), as mixed-precision trainers do: with exponential
+ * gating, rare batches give gradients too large for float32.
+ *
  * <p>Unlike DJL's own optimizers, its state (moments and update count) can be saved and restored,
  * so that training resumes exactly. DJL calls {@link #update} once per parameter per {@code
  * Trainer.step()}; the first call of an applied step computes the global norm.
@@ -40,6 +46,7 @@ import java.util.Map;
 public final class GroupedAdamW extends Optimizer {
 
     private static final String APPLIED_STEPS = "applied_steps";
+    private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(GroupedAdamW.class);
 
     private final Tracker learningRate;
     private final float beta1;
@@ -60,6 +67,7 @@ public final class GroupedAdamW extends Optimizer {
     private int clipStep = -1;
     private float clipScale = 1f;
     private float lastGradNorm = Float.NaN;
+    private int skippedSteps;
 
     private GroupedAdamW(Builder builder) {
         super(builder);
@@ -134,6 +142,10 @@ public final class GroupedAdamW extends Optimizer {
             appliedSteps = step;
             clipScale = clipScale();
         }
+        if (Float.isNaN(clipScale)) {
+            zeroGradient(weight); // drop the non-finite gradients of this step
+            return;
+        }
         String name = names.getOrDefault(parameterId, parameterId);
         NDArray m = moment(firstMoments, name, weight);
         NDArray v = moment(secondMoments, name, weight);
@@ -149,9 +161,15 @@ public final class GroupedAdamW extends Optimizer {
             }
             NDArray denom = scoped(scope, v.div(correction2)).powi(0.5).addi(epsilon);
             weight.subi(scoped(scope, m.div(denom)).muli(lr / correction1));
-            try (NDArray own = weight.getGradient()) { // a handle on the buffer, closed after use
-                own.subi(own); // the step is applied: accumulate afresh
-            }
+            zeroGradient(weight); // the step is applied: accumulate afresh
+        }
+    }
+
+    /** Fills the gradient buffer of {@code weight} with zeros (also where it holds inf or NaN). */
+    private static void zeroGradient(NDArray weight) {
+        try (NDArray own = weight.getGradient(); // a handle on the buffer, closed after use
+                NDArray zero = own.getManager().create(0f)) {
+            own.set(new NDIndex("..."), zero);
         }
     }
 
@@ -171,15 +189,18 @@ public final class GroupedAdamW extends Optimizer {
 
     /** {@code min(1, maxNorm / ||g||)} over the accumulated gradients of every parameter. */
     private float clipScale() {
-        double sumSquares = 0;
+        double sumSquares = 0; // in float64: a float32 sum of squares overflows for gradients > 1e19
         boolean any = false;
         List<String> nonFinite = new ArrayList<>();
         for (Parameter p : parameters) {
             NDArray a = p.getArray();
             if (p.requiresGradient() && a.hasGradient()) {
-                try (NDArray g = a.getGradient(); NDArray s = g.square(); NDArray total = s.sum()) {
-                    float v = total.getFloat();
-                    if (!Float.isFinite(v)) {
+                try (NDArray g = a.getGradient();
+                        NDArray wide = g.toType(DataType.FLOAT64, false);
+                        NDArray s = wide.square();
+                        NDArray total = s.sum()) {
+                    double v = total.getDouble();
+                    if (!Double.isFinite(v)) {
                         nonFinite.add(names.getOrDefault(p.getId(), p.getName()));
                     }
                     sumSquares += v;
@@ -188,17 +209,25 @@ public final class GroupedAdamW extends Optimizer {
             }
         }
         if (!nonFinite.isEmpty()) {
-            throw new IllegalStateException("non-finite gradients at update " + clipStep + " in " + nonFinite);
+            skippedSteps++;
+            lastGradNorm = Float.NaN;
+            LOGGER.warn("update {} skipped: non-finite gradients in {}", clipStep, nonFinite);
+            return Float.NaN; // update() drops this step's gradients
         }
         if (!any) {
             return 1f;
         }
-        float norm = (float) Math.sqrt(sumSquares) / accumulationSteps;
-        lastGradNorm = norm;
+        double norm = Math.sqrt(sumSquares) / accumulationSteps;
+        lastGradNorm = (float) norm;
         if (maxGradNorm <= 0 || norm <= maxGradNorm) {
             return 1f;
         }
-        return maxGradNorm / (norm + 1e-6f);
+        return (float) (maxGradNorm / (norm + 1e-6));
+    }
+
+    /** Updates skipped because a gradient was infinite or NaN (the step's gradients are dropped). */
+    public int getSkippedSteps() {
+        return skippedSteps;
     }
 
     /** Saves the moments and the update count to a safetensors file. */

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.training;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -179,6 +180,28 @@ class TrainingTest {
             assertEquals(0f, params.get(name).getArray().getGradient().abs().sum().getFloat());
             assertTrue(opt.isDecayed(name));
             assertTrue(!opt.isDecayed("token_embedding.weight") && !opt.isDecayed("xlstm_block_stack.blocks.0.xlstm_norm.weight"));
+        }
+    }
+
+    @Test
+    void stepWithNonFiniteGradientsIsSkipped() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(1, List.of(), VOCAB), manager, 2, 0.5f);
+            ParameterStore ps = new ParameterStore(manager, false);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                gc.backward(model.logits(ps, TestModels.randomTokens(manager, 2, 6, VOCAB), true).sum());
+            }
+            Map<String, Parameter> params = ParameterNames.of(model);
+            NDArray grad = params.get("lm_head.weight").getArray().getGradient();
+            grad.set(new ai.djl.ndarray.index.NDIndex("0, 0"), Float.POSITIVE_INFINITY);
+            float[] before = params.get("token_embedding.weight").getArray().toFloatArray();
+            GroupedAdamW opt = GroupedAdamW.builder().setBlock(model).build();
+            for (Parameter p : params.values()) {
+                opt.update(p.getId(), p.getArray(), p.getArray().getGradient().duplicate());
+            }
+            assertEquals(1, opt.getSkippedSteps());
+            assertArrayEquals(before, params.get("token_embedding.weight").getArray().toFloatArray(), "weights unchanged");
+            assertEquals(0f, params.get("lm_head.weight").getArray().getGradient().abs().sum().getFloat(), "gradients dropped");
         }
     }
 }
