@@ -204,4 +204,42 @@ class TrainingTest {
             assertEquals(0f, params.get("lm_head.weight").getArray().getGradient().abs().sum().getFloat(), "gradients dropped");
         }
     }
+
+    @Test
+    void accumulatedMicroBatchesEqualOneLargeBatch() {
+        float[][] after = new float[2][];
+        float[][] moments = new float[2][];
+        String name = "xlstm_block_stack.blocks.0.xlstm.proj_up.weight";
+        for (int mode = 0; mode < 2; mode++) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(1, List.of(), VOCAB), manager, 8, 0.3f);
+                Engine.getInstance().setRandomSeed(9);
+                NDArray tokens = TestModels.randomTokens(manager, 4, 7, VOCAB);
+                NDArray labels = TestModels.randomTokens(manager, 4, 7, VOCAB);
+                ParameterStore ps = new ParameterStore(manager, false);
+                Map<String, Parameter> params = ParameterNames.of(model);
+                GroupedAdamW opt = GroupedAdamW.builder().setBlock(model).optMaxGradNorm(0)
+                        .optAccumulationSteps(mode == 0 ? 1 : 2).build();
+                int micro = mode == 0 ? 1 : 2;
+                for (int k = 0; k < micro; k++) {
+                    long from = mode == 0 ? 0 : 2L * k;
+                    long to = mode == 0 ? 4 : from + 2;
+                    ai.djl.ndarray.index.NDIndex rows = new ai.djl.ndarray.index.NDIndex().addSliceDim(from, to);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray loss = new CausalLmLoss().evaluate(new NDList(labels.get(rows)),
+                                new NDList(model.logits(ps, tokens.get(rows), true)));
+                        gc.backward(loss);
+                    }
+                    for (Parameter p : params.values()) {
+                        opt.update(p.getId(), p.getArray(), p.getArray().getGradient().duplicate());
+                    }
+                }
+                assertEquals(1, opt.getAppliedSteps());
+                after[mode] = params.get(name).getArray().toFloatArray();
+                moments[mode] = opt.firstMoment(name).toFloatArray(); // scales with the gradient
+            }
+        }
+        assertArrayEquals(moments[0], moments[1], 1e-5f, "mean gradient of 2 micro-batches of 2 vs one batch of 4");
+        assertArrayEquals(after[0], after[1], 1e-5f, "weights after the update");
+    }
 }
