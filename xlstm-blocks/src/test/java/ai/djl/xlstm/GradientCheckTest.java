@@ -75,14 +75,10 @@ class GradientCheckTest {
             for (String name : names) {
                 NDArray value = params.get(name).getArray();
                 float[] grad = value.getGradient().toFloatArray();
-                float[] original = value.toFloatArray();
-                int n = original.length;
+                int n = grad.length;
                 for (int idx : new int[] {0, n / 3, n - 1}) {
-                    float fd = (loss(model, ps, tokens, weights, value, original, idx, H)
-                            - loss(model, ps, tokens, weights, value, original, idx, -H)) / (2 * H);
-                    value.setRequiresGradient(false);
-                    value.set(original);
-                    value.setRequiresGradient(true);
+                    float fd = TestModels.finiteDifference(value, idx, H,
+                            () -> model.logits(ps, tokens, false).mul(weights).sum().getFloat());
                     double err = Math.abs(fd - grad[idx]);
                     System.out.printf("[grad] %s %s[%d]: backprop %.5f finite-diff %.5f%n",
                             backend.form(), name, idx, grad[idx], fd);
@@ -91,14 +87,5 @@ class GradientCheckTest {
                 }
             }
         }
-    }
-
-    private static float loss(XLstmLanguageModel model, ParameterStore ps, NDArray tokens, NDArray weights,
-            NDArray value, float[] original, int idx, float delta) {
-        float[] perturbed = original.clone();
-        perturbed[idx] += delta;
-        value.setRequiresGradient(false);
-        value.set(perturbed);
-        return model.logits(ps, tokens, false).mul(weights).sum().getFloat();
     }
 }

@@ -14,6 +14,7 @@ import ai.djl.xlstm.model.XLstmLanguageModel;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /** Tiny models with random weights for tests that need no reference data. */
 public final class TestModels {
@@ -60,6 +61,26 @@ public final class TestModels {
             p.getArray().setRequiresGradient(true);
         }
         return model;
+    }
+
+    /**
+     * The central finite difference {@code (L(w + h e_i) - L(w - h e_i)) / 2h} of {@code loss} with
+     * respect to entry {@code index} of the parameter array {@code value}, which is restored (and
+     * again requires gradients) afterwards.
+     */
+    public static float finiteDifference(NDArray value, int index, float h, Supplier<Float> loss) {
+        float[] original = value.toFloatArray();
+        value.setRequiresGradient(false);
+        float[] perturbed = original.clone();
+        perturbed[index] = original[index] + h;
+        value.set(perturbed);
+        float up = loss.get();
+        perturbed[index] = original[index] - h;
+        value.set(perturbed);
+        float down = loss.get();
+        value.set(original);
+        value.setRequiresGradient(true);
+        return (up - down) / (2 * h);
     }
 
     /** Random token ids {@code [batch, len]} in {@code [0, vocab)}. */

@@ -88,14 +88,9 @@ class TrainingGradientTest {
                         "xlstm_block_stack.blocks.1.xlstm.mlstm_cell.fgate.weight", "lm_head.weight")) {
                     NDArray value = params.get(name).getArray();
                     float[] grad = value.getGradient().toFloatArray();
-                    float[] original = value.toFloatArray();
-                    for (int idx : new int[] {1, original.length / 2, original.length - 2}) {
-                        float h = 1e-2f;
-                        float up = loss(model, ps, tokens, labels, value, original, idx, h);
-                        float down = loss(model, ps, tokens, labels, value, original, idx, -h);
-                        float fd = (up - down) / (2 * h);
-                        value.set(original);
-                        value.setRequiresGradient(true);
+                    for (int idx : new int[] {1, grad.length / 2, grad.length - 2}) {
+                        float fd = TestModels.finiteDifference(value, idx, 1e-2f, () -> new CausalLmLoss()
+                                .evaluate(new NDList(labels), new NDList(model.logits(ps, tokens, false))).getFloat());
                         System.out.printf("[grad] trainer %s[%d]: backprop %.6f finite-diff %.6f%n", name, idx, grad[idx], fd);
                         assertTrue(Math.abs(fd - grad[idx]) <= 2e-3 + 2e-2 * Math.abs(fd),
                                 name + "[" + idx + "]: backprop " + grad[idx] + " vs finite difference " + fd);
@@ -103,14 +98,5 @@ class TrainingGradientTest {
                 }
             }
         }
-    }
-
-    private static float loss(XLstmLanguageModel model, ParameterStore ps, NDArray tokens, NDArray labels,
-            NDArray value, float[] original, int idx, float delta) {
-        float[] perturbed = original.clone();
-        perturbed[idx] += delta;
-        value.setRequiresGradient(false);
-        value.set(perturbed);
-        return new CausalLmLoss().evaluate(new NDList(labels), new NDList(model.logits(ps, tokens, false))).getFloat();
     }
 }
