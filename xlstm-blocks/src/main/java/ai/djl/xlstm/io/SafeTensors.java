@@ -104,6 +104,21 @@ public final class SafeTensors {
     }
 
     /**
+     * Reads the {@code __metadata__} string pairs of a safetensors file (after validating the
+     * whole header).
+     *
+     * @param file the safetensors file
+     * @return the metadata in file order; empty when the file has none
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if the header is malformed
+     */
+    public static Map<String, String> readMetadata(Path file) throws IOException {
+        try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
+            return readHeader(channel, file).metadata();
+        }
+    }
+
+    /**
      * Loads every tensor of a safetensors file. {@code BF16} and {@code F16} tensors become {@code
      * float32}, {@code I16} tensors become {@code int32}; all others keep their type.
      *
@@ -251,7 +266,9 @@ public final class SafeTensors {
         }
     }
 
-    private record Header(Map<String, TensorInfo> tensors, long dataStart) {}
+    private record Header(Map<String, TensorInfo> tensors, Map<String, String> metadata, long dataStart) {}
+
+    private record Parsed(Map<String, TensorInfo> tensors, Map<String, String> metadata) {}
 
     private static Header readHeader(FileChannel channel, Path file) throws IOException {
         long fileSize = channel.size();
@@ -281,25 +298,29 @@ public final class SafeTensors {
             throw invalid(file, "header is not valid UTF-8");
         }
         long dataStart = 8 + headerLength;
-        return new Header(parseHeader(json, fileSize - dataStart, file), dataStart);
+        Parsed parsed = parseHeader(json, fileSize - dataStart, file);
+        return new Header(parsed.tensors(), parsed.metadata(), dataStart);
     }
 
-    private static Map<String, TensorInfo> parseHeader(String json, long dataSize, Path file) {
+    private static Parsed parseHeader(String json, long dataSize, Path file) {
         JsonElement root = parseJson(json, file);
         if (!root.isJsonObject()) {
             throw invalid(file, "header JSON must be an object");
         }
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> entry : root.getAsJsonObject().entrySet()) {
             if (METADATA_KEY.equals(entry.getKey())) {
                 requireStringMap(entry.getValue(), METADATA_KEY, file);
+                entry.getValue().getAsJsonObject().entrySet()
+                        .forEach(m -> metadata.put(m.getKey(), m.getValue().getAsString()));
             } else {
                 TensorInfo info = parseEntry(entry.getKey(), entry.getValue(), dataSize, file);
                 tensors.put(info.name(), info);
             }
         }
         requireNoOverlap(tensors.values(), file);
-        return tensors;
+        return new Parsed(tensors, metadata);
     }
 
     private static TensorInfo parseEntry(

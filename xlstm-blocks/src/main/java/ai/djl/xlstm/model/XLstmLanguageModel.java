@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
@@ -107,13 +108,23 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
      *     a state that does not belong to this model or batch
      */
     public LmOutput forward(ParameterStore ps, NDArray tokens, XLstmState state, boolean training) {
-        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, training);
+        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, false, training);
+        return new LmOutput(out.getKey(), out.getValue());
+    }
+
+    /**
+     * Like {@link #forward(ParameterStore, NDArray, XLstmState, boolean)}, but computes the logits
+     * of the last position only ({@code [B, 1, V]}): what generation needs, without a {@code [B, S,
+     * V]} tensor for a long prompt.
+     */
+    public LmOutput forwardLast(ParameterStore ps, NDArray tokens, XLstmState state) {
+        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, true, false);
         return new LmOutput(out.getKey(), out.getValue());
     }
 
     /** The logits {@code [B, S, V]} of {@code tokens [B, S]} from the zero state. */
     public NDArray logits(ParameterStore ps, NDArray tokens, boolean training) {
-        return run(ps, tokens, null, false, training).getKey();
+        return run(ps, tokens, null, false, false, training).getKey();
     }
 
     /**
@@ -130,14 +141,19 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
     }
 
     private Pair<NDArray, XLstmState> run(
-            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean training) {
+            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
+            boolean training) {
         validateTokens(tokens);
         if (state != null) {
             validateState(state, tokens.getShape().get(0));
         }
         NDArray x = embedding.forward(ps, tokens, training);
         Pair<NDArray, XLstmState> out = stack.forward(ps, x, state, backend, needState, training);
-        NDArray h = out.getKey();
+        NDArray h = out.getKey(); // [B, S, D]
+        long len = h.getShape().get(1);
+        if (lastOnly && len > 1) {
+            h = h.get(new NDIndex().addAllDim().addSliceDim(len - 1, len)); // [B, 1, D]
+        }
         NDArray logits =
                 lmHead == null
                         ? h.matMul(scoped(embedding.weight(ps, h, training).transpose(), h))

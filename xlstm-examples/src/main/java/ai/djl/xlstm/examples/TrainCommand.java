@@ -126,6 +126,12 @@ final class TrainCommand implements Callable<Integer> {
                     .mapToLong(p -> p.getArray().size()).sum();
             System.out.printf(Locale.ROOT, "model: %s, %,d parameters%n", model.architecture(), params);
         }
+        // The checkpoint folder carries its tokenizer, so `xlstm generate --model-path DIR` needs nothing else.
+        Path tokenizerCopy = dir.resolve("tokenizer.json");
+        if (!Files.exists(tokenizerCopy) || !Files.isSameFile(tokenizer, tokenizerCopy)) {
+            Files.createDirectories(dir);
+            Files.copy(tokenizer, tokenizerCopy, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
         try (session) {
             TrainingSession.Summary s = session.train(train, validation, true);
             System.out.printf(Locale.ROOT, "step %d: train loss %.4f, validation loss %.4f (perplexity %.2f), %.0f tokens/s%n",

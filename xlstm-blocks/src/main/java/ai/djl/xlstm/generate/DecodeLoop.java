@@ -1,0 +1,228 @@
+package ai.djl.xlstm.generate;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The batched decoding loop behind {@link Generator} (greedy and sampling): one {@link #step()}
+ * feeds every unfinished sequence its last chosen token, as one batch, and chooses its next one.
+ *
+ * <p>With {@code feedLast}, a finished sequence rides along one more step so that its session's
+ * state has consumed its last token too (the session can then continue or be saved); then its
+ * row of the state goes back to its session and the batch shrinks by selecting the other rows.
+ */
+final class DecodeLoop implements AutoCloseable {
+
+    private final Generator generator;
+    private final GenerationConfig config;
+    private final boolean feedLast;
+    private final int vocab;
+    private final List<Sequence> sequences = new ArrayList<>();
+    private final TokenListener listener;
+    private List<Sequence> active = new ArrayList<>();
+    private XLstmState state;
+    private NDManager stateManager;
+    private float[] lastLogits;
+
+    DecodeLoop(Generator generator, List<GenerationSession> sessions, List<long[]> prompts,
+            GenerationConfig config, TokenListener listener, boolean feedLast) {
+        this.generator = generator;
+        this.config = config;
+        this.listener = listener;
+        this.feedLast = feedLast;
+        this.vocab = generator.vocab();
+        for (int i = 0; i < sessions.size(); i++) {
+            GenerationSession session = sessions.get(i);
+            if (session.getModel() != generator.getModel()) {
+                throw new IllegalArgumentException("session " + i + " belongs to another model than this generator's");
+            }
+            long start = System.nanoTime();
+            int promptTokens = generator.prefillPrompt(session, prompts.get(i), config);
+            sequences.add(new Sequence(i, session, promptTokens, System.nanoTime() - start));
+        }
+        long decodeStart = System.nanoTime();
+        for (Sequence s : sequences) {
+            s.decodeStart = decodeStart;
+            if (config.maxNewTokens() == 0) {
+                s.finish(FinishReason.LENGTH);
+            } else {
+                s.take(s.session.nextLogitsView(), 0);
+                if (!s.isDone() || feedLast) {
+                    active.add(s);
+                }
+            }
+        }
+        if (!active.isEmpty()) {
+            stateManager = generator.getManager().newSubManager();
+            List<XLstmState> states = new ArrayList<>();
+            for (Sequence s : active) {
+                states.add(s.session.state());
+            }
+            state = XLstmState.concat(states).attach(stateManager);
+        }
+    }
+
+    /** Decodes one token of every unfinished sequence; returns whether any is left. */
+    boolean step() {
+        if (active.isEmpty()) {
+            return false;
+        }
+        long[] tokens = new long[active.size()];
+        for (int r = 0; r < tokens.length; r++) {
+            tokens[r] = active.get(r).pending;
+        }
+        NDManager next = generator.getManager().newSubManager();
+        Generator.LmOutputOnHost out = generator.step(state, tokens, next);
+        stateManager.close();
+        stateManager = next;
+        state = out.state();
+        lastLogits = out.logits();
+        List<Sequence> still = new ArrayList<>();
+        List<Long> rows = new ArrayList<>();
+        for (int r = 0; r < active.size(); r++) {
+            Sequence s = active.get(r);
+            s.fed++;
+            if (s.isDone()) {
+                s.session.advance(state.select(r), Arrays.copyOfRange(lastLogits, r * vocab, (r + 1) * vocab),
+                        Arrays.copyOf(s.generated, s.fed));
+                continue;
+            }
+            s.take(lastLogits, r * vocab);
+            if (!s.isDone() || feedLast) {
+                still.add(s);
+                rows.add((long) r);
+            }
+        }
+        if (still.isEmpty()) {
+            closeState();
+        } else if (still.size() < active.size()) {
+            state = state.select(rows.stream().mapToLong(Long::longValue).toArray());
+        }
+        active = still;
+        return !active.isEmpty();
+    }
+
+    /** The results, in sequence order (once {@link #step()} has returned false). */
+    List<GenerationResult> results() {
+        List<GenerationResult> out = new ArrayList<>();
+        for (Sequence s : sequences) {
+            out.add(s.result());
+        }
+        return out;
+    }
+
+    /**
+     * Stops. With {@code feedLast}, a sequence cut short leaves its session after its last fed
+     * token (its chosen but unfed token is dropped; the session's logits are those it came from).
+     */
+    @Override
+    public void close() {
+        if (feedLast && state != null && lastLogits != null) {
+            for (int r = 0; r < active.size(); r++) {
+                Sequence s = active.get(r);
+                if (s.fed > 0) {
+                    s.session.advance(state.select(r), Arrays.copyOfRange(lastLogits, r * vocab, (r + 1) * vocab),
+                            Arrays.copyOf(s.generated, s.fed));
+                }
+            }
+        }
+        active = new ArrayList<>();
+        closeState();
+    }
+
+    private void closeState() {
+        if (stateManager != null) {
+            stateManager.close();
+            stateManager = null;
+        }
+        state = null;
+    }
+
+    /** One sequence of the batch. */
+    private final class Sequence {
+        final int index;
+        final GenerationSession session;
+        final int promptTokens;
+        final long prefillNanos;
+        final TokenChooser chooser;
+        final StreamingDecoder decoder;
+        long[] generated = new long[16];
+        double[] logProbs = new double[16];
+        int count;
+        int fed;
+        long pending;
+        long decodeStart;
+        long decodeNanos;
+        FinishReason reason;
+
+        Sequence(int index, GenerationSession session, int promptTokens, long prefillNanos) {
+            this.index = index;
+            this.session = session;
+            this.promptTokens = promptTokens;
+            this.prefillNanos = prefillNanos;
+            long[] history = session.tokensView();
+            this.chooser = new TokenChooser(config, config.seed() + index, vocab, history);
+            TextCodec codec = generator.getCodec();
+            this.decoder = codec == null ? null : new StreamingDecoder(codec, history, config.stopStrings());
+        }
+
+        boolean isDone() {
+            return reason != null;
+        }
+
+        /** Chooses the next token from the logits at {@code offset}, streams it and checks the stop rules. */
+        void take(float[] logits, int offset) {
+            long id = chooser.choose(logits, offset);
+            double logProb = TokenChooser.logProb(logits, offset, vocab, id);
+            if (Double.isNaN(logProb)) {
+                throw new IllegalStateException("the model produced NaN logits for sequence " + index + " after "
+                        + count + " generated tokens");
+            }
+            chooser.observe(id);
+            if (count == generated.length) {
+                generated = Arrays.copyOf(generated, count * 2);
+                logProbs = Arrays.copyOf(logProbs, count * 2);
+            }
+            generated[count] = id;
+            logProbs[count] = logProb;
+            count++;
+            pending = id;
+            String text = "";
+            FinishReason r = null;
+            if (config.eosTokenIds().contains(id)) {
+                r = FinishReason.EOS;
+            } else if (decoder != null) {
+                text = decoder.push(id);
+                if (decoder.stopped()) {
+                    r = FinishReason.STOP;
+                }
+            }
+            if (r == null && count >= config.maxNewTokens()) {
+                r = FinishReason.LENGTH;
+            }
+            if (r != null) {
+                if (decoder != null) {
+                    text += decoder.finish();
+                }
+                finish(r);
+            }
+            if (listener != null) {
+                listener.onToken(new GeneratedToken(index, id, logProb, text));
+            }
+        }
+
+        void finish(FinishReason r) {
+            reason = r;
+            decodeNanos = System.nanoTime() - decodeStart;
+        }
+
+        GenerationResult result() {
+            return new GenerationResult(Arrays.copyOf(generated, count), decoder == null ? null : decoder.text(),
+                    Arrays.copyOf(logProbs, count), reason, promptTokens, prefillNanos, decodeNanos);
+        }
+    }
+}

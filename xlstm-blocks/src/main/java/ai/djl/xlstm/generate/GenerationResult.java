@@ -1,0 +1,32 @@
+package ai.djl.xlstm.generate;
+
+/**
+ * The outcome of generating one sequence.
+ *
+ * @param tokens the generated token ids (an end-of-sequence token included)
+ * @param text the generated text: the tokens decoded, without an end-of-sequence token and cut
+ *     before a stop string (null without a tokenizer)
+ * @param logProbs each generated token's log-probability under the model
+ * @param finishReason why generation stopped
+ * @param promptTokens how many prompt tokens were prefilled
+ * @param prefillNanos the time spent prefilling the prompt
+ * @param decodeNanos the time spent generating
+ */
+public record GenerationResult(
+        long[] tokens, String text, double[] logProbs, FinishReason finishReason, int promptTokens,
+        long prefillNanos, long decodeNanos) {
+
+    /** The sum of the generated tokens' log-probabilities. */
+    public double totalLogProb() {
+        double sum = 0;
+        for (double lp : logProbs) {
+            sum += lp;
+        }
+        return sum;
+    }
+
+    /** Generated tokens per second of decoding (0 when nothing was generated). */
+    public double tokensPerSecond() {
+        return decodeNanos <= 0 || tokens.length == 0 ? 0 : tokens.length * 1e9 / decodeNanos;
+    }
+}

@@ -1,0 +1,249 @@
+package ai.djl.xlstm.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.io.SafeTensors;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * One conversation with a model: the recurrent state after every token seen so far, those tokens,
+ * and the logits of the next token. It never grows with the conversation except by its token
+ * list (8 bytes a token, kept for the repetition penalty and for detokenization).
+ *
+ * <p>A session saves to one safetensors file holding the state tensors, the next-token logits, the
+ * token ids and the model's {@link XLstmConfig#fingerprint() fingerprint}; {@link #load} refuses a
+ * file written by another model, so a restored session continues exactly where it stopped, in
+ * this process or another one.
+ *
+ * <p>The state lives in a sub-manager of the manager the session was created with; {@link
+ * #close()} frees it. A session is not thread-safe.
+ */
+public final class GenerationSession implements AutoCloseable {
+
+    static final String FORMAT = "xlstm-session";
+    static final String VERSION = "1";
+
+    private final XLstmLanguageModel model;
+    private final NDManager parent;
+    private NDManager manager;
+    private XLstmState state;
+    private float[] nextLogits;
+    private long[] tokens = new long[0];
+
+    GenerationSession(XLstmLanguageModel model, NDManager parent) {
+        this.model = model;
+        this.parent = parent;
+        this.manager = parent.newSubManager();
+    }
+
+    /** An empty session (no tokens seen) of {@code model}, its state kept in a sub-manager of {@code manager}. */
+    public static GenerationSession create(XLstmLanguageModel model, NDManager manager) {
+        return new GenerationSession(model, manager);
+    }
+
+    /** The model this session belongs to. */
+    public XLstmLanguageModel getModel() {
+        return model;
+    }
+
+    /** Whether the session has seen no token yet. */
+    public boolean isEmpty() {
+        return state == null;
+    }
+
+    /** Every token the state has consumed, in order. */
+    public long[] tokens() {
+        return tokens.clone();
+    }
+
+    /** How many tokens the state has consumed. */
+    public int length() {
+        return tokens.length;
+    }
+
+    /** The state after the last token (batch size 1), or null for an empty session. */
+    public XLstmState state() {
+        return state;
+    }
+
+    /** The logits {@code [V]} of the token after the last one, or null for an empty session. */
+    public float[] nextLogits() {
+        return nextLogits == null ? null : nextLogits.clone();
+    }
+
+    float[] nextLogitsView() {
+        return nextLogits;
+    }
+
+    long[] tokensView() {
+        return tokens;
+    }
+
+    /**
+     * Moves the session past {@code consumed}: {@code newState} (batch 1) is the state after them
+     * and {@code logits} the next-token logits. The new state's arrays move to a fresh sub-manager;
+     * the old state's manager is closed.
+     */
+    void advance(XLstmState newState, float[] logits, long[] consumed) {
+        NDManager next = parent.newSubManager();
+        newState.attach(next);
+        manager.close();
+        manager = next;
+        state = newState;
+        nextLogits = logits;
+        long[] all = Arrays.copyOf(tokens, tokens.length + consumed.length);
+        System.arraycopy(consumed, 0, all, tokens.length, consumed.length);
+        tokens = all;
+    }
+
+    /** Forgets everything: the session is empty again. */
+    public void reset() {
+        manager.close();
+        manager = parent.newSubManager();
+        state = null;
+        nextLogits = null;
+        tokens = new long[0];
+    }
+
+    /**
+     * Writes the session to {@code file} (safetensors; replaced atomically, so a crash never leaves
+     * a half-written session).
+     *
+     * @throws IllegalStateException if the session is empty
+     */
+    public void save(Path file) throws IOException {
+        if (state == null) {
+            throw new IllegalStateException("the session is empty: nothing to save to " + file);
+        }
+        try (NDManager scratch = manager.newSubManager()) {
+            Map<String, NDArray> tensors = new LinkedHashMap<>();
+            NDList list = state.toNDList();
+            for (int i = 0; i < list.size(); i++) {
+                tensors.put("state." + i, list.get(i));
+            }
+            tensors.put("logits", scratch.create(nextLogits));
+            tensors.put("tokens", scratch.create(tokens));
+            XLstmConfig config = model.getConfig();
+            Map<String, String> metadata = new LinkedHashMap<>();
+            metadata.put("format", FORMAT);
+            metadata.put("version", VERSION);
+            metadata.put("model", config.fingerprint());
+            metadata.put("architecture", config.architecture());
+            Path dir = file.toAbsolutePath().getParent();
+            if (dir != null) {
+                Files.createDirectories(dir);
+            }
+            Path tmp = Files.createTempFile(dir, file.getFileName().toString(), ".tmp");
+            try {
+                SafeTensors.save(tmp, tensors, metadata);
+                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            } finally {
+                Files.deleteIfExists(tmp);
+            }
+        }
+    }
+
+    /**
+     * Restores a session saved by {@link #save}. Every tensor's name, type and shape is checked
+     * against the model before any data is read.
+     *
+     * @throws IllegalArgumentException if the file is not a session file, belongs to another model
+     *     (another config fingerprint), or holds tensors of the wrong shape or token ids outside the
+     *     vocabulary
+     */
+    public static GenerationSession load(Path file, XLstmLanguageModel model, NDManager manager) throws IOException {
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("session file not found: " + file);
+        }
+        Map<String, String> metadata = SafeTensors.readMetadata(file);
+        if (!FORMAT.equals(metadata.get("format"))) {
+            throw new IllegalArgumentException(file + " is not an xLSTM session file (metadata format is "
+                    + metadata.get("format") + ", expected " + FORMAT + ")");
+        }
+        if (!VERSION.equals(metadata.get("version"))) {
+            throw new IllegalArgumentException(file + " is a session file of version " + metadata.get("version")
+                    + "; this library reads version " + VERSION);
+        }
+        String expected = model.getConfig().fingerprint();
+        if (!expected.equals(metadata.get("model"))) {
+            throw new IllegalArgumentException("the state in " + file + " belongs to model " + metadata.get("model")
+                    + ", not to this model (" + expected + "): a state only continues the model that produced it");
+        }
+        Map<String, SafeTensors.TensorInfo> header = SafeTensors.readHeader(file);
+        int vocab = model.getConfig().vocabSize();
+        GenerationSession session = new GenerationSession(model, manager);
+        try (NDManager scratch = manager.newSubManager()) {
+            NDList zero = model.zeroState(scratch, manager.getDevice(), 1).toNDList();
+            Map<String, Shape> shapes = new LinkedHashMap<>();
+            for (int i = 0; i < zero.size(); i++) {
+                shapes.put("state." + i, zero.get(i).getShape());
+            }
+            shapes.put("logits", new Shape(vocab));
+            if (!header.keySet().containsAll(shapes.keySet()) || header.size() != shapes.size() + 1
+                    || !header.containsKey("tokens")) {
+                throw new IllegalArgumentException(file + " holds tensors " + header.keySet() + ", expected "
+                        + shapes.keySet() + " and tokens");
+            }
+            for (Map.Entry<String, Shape> e : shapes.entrySet()) {
+                SafeTensors.TensorInfo info = header.get(e.getKey());
+                if (!"F32".equals(info.dtype()) || !new Shape(info.shape()).equals(e.getValue())) {
+                    throw new IllegalArgumentException(file + ": tensor " + e.getKey() + " is " + info.dtype() + " "
+                            + new Shape(info.shape()) + ", this model needs F32 " + e.getValue());
+                }
+            }
+            SafeTensors.TensorInfo tok = header.get("tokens");
+            if (!"I64".equals(tok.dtype()) || tok.shape().length != 1) {
+                throw new IllegalArgumentException(file + ": tensor tokens must be I64 of rank 1, got " + tok.dtype()
+                        + " " + new Shape(tok.shape()));
+            }
+            Map<String, NDArray> loaded = SafeTensors.load(file, scratch);
+            long[] ids = loaded.get("tokens").toLongArray();
+            for (int i = 0; i < ids.length; i++) {
+                if (ids[i] < 0 || ids[i] >= vocab) {
+                    throw new IllegalArgumentException(file + ": token " + ids[i] + " at position " + i
+                            + " is outside the vocabulary [0, " + vocab + ")");
+                }
+            }
+            NDList stateTensors = new NDList();
+            for (int i = 0; i < zero.size(); i++) {
+                stateTensors.add(loaded.get("state." + i).toDevice(manager.getDevice(), false));
+            }
+            XLstmState state = model.stateOf(List.copyOf(stateTensors));
+            session.advance(state, loaded.get("logits").toFloatArray(), ids);
+        } catch (RuntimeException | IOException e) {
+            session.close();
+            throw e;
+        }
+        return session;
+    }
+
+    /** Frees the state. */
+    @Override
+    public void close() {
+        manager.close();
+        state = null;
+    }
+
+    /** Checks that {@code tokens} are ids of this session's model. */
+    static void validateIds(long[] ids, int vocab, String what) {
+        for (int i = 0; i < ids.length; i++) {
+            if (ids[i] < 0 || ids[i] >= vocab) {
+                throw new IllegalArgumentException(what + " token id " + ids[i] + " at position " + i
+                        + " is outside the model's vocabulary [0, " + vocab + ")");
+            }
+        }
+    }
+}

@@ -1,0 +1,295 @@
+package ai.djl.xlstm.generate;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.model.LmOutput;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Generates text with an xLSTM language model on its recurrent state.
+ *
+ * <p>A prompt is prefilled with the model's sequence form (chunkwise or parallel mLSTM), in
+ * segments of {@link GenerationConfig#prefillSegment()} tokens carrying the state, so any prompt
+ * length runs in bounded memory; then tokens are decoded one at a time on the carried state, whose
+ * size never grows: the cost per token is the same at position 100 and at position 100,000.
+ *
+ * <p>Several prompts generate together ({@link #generateBatch}): each is prefilled alone (a
+ * recurrent model needs no padding), then their states are stacked and decoded as one batch;
+ * a sequence that finishes leaves the batch, the others go on. Each sequence chooses its tokens
+ * with its own random generator (seed + its index), so a batch gives the tokens each prompt gives
+ * alone with that seed.
+ *
+ * <p>Every decoding step runs in its own {@link NDManager}, and the state moves from step to step
+ * by {@link XLstmState#attach}, so native memory stays flat however many tokens are generated.
+ * A generator is not thread-safe; use one per thread (they can share the model).
+ */
+public final class Generator {
+
+    private final XLstmLanguageModel model;
+    private final NDManager manager;
+    private final TextCodec codec;
+    private final ParameterStore ps;
+    private final int vocab;
+
+    /**
+     * @param model the model (initialized)
+     * @param manager the manager sessions and decoding scratch live under (its device is used)
+     * @param codec the tokenizer, or null to work on token ids only
+     * @throws IllegalArgumentException if the tokenizer has more tokens than the model's vocabulary
+     */
+    public Generator(XLstmLanguageModel model, NDManager manager, TextCodec codec) {
+        this.model = model;
+        this.manager = manager;
+        this.codec = codec;
+        this.ps = new ParameterStore(manager, false);
+        this.vocab = model.getConfig().vocabSize();
+        if (codec != null && codec.vocabularySize() > vocab) {
+            throw new IllegalArgumentException("the tokenizer has " + codec.vocabularySize()
+                    + " tokens but the model's vocabulary has " + vocab + ": they do not belong together");
+        }
+    }
+
+    /** The model. */
+    public XLstmLanguageModel getModel() {
+        return model;
+    }
+
+    /** The tokenizer, or null. */
+    public TextCodec getCodec() {
+        return codec;
+    }
+
+    /** A new, empty session. */
+    public GenerationSession newSession() {
+        return GenerationSession.create(model, manager);
+    }
+
+    /** Restores a session saved by {@link GenerationSession#save} (refused if another model wrote it). */
+    public GenerationSession loadSession(Path file) throws IOException {
+        return GenerationSession.load(file, model, manager);
+    }
+
+    /** Generates a completion of {@code prompt} from an empty state. */
+    public GenerationResult generate(String prompt, GenerationConfig config) {
+        return generate(prompt, config, null);
+    }
+
+    /** Generates a completion of {@code prompt} from an empty state, streaming tokens to {@code listener}. */
+    public GenerationResult generate(String prompt, GenerationConfig config, TokenListener listener) {
+        return generate(encode(prompt), config, listener);
+    }
+
+    /** Generates a completion of the token ids {@code prompt} from an empty state. */
+    public GenerationResult generate(long[] prompt, GenerationConfig config) {
+        return generate(prompt, config, null);
+    }
+
+    /** Generates a completion of the token ids {@code prompt} from an empty state, streaming tokens. */
+    public GenerationResult generate(long[] prompt, GenerationConfig config, TokenListener listener) {
+        try (GenerationSession session = newSession()) {
+            return run(List.of(session), List.of(prompt), config, listener, false).get(0);
+        }
+    }
+
+    /**
+     * Continues {@code session}: feeds {@code prompt} (may be empty when the session is not),
+     * generates, and leaves the session after the last generated token, ready to go on or to be
+     * saved.
+     */
+    public GenerationResult generate(
+            GenerationSession session, String prompt, GenerationConfig config, TokenListener listener) {
+        return generate(session, encode(prompt), config, listener);
+    }
+
+    /** As {@link #generate(GenerationSession, String, GenerationConfig, TokenListener)}, on token ids. */
+    public GenerationResult generate(
+            GenerationSession session, long[] prompt, GenerationConfig config, TokenListener listener) {
+        return run(List.of(session), List.of(prompt), config, listener, true).get(0);
+    }
+
+    /**
+     * Generates completions of several prompts together (see the class comment); the results are
+     * in prompt order and equal those of generating each prompt alone. Beam search runs the
+     * prompts one after the other, each as a batch of beams.
+     */
+    public List<GenerationResult> generateBatch(List<String> prompts, GenerationConfig config, TokenListener listener) {
+        List<long[]> ids = new ArrayList<>();
+        for (String p : prompts) {
+            ids.add(encode(p));
+        }
+        return generateBatchIds(ids, config, listener);
+    }
+
+    /** As {@link #generateBatch}, on token ids. */
+    public List<GenerationResult> generateBatchIds(List<long[]> prompts, GenerationConfig config, TokenListener listener) {
+        List<GenerationSession> sessions = new ArrayList<>();
+        try {
+            for (int i = 0; i < prompts.size(); i++) {
+                sessions.add(newSession());
+            }
+            return run(sessions, prompts, config, listener, false);
+        } finally {
+            sessions.forEach(GenerationSession::close);
+        }
+    }
+
+    /**
+     * Generates with an {@link java.util.Iterator}: tokens are produced as they are pulled.
+     * Close the stream to stop early; the session then holds the tokens generated so far.
+     */
+    public TokenStream stream(GenerationSession session, String prompt, GenerationConfig config) {
+        return stream(session, encode(prompt), config);
+    }
+
+    /** As {@link #stream(GenerationSession, String, GenerationConfig)}, on token ids. */
+    public TokenStream stream(GenerationSession session, long[] prompt, GenerationConfig config) {
+        if (config.numBeams() > 1) {
+            throw new IllegalArgumentException("beam search cannot stream (numBeams = " + config.numBeams()
+                    + "): its best sequence is known only at the end");
+        }
+        java.util.ArrayDeque<GeneratedToken> queue = new java.util.ArrayDeque<>();
+        DecodeLoop loop = new DecodeLoop(this, List.of(session), List.of(prompt), config, queue::add, true);
+        return new TokenStream(loop, queue);
+    }
+
+    /**
+     * Feeds {@code tokens} to {@code session} in segments of {@code segment} tokens, carrying the
+     * state (bounded memory for any length).
+     */
+    public void prefill(GenerationSession session, long[] tokens, int segment) {
+        GenerationSession.validateIds(tokens, vocab, "prompt");
+        for (int start = 0; start < tokens.length; start += segment) {
+            long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + segment));
+            try (NDManager scratch = manager.newSubManager()) {
+                NDArray input = scratch.create(part).reshape(1, part.length);
+                LmOutput out = model.forwardLast(ps, input, session.state());
+                session.advance(out.state(), out.logits().toFloatArray(), part);
+            }
+        }
+    }
+
+    long[] encode(String prompt) {
+        if (prompt == null) {
+            throw new IllegalArgumentException("prompt must not be null (use \"\" to continue a session)");
+        }
+        if (prompt.isEmpty()) {
+            return new long[0];
+        }
+        if (codec == null) {
+            throw new IllegalStateException("this generator has no tokenizer: pass token ids instead of text");
+        }
+        return codec.encode(prompt);
+    }
+
+    private List<GenerationResult> run(
+            List<GenerationSession> sessions, List<long[]> prompts, GenerationConfig config,
+            TokenListener listener, boolean feedLast) {
+        if (sessions.size() != prompts.size()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts for " + sessions.size() + " sessions");
+        }
+        if (config.numBeams() > 1) {
+            List<GenerationResult> results = new ArrayList<>();
+            for (int i = 0; i < sessions.size(); i++) {
+                results.add(new BeamSearch(this, sessions.get(i), prompts.get(i), config, i, listener, feedLast).run());
+            }
+            return results;
+        }
+        try (DecodeLoop loop = new DecodeLoop(this, sessions, prompts, config, listener, feedLast)) {
+            while (loop.step()) {
+                // each step decodes one token of every unfinished sequence
+            }
+            return loop.results();
+        }
+    }
+
+    /**
+     * Prefills {@code prompt} into {@code session} (a BOS token when both are empty) and returns
+     * the number of prompt tokens fed.
+     */
+    int prefillPrompt(GenerationSession session, long[] prompt, GenerationConfig config) {
+        long[] ids = prompt;
+        if (ids.length == 0 && session.isEmpty()) {
+            if (config.bosTokenId() == null) {
+                throw new IllegalArgumentException(
+                        "the prompt is empty and the session has no state, but no BOS token is set (bosTokenId):"
+                                + " there is nothing to generate from");
+            }
+            ids = new long[] {config.bosTokenId()};
+        }
+        prefill(session, ids, config.prefillSegment());
+        return ids.length;
+    }
+
+    /**
+     * Runs one decoding step: feeds {@code tokens [B]} from {@code state} and returns the logits
+     * {@code [B * V]} (on the JVM) with the new state, attached to {@code into}.
+     */
+    LmOutputOnHost step(XLstmState state, long[] tokens, NDManager into) {
+        try (NDManager scratch = manager.newSubManager()) {
+            NDArray input = scratch.create(tokens).reshape(tokens.length, 1);
+            LmOutput out = model.forwardLast(ps, input, state);
+            float[] logits = out.logits().toFloatArray();
+            return new LmOutputOnHost(logits, out.state().attach(into));
+        }
+    }
+
+    NDManager getManager() {
+        return manager;
+    }
+
+    int vocab() {
+        return vocab;
+    }
+
+    /** Logits copied to the JVM, with the state that follows them. */
+    record LmOutputOnHost(float[] logits, XLstmState state) {}
+
+    /** A token stream; see {@link #stream}. */
+    public static final class TokenStream implements java.util.Iterator<GeneratedToken>, AutoCloseable {
+        private final DecodeLoop loop;
+        private final java.util.ArrayDeque<GeneratedToken> queue;
+        private boolean more = true;
+
+        TokenStream(DecodeLoop loop, java.util.ArrayDeque<GeneratedToken> queue) {
+            this.loop = loop;
+            this.queue = queue;
+        }
+
+        @Override
+        public boolean hasNext() {
+            while (queue.isEmpty() && more) {
+                more = loop.step();
+            }
+            return !queue.isEmpty();
+        }
+
+        @Override
+        public GeneratedToken next() {
+            if (!hasNext()) {
+                throw new java.util.NoSuchElementException("generation has finished");
+            }
+            return queue.poll();
+        }
+
+        /** The result, once {@link #hasNext()} has returned false. */
+        public GenerationResult result() {
+            if (hasNext()) {
+                throw new IllegalStateException("generation has not finished: drain the stream first");
+            }
+            return loop.results().get(0);
+        }
+
+        @Override
+        public void close() {
+            loop.close();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+package ai.djl.xlstm.generate;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.OptionalLong;
+
+/**
+ * A {@link TextCodec} over any Hugging Face {@code tokenizer.json}, through DJL's tokenizer built
+ * without truncation (its default cuts at 512 tokens) and without added special tokens.
+ */
+public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
+
+    private static final List<String> END_OF_TEXT = List.of("<|endoftext|>", "</s>", "<|end_of_text|>", "<eos>");
+
+    private final HuggingFaceTokenizer tokenizer;
+    private final int vocabularySize;
+    private final OptionalLong endOfText;
+
+    private HuggingFaceTextCodec(HuggingFaceTokenizer tokenizer, int vocabularySize) {
+        this.tokenizer = tokenizer;
+        this.vocabularySize = vocabularySize;
+        OptionalLong eot = OptionalLong.empty();
+        for (String name : END_OF_TEXT) {
+            long[] ids = tokenizer.encode(name, false, false).getIds();
+            if (ids.length == 1) {
+                eot = OptionalLong.of(ids[0]);
+                break;
+            }
+        }
+        this.endOfText = eot;
+    }
+
+    /**
+     * Loads {@code tokenizer.json}.
+     *
+     * @throws IllegalArgumentException if the file is missing or not a tokenizer.json
+     */
+    public static HuggingFaceTextCodec load(Path tokenizerJson) throws IOException {
+        int size = vocabularySize(tokenizerJson);
+        return new HuggingFaceTextCodec(tokenizer(tokenizerJson), size);
+    }
+
+    /**
+     * DJL's tokenizer for whole texts: no truncation and no added special tokens (what training
+     * and generation both need).
+     */
+    public static HuggingFaceTokenizer tokenizer(Path tokenizerJson) throws IOException {
+        if (!Files.isRegularFile(tokenizerJson)) {
+            throw new IllegalArgumentException("tokenizer file not found: " + tokenizerJson);
+        }
+        return HuggingFaceTokenizer.builder()
+                .optTokenizerPath(tokenizerJson)
+                .optTruncation(false)
+                .optAddSpecialTokens(false)
+                .build();
+    }
+
+    /** The number of token ids {@code tokenizer.json} can produce: its vocabulary and added tokens. */
+    public static int vocabularySize(Path tokenizerJson) throws IOException {
+        if (!Files.isRegularFile(tokenizerJson)) {
+            throw new IllegalArgumentException("tokenizer file not found: " + tokenizerJson);
+        }
+        JsonObject root;
+        try {
+            root = new Gson().fromJson(Files.readString(tokenizerJson, StandardCharsets.UTF_8), JsonObject.class);
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(tokenizerJson + " is not a tokenizer.json: " + e.getMessage(), e);
+        }
+        int size = 0;
+        JsonObject model = root == null ? null : root.getAsJsonObject("model");
+        if (model != null && model.get("vocab") != null && model.get("vocab").isJsonObject()) {
+            for (var e : model.getAsJsonObject("vocab").entrySet()) {
+                size = Math.max(size, e.getValue().getAsInt() + 1);
+            }
+        } else if (model != null && model.get("vocab") != null && model.get("vocab").isJsonArray()) {
+            size = model.getAsJsonArray("vocab").size(); // Unigram
+        } else {
+            throw new IllegalArgumentException(tokenizerJson + " has no model.vocab: not a tokenizer.json");
+        }
+        if (root.get("added_tokens") != null && root.get("added_tokens").isJsonArray()) {
+            for (JsonElement t : root.getAsJsonArray("added_tokens")) {
+                size = Math.max(size, t.getAsJsonObject().get("id").getAsInt() + 1);
+            }
+        }
+        return size;
+    }
+
+    @Override
+    public long[] encode(String text) {
+        return text.isEmpty() ? new long[0] : tokenizer.encode(text, false, false).getIds();
+    }
+
+    @Override
+    public String decode(long[] ids) {
+        return ids.length == 0 ? "" : tokenizer.decode(ids, false);
+    }
+
+    @Override
+    public int vocabularySize() {
+        return vocabularySize;
+    }
+
+    @Override
+    public OptionalLong endOfText() {
+        return endOfText;
+    }
+
+    @Override
+    public void close() {
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,180 @@
+package ai.djl.xlstm.generate;
+
+import java.util.Arrays;
+import java.util.BitSet;
+import java.util.SplittableRandom;
+
+/**
+ * Chooses each next token of one sequence from its logits, on the Java side (DJL's PyTorch engine
+ * has no multinomial sampling, and the logits come to the JVM anyway for the stop checks): the
+ * repetition penalty, then greedy choice or temperature, top-k, top-p and min-p filtering and a
+ * draw from a seeded {@link SplittableRandom}, as described in {@link GenerationConfig}. The
+ * arithmetic is in double precision, in a fixed order, so a seed reproduces a sequence exactly.
+ */
+final class TokenChooser {
+
+    private final GenerationConfig config;
+    private final int vocab;
+    private final SplittableRandom random;
+    private final BitSet seen;
+    private final double[] z;
+    private long[] order;
+
+    /**
+     * @param seed the seed of this sequence's random generator
+     * @param history the tokens the sequence already holds (penalized by the repetition penalty)
+     */
+    TokenChooser(GenerationConfig config, long seed, int vocab, long[] history) {
+        this.config = config;
+        this.vocab = vocab;
+        this.random = new SplittableRandom(seed);
+        this.seen = new BitSet(vocab);
+        this.z = new double[vocab];
+        for (long id : history) {
+            seen.set((int) id);
+        }
+    }
+
+    /** Records a token fed to the sequence (for the repetition penalty). */
+    void observe(long id) {
+        seen.set((int) id);
+    }
+
+    /** The log-probability of {@code id} under the raw logits {@code [offset, offset + V)}. */
+    static double logProb(float[] logits, int offset, int vocab, long id) {
+        return logits[offset + (int) id] - logSumExp(logits, offset, vocab);
+    }
+
+    /** The log-softmax of the logits {@code [offset, offset + V)} after the repetition penalty. */
+    double[] penalizedLogSoftmax(float[] logits, int offset) {
+        penalize(logits, offset);
+        double max = Double.NEGATIVE_INFINITY;
+        for (double v : z) {
+            max = Math.max(max, v);
+        }
+        double sum = 0;
+        for (double v : z) {
+            sum += Math.exp(v - max);
+        }
+        double log = max + Math.log(sum);
+        double[] out = new double[vocab];
+        for (int i = 0; i < vocab; i++) {
+            out[i] = z[i] - log;
+        }
+        return out;
+    }
+
+    /** Chooses the next token from the logits {@code [offset, offset + V)}. */
+    long choose(float[] logits, int offset) {
+        penalize(logits, offset);
+        if (config.isGreedy()) {
+            return argmax(z);
+        }
+        double inv = 1.0 / config.temperature();
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            z[i] *= inv;
+            max = Math.max(max, z[i]);
+        }
+        for (int i = 0; i < vocab; i++) {
+            z[i] = Math.exp(z[i] - max); // unnormalized probabilities; the most likely token has 1
+        }
+        if (config.topK() > 0 && config.topK() < vocab || config.topP() < 1) {
+            truncate();
+        }
+        if (config.minP() > 0) {
+            double floor = config.minP(); // relative to the most likely token's 1
+            for (int i = 0; i < vocab; i++) {
+                if (z[i] < floor) {
+                    z[i] = 0;
+                }
+            }
+        }
+        double total = 0;
+        for (double p : z) {
+            total += p;
+        }
+        double u = random.nextDouble() * total;
+        double cumulative = 0;
+        int last = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (z[i] > 0) {
+                cumulative += z[i];
+                last = i;
+                if (cumulative > u) {
+                    return i;
+                }
+            }
+        }
+        return last;
+    }
+
+    /** Applies top-k and top-p to the unnormalized probabilities in {@code z}. */
+    private void truncate() {
+        if (order == null) {
+            order = new long[vocab];
+        }
+        // sort by probability, descending, ties by id: key = (probability bits, complement of id)
+        for (int i = 0; i < vocab; i++) {
+            order[i] = ((long) Float.floatToIntBits((float) z[i]) << 32) | (0xFFFFFFFFL & ~i);
+        }
+        Arrays.sort(order);
+        int keep = config.topK() > 0 ? Math.min(config.topK(), vocab) : vocab;
+        if (config.topP() < 1) {
+            double total = 0;
+            for (double p : z) {
+                total += p;
+            }
+            double target = config.topP() * total;
+            double cumulative = 0;
+            for (int r = 0; r < keep; r++) {
+                cumulative += z[idAt(vocab - 1 - r)];
+                if (cumulative >= target) {
+                    keep = r + 1;
+                    break;
+                }
+            }
+        }
+        for (int r = keep; r < vocab; r++) {
+            z[idAt(vocab - 1 - r)] = 0;
+        }
+    }
+
+    private int idAt(int sortedIndex) {
+        return ~(int) order[sortedIndex];
+    }
+
+    private void penalize(float[] logits, int offset) {
+        for (int i = 0; i < vocab; i++) {
+            z[i] = logits[offset + i];
+        }
+        float r = config.repetitionPenalty();
+        if (r != 1f) {
+            for (int i = seen.nextSetBit(0); i >= 0 && i < vocab; i = seen.nextSetBit(i + 1)) {
+                z[i] = z[i] > 0 ? z[i] / r : z[i] * r;
+            }
+        }
+    }
+
+    static int argmax(double[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+
+    private static double logSumExp(float[] logits, int offset, int vocab) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < vocab; i++) {
+            max = Math.max(max, logits[offset + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < vocab; i++) {
+            sum += Math.exp(logits[offset + i] - max);
+        }
+        return max + Math.log(sum);
+    }
+}

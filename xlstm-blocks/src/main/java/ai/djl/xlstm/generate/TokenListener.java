@@ -1,0 +1,9 @@
+package ai.djl.xlstm.generate;
+
+/** Receives tokens as they are generated (called on the generating thread, in order). */
+@FunctionalInterface
+public interface TokenListener {
+
+    /** Called once per generated token. */
+    void onToken(GeneratedToken token);
+}
