@@ -13,6 +13,9 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmLargeConfig;
+import ai.djl.xlstm.generate.GenerationConfig;
+import ai.djl.xlstm.generate.GenerationResult;
+import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.mlstm.MLstmBackend;
@@ -125,7 +128,7 @@ class ReferenceParityTest {
             if (io.containsKey("greedy_tokens")) {
                 assertArrayEquals(
                         io.get("greedy_tokens").toLongArray(),
-                        greedy(model, ps, io.get("greedy_prefix"), (int) io.get("greedy_tokens").getShape().get(1)),
+                        greedy(model, manager, io.get("greedy_prefix"), (int) io.get("greedy_tokens").getShape().get(1)),
                         "greedy tokens of " + folder);
             }
         }
@@ -135,19 +138,20 @@ class ReferenceParityTest {
         diffs.forEach((k, v) -> assertTrue(v <= TOLERANCE, folder + " " + k + ": max|diff| " + v + " > " + TOLERANCE));
     }
 
-    /** Greedy decoding with carried state: prefill the prefix, then one token at a time. */
-    private static long[] greedy(XLstmLanguageModel model, ParameterStore ps, NDArray prefix, int count) {
-        long batch = prefix.getShape().get(0);
-        LmOutput out = model.forward(ps, prefix, null, false);
-        NDList picked = new NDList();
-        for (int i = 0; i < count; i++) {
-            long last = out.logits().getShape().get(1) - 1;
-            NDArray next = out.logits().get(new NDIndex().addAllDim().addSliceDim(last, last + 1)).argMax(-1); // [B, 1]
-            picked.add(next);
-            out = model.forward(ps, next.toType(DataType.INT64, false), out.state(), false);
+    /**
+     * Greedy decoding through the public generator: every row of the prefix prefilled alone, then
+     * decoded as one batch on the carried states.
+     */
+    private static long[] greedy(XLstmLanguageModel model, NDManager manager, NDArray prefix, int count) {
+        long[][] rows = new long[(int) prefix.getShape().get(0)][];
+        long[] flat = prefix.toType(DataType.INT64, false).toLongArray();
+        int len = (int) prefix.getShape().get(1);
+        for (int b = 0; b < rows.length; b++) {
+            rows[b] = java.util.Arrays.copyOfRange(flat, b * len, (b + 1) * len);
         }
-        assertEquals(batch, picked.get(0).getShape().get(0));
-        return NDArrays.concat(picked, 1).toLongArray();
+        List<GenerationResult> results = new Generator(model, manager, null)
+                .generateBatchIds(List.of(rows), GenerationConfig.builder().maxNewTokens(count).build(), null);
+        return results.stream().flatMapToLong(r -> java.util.stream.LongStream.of(r.tokens())).toArray();
     }
 
     private static double check(NDArray expected, NDArray actual) {

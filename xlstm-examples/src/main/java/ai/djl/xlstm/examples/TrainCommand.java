@@ -3,6 +3,7 @@ package ai.djl.xlstm.examples;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.generate.HuggingFaceTextCodec;
 import ai.djl.xlstm.training.TokenWindowDataset;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
@@ -93,14 +94,14 @@ final class TrainCommand implements Callable<Integer> {
         Path modelConfig = resume != null ? resume.resolve("config.json") : config;
         requireFile(modelConfig, resume != null ? "--resume" : "--config");
         XLstmConfig model = ConfigFiles.read(modelConfig);
-        int tokenizerVocab = Tokenizers.vocabularySize(tokenizer);
+        int tokenizerVocab = HuggingFaceTextCodec.vocabularySize(tokenizer);
         if (tokenizerVocab > model.vocabSize()) {
             throw new IllegalArgumentException("the tokenizer " + tokenizer + " has " + tokenizerVocab
                     + " tokens but the model's vocab_size is " + model.vocabSize());
         }
 
         long[][] split;
-        try (HuggingFaceTokenizer tok = Tokenizers.forCorpus(tokenizer)) {
+        try (HuggingFaceTokenizer tok = HuggingFaceTextCodec.tokenizer(tokenizer)) {
             split = TokenWindowDataset.split(text, tok, 0.1);
         }
         TokenWindowDataset train = TokenWindowDataset.builder().setTokens(split[0]).setSequenceLength(seqLen)

@@ -1,0 +1,93 @@
+package ai.djl.xlstm.examples;
+
+import ai.djl.xlstm.generate.GenerationConfig;
+import ai.djl.xlstm.generate.GenerationResult;
+import ai.djl.xlstm.generate.GenerationSession;
+
+import com.google.gson.GsonBuilder;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code xlstm generate}: completes a prompt, streaming the text as it is generated; can start from
+ * and save the recurrent state, so a generation continues later, in another process.
+ */
+@Command(name = "generate", description = "Generate text from a prompt, streaming it to stdout.")
+final class GenerateCommand implements Callable<Integer> {
+
+    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder (from xlstm train, or upstream)")
+    private Path modelPath;
+
+    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: DIR/tokenizer.json)")
+    private Path tokenizer;
+
+    @Option(names = "--prompt", defaultValue = "", description = "the text to complete; - reads stdin; may be empty with --state-in"
+            + " (or to start a new text from the end-of-text token)")
+    private String prompt;
+
+    @Option(names = "--beams", defaultValue = "1", description = "beam search width, 1 for sampling or greedy (default: ${DEFAULT-VALUE})")
+    private int beams;
+
+    @Option(names = "--length-penalty", defaultValue = "1.0", description = "beam search length penalty exponent (default: ${DEFAULT-VALUE})")
+    private float lengthPenalty;
+
+    @Option(names = "--state-in", paramLabel = "FILE", description = "continue from a saved state")
+    private Path stateIn;
+
+    @Option(names = "--state-out", paramLabel = "FILE", description = "save the state after the generated text")
+    private Path stateOut;
+
+    @Option(names = "--json", description = "print one JSON object at the end instead of streaming text")
+    private boolean json;
+
+    @Mixin
+    private GenerationOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        String text = "-".equals(prompt) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
+        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer)) {
+            GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of());
+            GenerationResult result;
+            try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)
+                    : folder.generator().newSession()) {
+                result = folder.generator().generate(session, text, config, json ? null : t -> {
+                    out.print(t.text());
+                    out.flush();
+                });
+                if (stateOut != null) {
+                    session.save(stateOut);
+                }
+            }
+            if (json) {
+                Map<String, Object> o = new LinkedHashMap<>();
+                o.put("text", result.text());
+                o.put("tokens", result.tokens());
+                o.put("finish_reason", result.finishReason().jsonName());
+                o.put("tokens_per_second", Math.round(result.tokensPerSecond() * 10) / 10.0);
+                o.put("prompt_tokens", result.promptTokens());
+                o.put("seed", config.seed());
+                out.println(new GsonBuilder().disableHtmlEscaping().create().toJson(o));
+            } else {
+                out.println();
+                System.err.printf(Locale.ROOT, "[%d prompt tokens in %.2f s; %d generated in %.2f s, %.1f tokens/s; finish: %s%s]%n",
+                        result.promptTokens(), result.prefillNanos() / 1e9, result.tokens().length,
+                        result.decodeNanos() / 1e9, result.tokensPerSecond(), result.finishReason().jsonName(),
+                        stateOut != null ? "; state saved to " + stateOut : "");
+            }
+        }
+        return 0;
+    }
+}
