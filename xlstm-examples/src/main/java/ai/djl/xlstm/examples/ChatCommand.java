@@ -44,7 +44,7 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
         try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer)) {
             GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"));

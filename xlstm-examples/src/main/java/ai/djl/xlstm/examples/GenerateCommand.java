@@ -57,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         String text = "-".equals(prompt) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), true, StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer)) {
             GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;

@@ -1,0 +1,159 @@
+package ai.djl.xlstm.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.io.UpstreamCheckpoint;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import com.google.gson.Gson;
+import com.google.gson.JsonObject;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.InputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** {@code xlstm generate} and {@code xlstm chat} on a small random model with the 8k GPT-2 tokenizer. */
+class GenerateCommandTest {
+
+    @TempDir
+    static Path dir;
+    static Path model;
+
+    @BeforeAll
+    static void saveModel() throws Exception {
+        model = dir.resolve("model");
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-neurips");
+        m.put("vocab_size", 8192);
+        m.put("embedding_dim", 16);
+        m.put("num_blocks", 2);
+        m.put("slstm_at", List.of(1));
+        m.put("mlstm", Map.of("num_heads", 2));
+        m.put("slstm", Map.of("num_heads", 2));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel lm = XLstmLanguageModel.create(ConfigFiles.fromMap(m));
+            lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+            UpstreamCheckpoint.save(lm, model);
+        }
+        try (InputStream tok = GenerateCommandTest.class.getResourceAsStream("/gpt2-8k-tokenizer.json")) {
+            Files.copy(tok, model.resolve("tokenizer.json"));
+        }
+    }
+
+    /** Runs the CLI with {@code stdin}; returns exit code, stdout, stderr. */
+    private static String[] run(String stdin, String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        InputStream in = System.in;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+        System.setIn(new ByteArrayInputStream(stdin.getBytes(StandardCharsets.UTF_8)));
+        try {
+            int code = XLstmCli.run(args);
+            return new String[] {Integer.toString(code), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            System.setIn(in);
+        }
+    }
+
+    private static JsonObject json(String... args) {
+        String[] r = run("", args);
+        assertEquals("0", r[0], r[2]);
+        return new Gson().fromJson(r[1].strip(), JsonObject.class);
+    }
+
+    private static String[] generate(String... extra) {
+        String[] base = {"generate", "--model-path", model.toString()};
+        String[] all = new String[base.length + extra.length];
+        System.arraycopy(base, 0, all, 0, base.length);
+        System.arraycopy(extra, 0, all, base.length, extra.length);
+        return all;
+    }
+
+    @Test
+    void jsonOutputIsReproducibleWithASeedAndMatchesTheStream() {
+        JsonObject a = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        assertEquals(12, a.getAsJsonArray("tokens").size(), a.toString());
+        assertEquals("length", a.get("finish_reason").getAsString());
+        assertTrue(a.get("tokens_per_second").getAsDouble() > 0);
+        JsonObject b = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        a.remove("tokens_per_second");
+        b.remove("tokens_per_second");
+        assertEquals(a, b, "same seed, same output");
+        String[] streamed = run("", generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5"));
+        assertEquals("0", streamed[0], streamed[2]);
+        assertEquals(a.get("text").getAsString() + System.lineSeparator(), streamed[1]);
+        assertTrue(streamed[2].contains("12 generated"), streamed[2]);
+    }
+
+    @Test
+    void stateOutThenStateInContinuesTheGeneration() {
+        Path state = dir.resolve("state.safetensors");
+        JsonObject once = json(generate("--prompt", "Emma Woodhouse", "--max-tokens", "10", "--temperature", "0", "--json"));
+        JsonObject first = json(generate("--prompt", "Emma Woodhouse", "--max-tokens", "5", "--temperature", "0", "--json",
+                "--state-out", state.toString()));
+        JsonObject second = json(generate("--max-tokens", "5", "--temperature", "0", "--json", "--state-in", state.toString()));
+        JsonObject joined = first.deepCopy();
+        joined.getAsJsonArray("tokens").addAll(second.getAsJsonArray("tokens"));
+        assertEquals(once.getAsJsonArray("tokens"), joined.getAsJsonArray("tokens"));
+        assertEquals(0, second.get("prompt_tokens").getAsInt());
+    }
+
+    @Test
+    void badSettingsAreOneLineErrorsNamingTheOption() {
+        assertError(run("", generate("--prompt", "x", "--temperature", "-1")), "--temperature");
+        assertError(run("", generate("--prompt", "x", "--top-p", "0")), "--top-p");
+        assertError(run("", generate("--prompt", "x", "--top-p", "1.5")), "--top-p");
+        assertError(run("", generate("--prompt", "x", "--beams", "0")), "--beams");
+        assertError(run("", generate("--prompt", "x", "--state-in", dir.resolve("none").toString())), "session file not found");
+        assertError(run("", "generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x"), "not a folder");
+    }
+
+    @Test
+    void beamSearchRunsFromTheCommandLine() {
+        JsonObject r = json(generate("--prompt", "The", "--max-tokens", "6", "--beams", "3", "--json"));
+        assertEquals(6, r.getAsJsonArray("tokens").size());
+    }
+
+    @Test
+    void chatContinuesOneStateAndResumesFromItsSession() {
+        Path session = dir.resolve("chat.session");
+        String[] r = run("Hello there.\n/save\n", "chat", "--model-path", model.toString(), "--session", session.toString(),
+                "--max-tokens", "8", "--seed", "1");
+        assertEquals("0", r[0], r[2]);
+        assertTrue(r[1].contains("you> ") && r[1].contains("xlstm> "), r[1]);
+        assertTrue(Files.exists(session));
+        String[] again = run("And then?\n/quit\n", "chat", "--model-path", model.toString(), "--session", session.toString(),
+                "--max-tokens", "8", "--seed", "1");
+        assertEquals("0", again[0], again[2]);
+        assertTrue(again[1].contains("resumed " + session), again[1]);
+    }
+
+    private static void assertError(String[] r, String expected) {
+        assertEquals("2", r[0], "exit code; stderr: " + r[2]);
+        String err = r[2].strip();
+        assertTrue(err.startsWith("error: ") && err.contains(expected), err);
+        assertFalse(err.contains("\n"), err);
+    }
+}
