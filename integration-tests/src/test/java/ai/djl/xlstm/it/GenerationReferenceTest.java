@@ -94,7 +94,7 @@ class GenerationReferenceTest {
                 for (int i = 0; i < prompts.size(); i++) {
                     GenerationResult alone = generator.generate(prompts.get(i), config.toBuilder().seed(config.seed() + i).build());
                     assertArrayEquals(alone.tokens(), batch.get(i).tokens(), folder.getFileName() + " sequence " + i);
-                    assertArrayEquals(alone.logProbs(), batch.get(i).logProbs(), 1e-5);
+                    assertArrayEquals(alone.logProbs(), batch.get(i).logProbs(), 1e-4); // float32 round-off of batch 1 vs B matmuls
                 }
             }
         }

@@ -85,17 +85,24 @@ public class CausalConv1d extends AbstractXLstmBlock {
             window = zeroWindow(x.getManager(), x.getDevice(), x.getShape().get(0));
         }
         NDArray full = NDArrays.concat(new NDList(window, x), 1); // [B, K - 1 + S, D]
-        NDArray y =
-                Conv1d.conv1d(
-                                full.transpose(0, 2, 1), // [B, D, K - 1 + S]
-                                value(ps, weight, x, training),
-                                value(ps, bias, x, training),
-                                new Shape(1),
-                                new Shape(0),
-                                new Shape(1),
-                                (int) dim)
-                        .singletonOrThrow()
-                        .transpose(0, 2, 1); // [B, S, D]
+        NDArray y;
+        if (x.getShape().get(1) == 1) {
+            // One step (decoding): y = b + sum_k w[k] * full[k], element-wise; much cheaper per token
+            // than a convolution call on a length-K input.
+            NDArray w = scoped(value(ps, weight, x, training).reshape(dim, kernelSize), x).transpose(); // [K, D]
+            y = full.mul(w).sum(new int[] {1}, true).add(value(ps, bias, x, training)); // [B, 1, D]
+        } else {
+            y = Conv1d.conv1d(
+                            full.transpose(0, 2, 1), // [B, D, K - 1 + S]
+                            value(ps, weight, x, training),
+                            value(ps, bias, x, training),
+                            new Shape(1),
+                            new Shape(0),
+                            new Shape(1),
+                            (int) dim)
+                    .singletonOrThrow()
+                    .transpose(0, 2, 1); // [B, S, D]
+        }
         long total = full.getShape().get(1);
         NDArray newWindow =
                 kernelSize == 1

@@ -216,7 +216,7 @@ class GeneratorTest {
                     // sequence i of a batch samples with seed + i
                     GenerationResult alone = g.generate(prompts.get(i), config.toBuilder().seed(config.seed() + i).build());
                     assertArrayEquals(alone.tokens(), batch.get(i).tokens(), "sequence " + i);
-                    assertArrayEquals(alone.logProbs(), batch.get(i).logProbs(), 1e-5);
+                    assertArrayEquals(alone.logProbs(), batch.get(i).logProbs(), 1e-4); // float32 round-off of batch 1 vs B matmuls
                     assertEquals(alone.finishReason(), batch.get(i).finishReason());
                     assertEquals(alone.text(), batch.get(i).text());
                     lengths.add(alone.tokens().length);

@@ -12,7 +12,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)",
         description = "xLSTM language models on the Deep Java Library.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, TrainCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
+        subcommands = {GenerateCommand.class, ChatCommand.class, BenchGenerateCommand.class, TrainCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
 public final class XLstmCli {
 
     private XLstmCli() {}

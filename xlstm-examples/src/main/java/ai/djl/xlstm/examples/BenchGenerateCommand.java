@@ -1,0 +1,146 @@
+package ai.djl.xlstm.examples;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.xlstm.generate.GenerationConfig;
+import ai.djl.xlstm.generate.GenerationResult;
+import ai.djl.xlstm.generate.GenerationSession;
+import ai.djl.xlstm.generate.Generator;
+import ai.djl.xlstm.io.UpstreamCheckpoint;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code xlstm bench-generate}: generation throughput of a checkpoint on the default device:
+ * prefill tokens/s, decode tokens/s at several batch sizes, and the time per token early and late
+ * in a long generation (equal for a recurrent model), with the live NDArray count and resident
+ * memory at both points. Token ids are random (the figures do not depend on the text).
+ */
+@Command(name = "bench-generate", description = "Measure prefill and decode throughput of a model.")
+final class BenchGenerateCommand implements Callable<Integer> {
+
+    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder")
+    private Path modelPath;
+
+    @Option(names = "--prefill", defaultValue = "4096", description = "prompt tokens for the prefill measurement (default: ${DEFAULT-VALUE})")
+    private int prefill;
+
+    @Option(names = "--batch", split = ",", defaultValue = "1,8", description = "decode batch sizes (default: ${DEFAULT-VALUE})")
+    private int[] batches;
+
+    @Option(names = "--decode", defaultValue = "256", description = "tokens per sequence in the decode measurement (default: ${DEFAULT-VALUE})")
+    private int decode;
+
+    @Option(names = "--long", defaultValue = "10000", description = "tokens of the long generation, 0 to skip (default: ${DEFAULT-VALUE})")
+    private int longRun;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!Files.isDirectory(modelPath)) {
+            throw new IllegalArgumentException("--model-path: not a folder: " + modelPath);
+        }
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = UpstreamCheckpoint.load(modelPath, manager);
+            Generator generator = new Generator(model, manager, null);
+            int vocab = model.getConfig().vocabSize();
+            SplittableRandom random = new SplittableRandom(0);
+            long params = model.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
+            System.out.printf(Locale.ROOT, "model %s: %s, %,d parameters, device %s, %d CPU threads%n",
+                    modelPath, model.getConfig().architecture(), params, manager.getDevice(),
+                    Runtime.getRuntime().availableProcessors());
+
+            long[] prompt = random.longs(prefill, 0, vocab).toArray();
+            for (int round = 0; round < 3; round++) { // the first rounds warm up
+                try (GenerationSession s = generator.newSession()) {
+                    long start = System.nanoTime();
+                    generator.prefill(s, prompt, 512);
+                    double seconds = (System.nanoTime() - start) / 1e9;
+                    if (round == 2) {
+                        System.out.printf(Locale.ROOT, "prefill: %,d tokens in %.2f s = %,.0f tokens/s (segments of 512)%n",
+                                prefill, seconds, prefill / seconds);
+                    }
+                }
+            }
+
+            GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(decode).build();
+            for (int batch : batches) {
+                List<long[]> prompts = new ArrayList<>();
+                for (int b = 0; b < batch; b++) {
+                    prompts.add(random.longs(16, 0, vocab).toArray());
+                }
+                generator.generateBatchIds(prompts, greedy, null); // warm-up (the JIT needs a few hundred steps)
+                List<GenerationResult> results = generator.generateBatchIds(prompts, greedy, null);
+                long nanos = results.stream().mapToLong(GenerationResult::decodeNanos).max().orElse(1);
+                long tokens = results.stream().mapToLong(r -> r.tokens().length).sum();
+                System.out.printf(Locale.ROOT, "decode batch %d: %,d tokens in %.2f s = %,.1f tokens/s (%.2f ms per step)%n",
+                        batch, tokens, nanos / 1e9, tokens * 1e9 / nanos, nanos / 1e6 / decode);
+            }
+
+            if (longRun > 0) {
+                long[] times = new long[longRun + 1];
+                int[] arrays = new int[2];
+                long[] rss = new long[2];
+                int early = Math.min(100, longRun);
+                int[] n = {0};
+                times[0] = System.nanoTime();
+                generator.generate(prompt(random, vocab), greedy.toBuilder().maxNewTokens(longRun).build(), t -> {
+                    int i = ++n[0];
+                    times[i] = System.nanoTime();
+                    if (i == early || i == longRun) {
+                        arrays[i == early ? 0 : 1] = manager.getManagedArrays().size();
+                        rss[i == early ? 0 : 1] = residentKb();
+                    }
+                });
+                System.out.printf(Locale.ROOT,
+                        "long generation of %,d tokens: time per token (p50/p90/max) %s at positions %d-%d, %s at %d-%d;"
+                                + " live NDArrays %d vs %d; resident memory %,d kB vs %,d kB%n",
+                        longRun, percentiles(times, Math.max(1, early - 50), early + 50), Math.max(1, early - 50), early + 50,
+                        percentiles(times, longRun - 100, longRun), longRun - 100, longRun, arrays[0], arrays[1], rss[0], rss[1]);
+            }
+        }
+        return 0;
+    }
+
+    private static long[] prompt(SplittableRandom random, int vocab) {
+        return random.longs(16, 0, vocab).toArray();
+    }
+
+    /** The p50/p90/max of the per-token times between tokens {@code from} and {@code to}, in ms. */
+    private static String percentiles(long[] times, int from, int to) {
+        int hi = Math.min(to, times.length - 1);
+        long[] d = new long[Math.max(0, hi - from)];
+        for (int i = from; i < hi; i++) {
+            d[i - from] = times[i + 1] - times[i];
+        }
+        if (d.length == 0) {
+            return "n/a";
+        }
+        Arrays.sort(d);
+        return String.format(Locale.ROOT, "%.2f/%.2f/%.2f ms", d[d.length / 2] / 1e6, d[d.length * 9 / 10] / 1e6,
+                d[d.length - 1] / 1e6);
+    }
+
+    private static long residentKb() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmRSS:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", ""));
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+        return -1;
+    }
+}
