@@ -107,6 +107,29 @@ final class BenchGenerateCommand implements Callable<Integer> {
                                 + " live NDArrays %d vs %d; resident memory %,d kB vs %,d kB%n",
                         longRun, percentiles(times, Math.max(1, early - 50), early + 50), Math.max(1, early - 50), early + 50,
                         percentiles(times, longRun - 100, longRun), longRun - 100, longRun, arrays[0], arrays[1], rss[0], rss[1]);
+
+                // The same comparison without drift (JIT, other load): two sessions, one 100 tokens in and one
+                // longRun tokens in, decoding alternately one token at a time.
+                GenerationConfig one = greedy.toBuilder().maxNewTokens(1).build();
+                try (GenerationSession near = generator.newSession(); GenerationSession far = generator.newSession()) {
+                    generator.prefill(near, random.longs(100, 0, vocab).toArray(), 512);
+                    generator.prefill(far, random.longs(longRun, 0, vocab).toArray(), 512);
+                    int rounds = 300;
+                    long[] nearTimes = new long[rounds + 1];
+                    long[] farTimes = new long[rounds + 1];
+                    for (int i = 0; i < rounds; i++) {
+                        long t0 = System.nanoTime();
+                        generator.generate(near, new long[0], one, null);
+                        long t1 = System.nanoTime();
+                        generator.generate(far, new long[0], one, null);
+                        long t2 = System.nanoTime();
+                        nearTimes[i + 1] = nearTimes[i] + (t1 - t0);
+                        farTimes[i + 1] = farTimes[i] + (t2 - t1);
+                    }
+                    System.out.printf(Locale.ROOT, "alternating single tokens (%d each): per token (p50/p90/max) %s at position"
+                            + " %d, %s at position %,d%n", rounds, percentiles(nearTimes, 0, rounds), 100,
+                            percentiles(farTimes, 0, rounds), longRun);
+                }
             }
         }
         return 0;
