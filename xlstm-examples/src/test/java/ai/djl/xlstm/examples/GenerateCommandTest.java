@@ -16,7 +16,6 @@ import com.google.gson.JsonObject;
 
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -32,12 +31,16 @@ import java.util.Map;
 /** {@code xlstm generate} and {@code xlstm chat} on a small random model with the 8k GPT-2 tokenizer. */
 class GenerateCommandTest {
 
-    @TempDir
     static Path dir;
     static Path model;
 
+    /** Saves the test model (once per JVM). */
     @BeforeAll
-    static void saveModel() throws Exception {
+    static synchronized void saveModel() throws Exception {
+        if (model != null) {
+            return;
+        }
+        dir = Files.createTempDirectory("xlstm-generate");
         model = dir.resolve("model");
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("architecture", "xlstm-neurips");
