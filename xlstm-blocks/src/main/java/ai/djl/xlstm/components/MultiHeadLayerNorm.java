@@ -68,7 +68,7 @@ public class MultiHeadLayerNorm extends AbstractXLstmBlock {
                     "MultiHeadLayerNorm expects [B, " + numHeads + ", S, DH], got " + s);
         }
         DataType inType = x.getDataType();
-        NDArray y = TensorOps.standardizeLastAxis(x.toType(DataType.FLOAT32, false), eps);
+        NDArray y = TensorOps.layerNormLastAxis(x.toType(DataType.FLOAT32, false), null, null, eps);
         y = y.toType(inType, false).transpose(0, 2, 1, 3).reshape(s.get(0), s.get(2), -1);
         NDArray w = value(ps, weight, x, training);
         y = y.mul(residualWeight ? scoped(w.add(1f), x) : w); // [B, S, NH * DH]
