@@ -174,6 +174,67 @@ class GeneratorTest {
         assertTrue(beamOptimal >= 6, "beam search found the optimum for " + beamOptimal + " of 8 prompts");
     }
 
+    @Test
+    void beamSearchEndsSequencesAtEos() {
+        // Every token but 4 is EOS, so the candidates are [4]*k + [eos] (k < 4) and [4, 4, 4, 4]:
+        // beam search must return the most likely of them (length penalty 0).
+        int vocab = 5;
+        ParameterStore ps = new ParameterStore(manager, false);
+        XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(2, List.of(1), vocab), manager, 12, 0.6f);
+        Generator g = new Generator(model, manager, null);
+        long[] p = {1, 3, 0};
+        GenerationResult beam = g.generate(p, greedy(4).numBeams(3).lengthPenalty(0)
+                .eosTokenIds(Set.of(0L, 1L, 2L, 3L)).build());
+        double best = Double.NEGATIVE_INFINITY;
+        long[] bestTokens = null;
+        for (int k = 0; k <= 4; k++) {
+            for (long v = 0; v < (k < 4 ? 4 : 1); v++) {
+                long[] tokens = LongStream.concat(LongStream.range(0, k).map(i -> 4), k < 4 ? LongStream.of(v) : LongStream.empty()).toArray();
+                double score = sequenceLogProb(model, ps, p, tokens);
+                if (score > best) {
+                    best = score;
+                    bestTokens = tokens;
+                }
+            }
+        }
+        assertArrayEquals(bestTokens, beam.tokens());
+        assertEquals(best, beam.totalLogProb(), 1e-4);
+        assertEquals(bestTokens.length < 4 || bestTokens[3] != 4 ? FinishReason.EOS : FinishReason.LENGTH, beam.finishReason());
+    }
+
+    @Test
+    void closingAStreamEarlyLeavesTheSessionAfterTheFedTokens() {
+        Generator g = generator(neurips);
+        long[] p = prompt(6, 12);
+        long[] full = g.generate(p, greedy(12).build()).tokens();
+        try (GenerationSession s = g.newSession()) {
+            List<Long> pulled = new ArrayList<>();
+            try (Generator.TokenStream it = g.stream(s, p, greedy(12).build())) {
+                for (int i = 0; i < 5; i++) {
+                    pulled.add(it.next().id());
+                }
+            }
+            assertEquals(LongStream.of(full).limit(5).boxed().toList(), pulled);
+            // four tokens were fed; the fifth was chosen from the session's logits and is chosen again
+            assertEquals(p.length + 4, s.length());
+            long[] rest = g.generate(s, new long[0], greedy(8).build(), null).tokens();
+            assertArrayEquals(java.util.Arrays.copyOfRange(full, 4, 12), rest);
+        }
+    }
+
+    private static double sequenceLogProb(XLstmLanguageModel model, ParameterStore ps, long[] prompt, long[] tokens) {
+        long[] seq = LongStream.concat(LongStream.of(prompt), LongStream.of(tokens)).toArray();
+        try (NDManager scope = manager.newSubManager()) {
+            NDArray logits = model.logits(ps, scope.create(seq).reshape(1, seq.length), false);
+            double total = 0;
+            for (int k = 0; k < tokens.length; k++) {
+                float[] row = logits.get(0, prompt.length - 1 + k).toFloatArray();
+                total += row[(int) tokens[k]] - logSumExp(row);
+            }
+            return total;
+        }
+    }
+
     /** The highest total log-probability of any {@code steps} tokens after {@code prompt}. */
     private static double bruteForceOptimum(XLstmLanguageModel model, ParameterStore ps, long[] prompt, int vocab, int steps) {
         int count = (int) Math.pow(vocab, steps);

@@ -44,6 +44,8 @@ final class GenerationOptions {
     @Option(names = "--prefill-segment", defaultValue = "512", description = "the most prompt tokens per forward pass (default: ${DEFAULT-VALUE})")
     int prefillSegment;
 
+    private long resolvedSeed = Long.MIN_VALUE;
+
     /**
      * The generation config of these options, with the tokenizer's end-of-text token as EOS and BOS.
      *
@@ -77,8 +79,6 @@ final class GenerationOptions {
             throw new IllegalArgumentException(flag == null ? message : flag + ": " + message, e);
         }
     }
-
-    private long resolvedSeed = Long.MIN_VALUE;
 
     /** The seed: the given one, or one drawn once at random. */
     long seed() {

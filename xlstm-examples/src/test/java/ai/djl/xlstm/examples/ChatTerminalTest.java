@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -41,10 +42,10 @@ class ChatTerminalTest {
     }
 
     @Test
-    void aConversationResumesAfterARestart() throws Exception {
+    void aConversationResumesAfterARestart(@TempDir Path dir) throws Exception {
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/script")), "util-linux script (a pseudo-terminal) is not installed");
         GenerateCommandTest.saveModel();
-        Path session = Files.createTempDirectory("chat").resolve("talk.session");
+        Path session = dir.resolve("talk.session");
         String first = chat(session, "Good morning, Miss Bennet.");
         assertTrue(first.contains("you> ") && first.contains("xlstm> ") && first.contains("6 tokens"), first);
         assertTrue(Files.exists(session), "the session is saved after a turn");

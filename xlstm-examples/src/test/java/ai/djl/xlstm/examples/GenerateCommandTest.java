@@ -41,6 +41,8 @@ class GenerateCommandTest {
             return;
         }
         dir = Files.createTempDirectory("xlstm-generate");
+        Path created = dir;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> deleteTree(created)));
         model = dir.resolve("model");
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("architecture", "xlstm-neurips");
@@ -150,6 +152,14 @@ class GenerateCommandTest {
                 "--max-tokens", "8", "--seed", "1");
         assertEquals("0", again[0], again[2]);
         assertTrue(again[1].contains("resumed " + session), again[1]);
+    }
+
+    static void deleteTree(Path root) {
+        try (java.util.stream.Stream<Path> paths = Files.walk(root)) {
+            paths.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (java.io.IOException e) {
+            // best effort: a temporary folder
+        }
     }
 
     private static void assertError(String[] r, String expected) {
