@@ -70,6 +70,49 @@ final class TokenChooser {
         if (config.isGreedy()) {
             return argmax(z);
         }
+        filter();
+        double total = 0;
+        for (double p : z) {
+            total += p;
+        }
+        double u = random.nextDouble() * total;
+        double cumulative = 0;
+        int last = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (z[i] > 0) {
+                cumulative += z[i];
+                last = i;
+                if (cumulative > u) {
+                    return i;
+                }
+            }
+        }
+        return last;
+    }
+
+    /**
+     * The normalized distribution the next token is drawn from (one-hot when greedy); for tests.
+     */
+    double[] distribution(float[] logits, int offset) {
+        penalize(logits, offset);
+        double[] p = new double[vocab];
+        if (config.isGreedy()) {
+            p[argmax(z)] = 1;
+            return p;
+        }
+        filter();
+        double total = 0;
+        for (double v : z) {
+            total += v;
+        }
+        for (int i = 0; i < vocab; i++) {
+            p[i] = z[i] / total;
+        }
+        return p;
+    }
+
+    /** Temperature, top-k, top-p and min-p on the penalized logits in {@code z}, in place. */
+    private void filter() {
         double inv = 1.0 / config.temperature();
         double max = Double.NEGATIVE_INFINITY;
         for (int i = 0; i < vocab; i++) {
@@ -90,53 +133,77 @@ final class TokenChooser {
                 }
             }
         }
+    }
+
+    /**
+     * Applies top-k, then top-p (within the top-k tokens, as Hugging Face's warpers do), to the
+     * unnormalized probabilities in {@code z} (the most likely token has 1).
+     *
+     * <p>Only the candidates are sorted: tokens at or above a threshold that is lowered (by
+     * factors of 16) until the tokens above it number at least k, or (top-p alone) carry at least
+     * the nucleus mass. Every token the filters keep lies above that threshold, so the result is
+     * that of sorting the whole vocabulary, at a fraction of the cost (a full sort of 50k tokens
+     * takes about 3 ms).
+     */
+    private void truncate() {
+        int topK = config.topK() > 0 ? Math.min(config.topK(), vocab) : vocab;
         double total = 0;
         for (double p : z) {
             total += p;
         }
-        double u = random.nextDouble() * total;
-        double cumulative = 0;
-        int last = 0;
-        for (int i = 0; i < vocab; i++) {
-            if (z[i] > 0) {
-                cumulative += z[i];
-                last = i;
-                if (cumulative > u) {
-                    return i;
+        double nucleus = config.topP() * total;
+        double threshold = 1;
+        int count;
+        while (true) {
+            count = 0;
+            double mass = 0;
+            for (double p : z) {
+                if (p >= threshold) {
+                    count++;
+                    mass += p;
                 }
             }
-        }
-        return last;
-    }
-
-    /** Applies top-k and top-p to the unnormalized probabilities in {@code z}. */
-    private void truncate() {
-        if (order == null) {
-            order = new long[vocab];
-        }
-        // sort by probability, descending, ties by id: key = (probability bits, complement of id)
-        for (int i = 0; i < vocab; i++) {
-            order[i] = ((long) Float.floatToIntBits((float) z[i]) << 32) | (0xFFFFFFFFL & ~i);
-        }
-        Arrays.sort(order);
-        int keep = config.topK() > 0 ? Math.min(config.topK(), vocab) : vocab;
-        if (config.topP() < 1) {
-            double total = 0;
-            for (double p : z) {
-                total += p;
+            boolean enough = config.topK() > 0 ? count >= topK : mass >= nucleus;
+            if (enough || threshold == 0) {
+                break;
             }
-            double target = config.topP() * total;
+            threshold = threshold < 1e-290 ? 0 : threshold / 16;
+        }
+        if (order == null || order.length < count) {
+            order = new long[Math.max(count, 64)];
+        }
+        // sort the candidates by probability, descending, ties by id: key = (probability bits, ~id)
+        int n = 0;
+        for (int i = 0; i < vocab; i++) {
+            if (z[i] >= threshold) {
+                order[n++] = ((long) Float.floatToIntBits((float) z[i]) << 32) | (0xFFFFFFFFL & ~i);
+            }
+        }
+        Arrays.sort(order, 0, n);
+        int keep = Math.min(topK, n);
+        if (config.topP() < 1) {
+            double kept = 0; // the mass top-p renormalizes over: the top-k tokens, or all
+            for (int r = 0; r < keep && config.topK() > 0; r++) {
+                kept += z[idAt(n - 1 - r)];
+            }
+            double target = config.topP() * (config.topK() > 0 ? kept : total);
             double cumulative = 0;
             for (int r = 0; r < keep; r++) {
-                cumulative += z[idAt(vocab - 1 - r)];
+                cumulative += z[idAt(n - 1 - r)];
                 if (cumulative >= target) {
                     keep = r + 1;
                     break;
                 }
             }
         }
-        for (int r = keep; r < vocab; r++) {
-            z[idAt(vocab - 1 - r)] = 0;
+        boolean[] keepId = new boolean[vocab];
+        for (int r = 0; r < keep; r++) {
+            keepId[idAt(n - 1 - r)] = true;
+        }
+        for (int i = 0; i < vocab; i++) {
+            if (!keepId[i]) {
+                z[i] = 0;
+            }
         }
     }
 
