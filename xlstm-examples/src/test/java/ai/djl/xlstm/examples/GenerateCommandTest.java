@@ -135,6 +135,21 @@ class GenerateCommandTest {
     }
 
     @Test
+    void promptFromStdinAndStopStrings() {
+        String[] r = run("It is a truth", generate("--prompt", "-", "--max-tokens", "12", "--seed", "5", "--json"));
+        assertEquals("0", r[0], r[2]);
+        JsonObject fromStdin = new Gson().fromJson(r[1].strip(), JsonObject.class);
+        JsonObject fromFlag = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        assertEquals(fromFlag.get("tokens"), fromStdin.get("tokens"));
+        String text = fromFlag.get("text").getAsString();
+        String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
+        JsonObject stopped = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json",
+                "--stop", stop));
+        assertEquals("stop", stopped.get("finish_reason").getAsString());
+        assertEquals(text.substring(0, text.indexOf(stop)), stopped.get("text").getAsString());
+    }
+
+    @Test
     void beamSearchRunsFromTheCommandLine() {
         JsonObject r = json(generate("--prompt", "The", "--max-tokens", "6", "--beams", "3", "--json"));
         assertEquals(6, r.getAsJsonArray("tokens").size());
