@@ -150,6 +150,41 @@ class GenerateCommandTest {
     }
 
     @Test
+    void anXLstmLargeCheckpointGeneratesAndContinues() throws Exception {
+        Path large = dir.resolve("large");
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-large");
+        m.put("vocab_size", 8192);
+        m.put("embedding_dim", 32);
+        m.put("num_heads", 2);
+        m.put("num_blocks", 2);
+        m.put("chunk_size", 4);
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel lm = XLstmLanguageModel.create(ConfigFiles.fromMap(m));
+            lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+            UpstreamCheckpoint.save(lm, large);
+        }
+        Files.copy(Path.of("data/gpt2-8k-tokenizer.json"), large.resolve("tokenizer.json"));
+        Path state = dir.resolve("large.state");
+        String[] common = {"generate", "--model-path", large.toString(), "--temperature", "0", "--json"};
+        JsonObject once = json(concat(common, "--prompt", "Mr. Knightley was", "--max-tokens", "8"));
+        JsonObject first = json(concat(common, "--prompt", "Mr. Knightley was", "--max-tokens", "4", "--state-out", state.toString()));
+        JsonObject second = json(concat(common, "--max-tokens", "4", "--state-in", state.toString()));
+        first.getAsJsonArray("tokens").addAll(second.getAsJsonArray("tokens"));
+        assertEquals(once.getAsJsonArray("tokens"), first.getAsJsonArray("tokens"));
+        // a NeurIPS state does not continue an xLSTM Large model
+        Path neuripsState = dir.resolve("neurips.state");
+        json(generate("--prompt", "Emma", "--max-tokens", "2", "--json", "--state-out", neuripsState.toString()));
+        assertError(run("", concat(common, "--state-in", neuripsState.toString())), "belongs to model xlstm-neurips:");
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+
+    @Test
     void beamSearchRunsFromTheCommandLine() {
         JsonObject r = json(generate("--prompt", "The", "--max-tokens", "6", "--beams", "3", "--json"));
         assertEquals(6, r.getAsJsonArray("tokens").size());
