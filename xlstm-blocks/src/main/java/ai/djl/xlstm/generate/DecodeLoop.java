@@ -101,6 +101,11 @@ final class DecodeLoop implements AutoCloseable {
             closeState();
         } else if (still.size() < active.size()) {
             state = state.select(rows.stream().mapToLong(Long::longValue).toArray());
+            float[] kept = new float[rows.size() * vocab]; // keep lastLogits row-aligned with the state
+            for (int r = 0; r < rows.size(); r++) {
+                System.arraycopy(lastLogits, (int) (long) rows.get(r) * vocab, kept, r * vocab, vocab);
+            }
+            lastLogits = kept;
         }
         active = still;
         return !active.isEmpty();

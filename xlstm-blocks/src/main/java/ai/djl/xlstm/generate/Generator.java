@@ -165,6 +165,9 @@ public final class Generator {
      * state (bounded memory for any length).
      */
     public void prefill(GenerationSession session, long[] tokens, int segment) {
+        if (segment < 1) {
+            throw new IllegalArgumentException("prefill segment must be >= 1, got " + segment);
+        }
         GenerationSession.validateIds(tokens, vocab, "prompt");
         for (int start = 0; start < tokens.length; start += segment) {
             long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + segment));

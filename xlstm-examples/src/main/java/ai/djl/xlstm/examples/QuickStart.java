@@ -4,7 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * The README's main job: trains a small xLSTM language model (about 1.6M parameters) on
+ * The README's main job: trains a small xLSTM language model (about 1.5M parameters) on
  * <i>Pride and Prejudice</i> with {@code xlstm train}, unless its checkpoint already exists, then
  * streams a completion with {@code xlstm generate}. Usage: {@code QuickStart EXAMPLES_DIR [STEPS]}
  * (Maven's {@code exec:java} passes the module folder).
