@@ -111,6 +111,11 @@ final class DecodeLoop implements AutoCloseable {
         return !active.isEmpty();
     }
 
+    /** How many sequences are still being decoded. */
+    int activeCount() {
+        return active.size();
+    }
+
     /** The results, in sequence order (once {@link #step()} has returned false). */
     List<GenerationResult> results() {
         List<GenerationResult> out = new ArrayList<>();

@@ -222,6 +222,41 @@ class GeneratorTest {
         }
     }
 
+    @Test
+    void aBatchStoppedAfterSomeSequencesFinishedLeavesEverySessionConsistent() {
+        Set<Long> eos = LongStream.range(0, 20).boxed().collect(Collectors.toSet());
+        Generator g = generator(neurips);
+        ParameterStore ps = new ParameterStore(manager, false);
+        List<long[]> prompts = List.of(prompt(3, 1), prompt(11, 2), prompt(1, 3), prompt(7, 4), prompt(5, 5));
+        GenerationConfig config = greedy(25).temperature(1f).seed(7).eosTokenIds(eos).build();
+        List<GenerationSession> sessions = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            sessions.add(g.newSession());
+        }
+        try {
+            try (DecodeLoop loop = new DecodeLoop(g, sessions, prompts, config, null, true)) {
+                while (loop.activeCount() == prompts.size() || loop.activeCount() > 2) {
+                    assertTrue(loop.step(), "every sequence finished before the batch shrank to 2");
+                }
+            }
+            for (GenerationSession s : sessions) {
+                // the session's state and logits are those of its own tokens, whatever row it had
+                long[] seq = s.tokens();
+                try (NDManager scope = manager.newSubManager()) {
+                    float[] expected = model(s).logits(ps, scope.create(seq).reshape(1, seq.length), false)
+                            .get(0, seq.length - 1).toFloatArray();
+                    assertArrayEquals(expected, s.nextLogits(), 1e-4f);
+                }
+            }
+        } finally {
+            sessions.forEach(GenerationSession::close);
+        }
+    }
+
+    private static XLstmLanguageModel model(GenerationSession s) {
+        return s.getModel();
+    }
+
     private static double sequenceLogProb(XLstmLanguageModel model, ParameterStore ps, long[] prompt, long[] tokens) {
         long[] seq = LongStream.concat(LongStream.of(prompt), LongStream.of(tokens)).toArray();
         try (NDManager scope = manager.newSubManager()) {
