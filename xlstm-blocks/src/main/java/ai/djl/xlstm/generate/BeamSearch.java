@@ -70,6 +70,7 @@ final class BeamSearch {
         long decodeStart = System.nanoTime();
         int beams = config.numBeams();
         long[] history = session.tokensView();
+        TokenChooser scorer = new TokenChooser(config, 0, vocab, history); // penalizes the history once for all beams
         List<Hypothesis> live = List.of(new Hypothesis(new long[0], new double[0], 0, 0, null));
         List<Hypothesis> finished = new ArrayList<>();
         float[] logits = session.nextLogitsView();
@@ -77,7 +78,7 @@ final class BeamSearch {
         NDManager stateManager = null;
         try {
             for (int step = 0; step < config.maxNewTokens() && !live.isEmpty(); step++) {
-                List<Candidate> candidates = best(live, history, logits, 2 * beams);
+                List<Candidate> candidates = best(live, scorer, logits, 2 * beams);
                 List<Hypothesis> next = new ArrayList<>();
                 for (int rank = 0; rank < candidates.size() && next.size() < beams; rank++) {
                     Candidate c = candidates.get(rank);
@@ -137,13 +138,11 @@ final class BeamSearch {
     }
 
     /** The {@code count} best extensions of the live beams, best first. */
-    private List<Candidate> best(List<Hypothesis> live, long[] history, float[] logits, int count) {
+    private List<Candidate> best(List<Hypothesis> live, TokenChooser scorer, float[] logits, int count) {
         PriorityQueue<Candidate> heap = new PriorityQueue<>(Comparator.comparingDouble(Candidate::score));
         for (int b = 0; b < live.size(); b++) {
             Hypothesis h = live.get(b);
-            long[] seen = Arrays.copyOf(history, history.length + h.tokens().length);
-            System.arraycopy(h.tokens(), 0, seen, history.length, h.tokens().length);
-            double[] logSoftmax = new TokenChooser(config, 0, vocab, seen).penalizedLogSoftmax(logits, b * vocab);
+            double[] logSoftmax = scorer.penalizedLogSoftmax(logits, b * vocab, h.tokens());
             for (int v = 0; v < vocab; v++) {
                 double score = h.score() + logSoftmax[v];
                 if (heap.size() < count) {

@@ -87,8 +87,7 @@ final class DecodeLoop implements AutoCloseable {
             Sequence s = active.get(r);
             s.fed++;
             if (s.isDone()) {
-                s.session.advance(state.select(r), Arrays.copyOfRange(lastLogits, r * vocab, (r + 1) * vocab),
-                        Arrays.copyOf(s.generated, s.fed));
+                returnToSession(s, r);
                 continue;
             }
             s.take(lastLogits, r * vocab);
@@ -135,13 +134,18 @@ final class DecodeLoop implements AutoCloseable {
             for (int r = 0; r < active.size(); r++) {
                 Sequence s = active.get(r);
                 if (s.fed > 0) {
-                    s.session.advance(state.select(r), Arrays.copyOfRange(lastLogits, r * vocab, (r + 1) * vocab),
-                            Arrays.copyOf(s.generated, s.fed));
+                    returnToSession(s, r);
                 }
             }
         }
         active = new ArrayList<>();
         closeState();
+    }
+
+    /** Moves row {@code row} of the batch (state and logits) into {@code s}'s session, past its fed tokens. */
+    private void returnToSession(Sequence s, int row) {
+        s.session.advance(state.select(row), Arrays.copyOfRange(lastLogits, row * vocab, (row + 1) * vocab),
+                Arrays.copyOf(s.generated, s.fed));
     }
 
     private void closeState() {

@@ -31,13 +31,15 @@ final class TokenChooser {
         this.seen = new BitSet(vocab);
         this.z = new double[vocab];
         for (long id : history) {
-            seen.set((int) id);
+            observe(id);
         }
     }
 
-    /** Records a token fed to the sequence (for the repetition penalty). */
+    /** Records a token fed to the sequence (for the repetition penalty; nothing to do without one). */
     void observe(long id) {
-        seen.set((int) id);
+        if (config.repetitionPenalty() != 1f) {
+            seen.set((int) id);
+        }
     }
 
     /** The log-probability of {@code id} under the raw logits {@code [offset, offset + V)}. */
@@ -45,9 +47,20 @@ final class TokenChooser {
         return logits[offset + (int) id] - logSumExp(logits, offset, vocab);
     }
 
-    /** The log-softmax of the logits {@code [offset, offset + V)} after the repetition penalty. */
-    double[] penalizedLogSoftmax(float[] logits, int offset) {
+    /**
+     * The log-softmax of the logits {@code [offset, offset + V)} after the repetition penalty over
+     * the recorded tokens and {@code more} (a beam's own tokens; they are not recorded).
+     */
+    double[] penalizedLogSoftmax(float[] logits, int offset, long[] more) {
+        BitSet added = new BitSet();
+        for (long id : more) {
+            if (config.repetitionPenalty() != 1f && !seen.get((int) id)) {
+                added.set((int) id);
+                seen.set((int) id);
+            }
+        }
         penalize(logits, offset);
+        seen.andNot(added);
         double max = Double.NEGATIVE_INFINITY;
         for (double v : z) {
             max = Math.max(max, v);
@@ -176,7 +189,7 @@ final class TokenChooser {
         int n = 0;
         for (int i = 0; i < vocab; i++) {
             if (z[i] >= threshold) {
-                order[n++] = ((long) Float.floatToIntBits((float) z[i]) << 32) | (0xFFFFFFFFL & ~i);
+                order[n++] = key(i);
             }
         }
         Arrays.sort(order, 0, n);
@@ -196,15 +209,17 @@ final class TokenChooser {
                 }
             }
         }
-        boolean[] keepId = new boolean[vocab];
-        for (int r = 0; r < keep; r++) {
-            keepId[idAt(n - 1 - r)] = true;
-        }
+        long cut = order[n - keep]; // the kept tokens are exactly those whose key is at least this
         for (int i = 0; i < vocab; i++) {
-            if (!keepId[i]) {
+            if (z[i] < threshold || key(i) < cut) {
                 z[i] = 0;
             }
         }
+    }
+
+    /** The sort key of token {@code i}: its probability's bits, then the complement of its id (ties by id). */
+    private long key(int i) {
+        return ((long) Float.floatToIntBits((float) z[i]) << 32) | (0xFFFFFFFFL & ~i);
     }
 
     private int idAt(int sortedIndex) {

@@ -112,4 +112,17 @@ class TokenChooserTest {
         double[] actual = new TokenChooser(config, 0, 4, new long[] {0, 1}).distribution(logits, 0);
         assertArrayEquals(reference(new float[] {1f, -4f, 1f, -1f}, 1f, 0, 1f, 0f), actual, 1e-12);
     }
+
+    @Test
+    void beamScoringPenalizesTheBeamsTokensWithoutRecordingThem() {
+        float[] logits = {2f, -2f, 1f, -1f, 0.5f};
+        GenerationConfig config = GenerationConfig.builder().repetitionPenalty(2f).build();
+        TokenChooser scorer = new TokenChooser(config, 0, 5, new long[] {0});
+        double[] first = scorer.penalizedLogSoftmax(logits, 0, new long[] {1, 1, 2});
+        double[] fresh = new TokenChooser(config, 0, 5, new long[] {0, 1, 2}).penalizedLogSoftmax(logits, 0, new long[0]);
+        assertArrayEquals(fresh, first, 1e-12);
+        double[] other = scorer.penalizedLogSoftmax(logits, 0, new long[] {4});
+        assertArrayEquals(new TokenChooser(config, 0, 5, new long[] {0, 4}).penalizedLogSoftmax(logits, 0, new long[0]),
+                other, 1e-12);
+    }
 }

@@ -94,7 +94,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
                 int early = Math.min(100, longRun);
                 int[] n = {0};
                 times[0] = System.nanoTime();
-                generator.generate(prompt(random, vocab), greedy.toBuilder().maxNewTokens(longRun).build(), t -> {
+                generator.generate(random.longs(16, 0, vocab).toArray(), greedy.toBuilder().maxNewTokens(longRun).build(), t -> {
                     int i = ++n[0];
                     times[i] = System.nanoTime();
                     if (i == early || i == longRun) {
@@ -133,10 +133,6 @@ final class BenchGenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
-    }
-
-    private static long[] prompt(SplittableRandom random, int vocab) {
-        return random.longs(16, 0, vocab).toArray();
     }
 
     /** The p50/p90/max of the per-token times between tokens {@code from} and {@code to}, in ms. */
