@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;

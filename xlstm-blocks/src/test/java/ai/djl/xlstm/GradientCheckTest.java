@@ -12,7 +12,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.ParameterNames;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import org.junit.jupiter.api.Test;

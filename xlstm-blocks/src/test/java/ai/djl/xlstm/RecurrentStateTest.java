@@ -11,7 +11,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;

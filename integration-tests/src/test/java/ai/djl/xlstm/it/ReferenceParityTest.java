@@ -18,7 +18,7 @@ import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.MLstmCellState;

@@ -57,4 +57,11 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
                 .matMul(scoped(w.transpose(0, 2, 1), x)); // [NH, N, DOUT]
         return y.transpose(1, 0, 2).reshape(lead.add(-1));
     }
+
+    /** {@code [..., NH * DIN] -> [..., NH * DOUT]}. */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape in = inputShapes[0];
+        return new Shape[] {in.slice(0, in.dimension() - 1).add(weight.getShape().get(0) * weight.getShape().get(1))};
+    }
 }

@@ -74,4 +74,11 @@ public class MultiHeadLayerNorm extends AbstractXLstmBlock {
         y = y.mul(residualWeight ? scoped(w.add(1f), x) : w); // [B, S, NH * DH]
         return bias == null ? y : y.add(value(ps, bias, x, training));
     }
+
+    /** {@code [B, NH, S, DH] -> [B, S, NH * DH]}. */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape in = inputShapes[0];
+        return new Shape[] {new Shape(in.get(0), in.get(2), in.get(1) * in.get(3))};
+    }
 }

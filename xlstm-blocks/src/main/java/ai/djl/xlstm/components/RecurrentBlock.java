@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.mlstm.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 
 import java.util.Iterator;

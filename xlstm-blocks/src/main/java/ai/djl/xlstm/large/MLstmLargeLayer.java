@@ -15,7 +15,7 @@ import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.mlstm.MLstmKernels;
 import ai.djl.xlstm.state.MLstmCellState;
 

@@ -10,7 +10,7 @@ import ai.djl.xlstm.components.RecurrentBlock;
 import ai.djl.xlstm.components.RmsNorm;
 import ai.djl.xlstm.components.SwiGluFeedForward;
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.MLstmCellState;
 

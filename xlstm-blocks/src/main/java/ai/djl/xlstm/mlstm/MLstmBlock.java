@@ -7,6 +7,7 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.LayerNorm;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.components.RecurrentBlock;
 import ai.djl.xlstm.config.MLstmLayerConfig;
 import ai.djl.xlstm.state.BlockState;

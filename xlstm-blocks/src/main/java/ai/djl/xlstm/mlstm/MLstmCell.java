@@ -1,16 +1,17 @@
 package ai.djl.xlstm.mlstm;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
-import ai.djl.util.Pair;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
+import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.Inits;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
 import ai.djl.xlstm.state.MLstmCellState;
 

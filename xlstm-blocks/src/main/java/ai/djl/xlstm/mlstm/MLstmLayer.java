@@ -1,9 +1,10 @@
 package ai.djl.xlstm.mlstm;
 
+
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
@@ -15,13 +16,13 @@ import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.CausalConv1d;
 import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.LinearHeadwiseExpand;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.config.MLstmLayerConfig;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
-
-import java.util.Iterator;
 import ai.djl.xlstm.state.MLstmCellState;
+import java.util.Iterator;
 
 /**
  * Upstream {@code blocks/mlstm/layer.py: mLSTMLayer} (NeurIPS, paper Fig. 11): the

@@ -12,7 +12,7 @@ import ai.djl.xlstm.components.RmsNorm;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.large.XLstmLargeBlock;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.mlstm.MLstmBlock;
 import ai.djl.xlstm.slstm.SLstmBlock;
 import ai.djl.xlstm.state.BlockState;

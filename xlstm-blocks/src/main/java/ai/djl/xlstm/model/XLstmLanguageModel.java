@@ -19,7 +19,7 @@ import ai.djl.xlstm.components.TokenEmbedding;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.XLstmState;
 

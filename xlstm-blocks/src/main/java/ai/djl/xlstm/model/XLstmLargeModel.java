@@ -1,7 +1,7 @@
 package ai.djl.xlstm.model;
 
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 
 /**
  * Upstream {@code xlstm_large/model.py: xLSTMLarge} (the xLSTM 7B architecture): {@code

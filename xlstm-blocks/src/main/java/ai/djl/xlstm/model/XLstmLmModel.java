@@ -1,7 +1,7 @@
 package ai.djl.xlstm.model;
 
 import ai.djl.xlstm.config.XLstmLmConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 
 /**
  * Upstream {@code xlstm_lm_model.py: xLSTMLMModel} (the NeurIPS paper's language model): {@code

@@ -11,7 +11,7 @@ import ai.djl.xlstm.components.LayerNorm;
 import ai.djl.xlstm.components.RecurrentBlock;
 import ai.djl.xlstm.config.FeedForwardConfig;
 import ai.djl.xlstm.config.SLstmLayerConfig;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
 

@@ -129,4 +129,11 @@ public class SLstmCell extends AbstractXLstmBlock {
     public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
         return forward(ps, x, null, training).getKey();
     }
+
+    /** Gate pre-activations {@code [B, S, 4 * D]} -> hidden states {@code [B, S, D]}. */
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape in = inputShapes[0];
+        return new Shape[] {new Shape(in.get(0), in.get(1), (long) numHeads * headDim)};
+    }
 }

@@ -1,10 +1,5 @@
 package ai.djl.xlstm.training;
 
-import org.knowm.xchart.BitmapEncoder;
-import org.knowm.xchart.XYChart;
-import org.knowm.xchart.XYChartBuilder;
-import org.knowm.xchart.XYSeries;
-
 import java.io.IOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
@@ -15,9 +10,8 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * The metrics of a training run: one row per logged step, written as {@code metrics.csv} and
- * plotted (train and validation loss over steps) as {@code loss.png} beside it with XChart.
- * Reading an existing CSV lets a resumed run continue the same curve.
+ * The metrics of a training run: one row per logged step, written as {@code metrics.csv}. Reading
+ * an existing CSV lets a resumed run continue the same curve.
  */
 public final class MetricsLog {
 
@@ -77,7 +71,7 @@ public final class MetricsLog {
         rows.add(row);
     }
 
-    /** Writes {@code metrics.csv} and {@code loss.png}. */
+    /** Writes {@code metrics.csv}. */
     public void write() throws IOException {
         Files.createDirectories(dir);
         try (Writer w = Files.newBufferedWriter(dir.resolve("metrics.csv"), StandardCharsets.UTF_8)) {
@@ -86,37 +80,5 @@ public final class MetricsLog {
                 w.write(r.toCsv() + "\n");
             }
         }
-        plot(dir.resolve("loss.png"));
-    }
-
-    private void plot(Path png) throws IOException {
-        List<Integer> trainSteps = new ArrayList<>();
-        List<Double> train = new ArrayList<>();
-        List<Integer> valSteps = new ArrayList<>();
-        List<Double> val = new ArrayList<>();
-        for (Row r : rows) {
-            if (!Double.isNaN(r.trainLoss())) {
-                trainSteps.add(r.step());
-                train.add(r.trainLoss());
-            }
-            if (!Double.isNaN(r.valLoss())) {
-                valSteps.add(r.step());
-                val.add(r.valLoss());
-            }
-        }
-        if (train.isEmpty() && val.isEmpty()) {
-            return;
-        }
-        System.setProperty("java.awt.headless", "true");
-        XYChart chart = new XYChartBuilder().width(900).height(500)
-                .title("xLSTM training").xAxisTitle("step").yAxisTitle("cross-entropy loss (nats)").build();
-        chart.getStyler().setMarkerSize(4);
-        if (!train.isEmpty()) {
-            chart.addSeries("train", trainSteps, train).setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-        }
-        if (!val.isEmpty()) {
-            chart.addSeries("validation", valSteps, val).setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.Line);
-        }
-        BitmapEncoder.saveBitmap(chart, png.toString(), BitmapEncoder.BitmapFormat.PNG);
     }
 }

@@ -1,11 +1,11 @@
 package ai.djl.xlstm.training;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.djl.util.Progress;
+import ai.djl.xlstm.generate.TextCodec;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -22,9 +22,9 @@ import java.util.stream.Stream;
  * inputs shifted by one). Documents are joined with an end-of-text token when the tokenizer has
  * one.
  *
- * <p>{@link #split} reads a file or a folder of {@code .txt} files, tokenizes each document with
- * DJL's Hugging Face tokenizer (no truncation, no special tokens) and splits train and validation
- * by document, so that no validation text leaks into training.
+ * <p>{@link #split} reads a file or a folder of {@code .txt} files, tokenizes each document with a
+ * {@link TextCodec} (no truncation, no special tokens) and holds out the tail of every
+ * document for validation, so that no validation text leaks into training.
  */
 public final class TokenWindowDataset extends RandomAccessDataset {
 
@@ -70,11 +70,12 @@ public final class TokenWindowDataset extends RandomAccessDataset {
 
     /**
      * Tokenizes the corpus at {@code path} (a text file, or a folder whose {@code .txt} files are
-     * the documents; a single file is cut into documents at paragraph boundaries every ~64 KB) and
-     * returns {@code [train, validation]} token streams, the validation documents taken from the
-     * end until they hold at least {@code validationFraction} of the characters.
+     * the documents) and returns {@code [train, validation]} token streams: the validation stream is
+     * the last {@code validationFraction} of every document, cut at a paragraph boundary (else a
+     * line break, else a space), so that every book is represented in both and no validation text
+     * is trained on.
      */
-    public static long[][] split(Path path, HuggingFaceTokenizer tokenizer, double validationFraction)
+    public static long[][] split(Path path, TextCodec tokenizer, double validationFraction)
             throws IOException {
         if (!Files.exists(path)) {
             throw new IllegalArgumentException("corpus not found: " + path);
@@ -82,59 +83,51 @@ public final class TokenWindowDataset extends RandomAccessDataset {
         if (validationFraction <= 0 || validationFraction >= 1) {
             throw new IllegalArgumentException("validation fraction must be in (0, 1), got " + validationFraction);
         }
-        List<String> documents = documents(path);
-        long total = documents.stream().mapToLong(String::length).sum();
-        int firstValidation = documents.size();
-        long validationChars = 0;
-        while (firstValidation > 1 && validationChars < validationFraction * total) {
-            validationChars += documents.get(--firstValidation).length();
+        List<String> heads = new ArrayList<>();
+        List<String> tails = new ArrayList<>();
+        for (String doc : documents(path)) {
+            int cut = cutPoint(doc, (int) Math.round(doc.length() * (1 - validationFraction)));
+            heads.add(doc.substring(0, cut));
+            tails.add(doc.substring(cut));
         }
-        if (firstValidation == documents.size()) {
-            throw new IllegalArgumentException("corpus " + path + " has too little text to split");
+        long eos = tokenizer.endOfText().orElse(-1);
+        return new long[][] {tokenize(heads, tokenizer, eos), tokenize(tails, tokenizer, eos)};
+    }
+
+    /** The last paragraph break, else line break, else space, at or before {@code target} (else target). */
+    static int cutPoint(String doc, int target) {
+        int floor = target / 2; // never give validation more than about half of a document
+        for (String separator : new String[] {"\n\n", "\n", " "}) {
+            int at = doc.lastIndexOf(separator, target);
+            if (at >= floor && at > 0) {
+                return at + separator.length();
+            }
         }
-        long eos = endOfText(tokenizer);
-        return new long[][] {
-            tokenize(documents.subList(0, firstValidation), tokenizer, eos),
-            tokenize(documents.subList(firstValidation, documents.size()), tokenizer, eos)
-        };
+        return target;
     }
 
     static List<String> documents(Path path) throws IOException {
-        List<String> documents = new ArrayList<>();
-        if (Files.isDirectory(path)) {
-            try (Stream<Path> files = Files.list(path)) {
-                for (Path f : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
-                    documents.add(Files.readString(f, StandardCharsets.UTF_8));
-                }
-            }
-            if (documents.isEmpty()) {
-                throw new IllegalArgumentException("no .txt files in " + path);
-            }
-            return documents;
+        if (!Files.isDirectory(path)) {
+            return List.of(Files.readString(path, StandardCharsets.UTF_8));
         }
-        String text = Files.readString(path, StandardCharsets.UTF_8);
-        int start = 0;
-        while (start < text.length()) {
-            int end = Math.min(text.length(), start + 65_536);
-            int paragraph = text.indexOf("\n\n", end);
-            end = paragraph < 0 ? text.length() : paragraph + 2;
-            documents.add(text.substring(start, end));
-            start = end;
+        List<String> documents = new ArrayList<>();
+        try (Stream<Path> files = Files.list(path)) {
+            for (Path f : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
+                documents.add(Files.readString(f, StandardCharsets.UTF_8));
+            }
+        }
+        if (documents.isEmpty()) {
+            throw new IllegalArgumentException("no .txt files in " + path);
         }
         return documents;
     }
 
-    private static long endOfText(HuggingFaceTokenizer tokenizer) {
-        long[] ids = tokenizer.encode("<|endoftext|>", false, false).getIds();
-        return ids.length == 1 ? ids[0] : -1;
-    }
-
-    private static long[] tokenize(List<String> documents, HuggingFaceTokenizer tokenizer, long eos) {
+    private static long[] tokenize(List<String> documents, TextCodec tokenizer, long eos) {
         List<long[]> parts = new ArrayList<>();
         int total = 0;
         for (String doc : documents) {
             for (String piece : doc.split("(?<=\n\n)")) { // tokenize paragraph by paragraph
-                long[] ids = tokenizer.encode(piece, false, false).getIds();
+                long[] ids = tokenizer.encode(piece);
                 parts.add(ids);
                 total += ids.length;
             }

@@ -17,7 +17,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.translate.Batchifier;
 import ai.djl.xlstm.TestModels;
 import ai.djl.xlstm.io.ParameterNames;
-import ai.djl.xlstm.mlstm.MLstmBackend;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import org.junit.jupiter.api.Test;

@@ -1,11 +1,11 @@
 package ai.djl.xlstm.examples;
 
-import ai.djl.xlstm.training.formal.FormalLanguageEval;
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment;
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment.Architecture;
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment.Options;
-import ai.djl.xlstm.training.formal.FormalTask;
-import ai.djl.xlstm.training.formal.Supervision;
+import ai.djl.xlstm.examples.formal.FormalLanguageEval;
+import ai.djl.xlstm.examples.formal.FormalLanguageExperiment;
+import ai.djl.xlstm.examples.formal.FormalLanguageExperiment.Architecture;
+import ai.djl.xlstm.examples.formal.FormalLanguageExperiment.Options;
+import ai.djl.xlstm.examples.formal.FormalTask;
+import ai.djl.xlstm.examples.formal.Supervision;
 
 import com.google.gson.Gson;
 

@@ -2,7 +2,7 @@ package ai.djl.xlstm.examples;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.xlstm.generate.Generator;
-import ai.djl.xlstm.generate.HuggingFaceTextCodec;
+import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 

@@ -1,12 +1,11 @@
 package ai.djl.xlstm.examples;
 
-import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.generate.HuggingFaceTextCodec;
 import ai.djl.xlstm.training.TokenWindowDataset;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
+import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -101,7 +100,7 @@ final class TrainCommand implements Callable<Integer> {
         }
 
         long[][] split;
-        try (HuggingFaceTokenizer tok = HuggingFaceTextCodec.tokenizer(tokenizer)) {
+        try (HuggingFaceTextCodec tok = HuggingFaceTextCodec.load(tokenizer)) {
             split = TokenWindowDataset.split(text, tok, 0.1);
         }
         TokenWindowDataset train = TokenWindowDataset.builder().setTokens(split[0]).setSequenceLength(seqLen)
@@ -135,6 +134,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         try (session) {
             TrainingSession.Summary s = session.train(train, validation, true);
+            LossPlot.write(session.getMetrics().rows(), dir.resolve("loss.png"));
             System.out.printf(Locale.ROOT, "step %d: train loss %.4f, validation loss %.4f (perplexity %.2f), %.0f tokens/s%n",
                     s.steps(), s.lastTrainLoss(), s.lastValLoss(), s.lastValPerplexity(), s.tokensPerSecond());
             System.out.println("wrote " + dir.resolve("model.safetensors") + ", " + dir.resolve("metrics.csv")

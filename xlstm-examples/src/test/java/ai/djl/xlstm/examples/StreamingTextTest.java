@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.xlstm.generate.HuggingFaceTextCodec;
+import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
 import ai.djl.xlstm.generate.StreamingDecoder;
 
 import org.junit.jupiter.api.Test;

@@ -1,4 +1,6 @@
-package ai.djl.xlstm.generate;
+package ai.djl.xlstm.zoo;
+
+import ai.djl.xlstm.generate.TextCodec;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.training.formal;
+package ai.djl.xlstm.examples.formal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.training.formal;
+package ai.djl.xlstm.examples.formal;
 
 /**
  * Which positions of a formal-language example carry a training label.

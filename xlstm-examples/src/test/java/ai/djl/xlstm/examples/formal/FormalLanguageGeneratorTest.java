@@ -1,6 +1,6 @@
-package ai.djl.xlstm.training.formal;
+package ai.djl.xlstm.examples.formal;
 
-import static ai.djl.xlstm.training.formal.FormalExample.IGNORE;
+import static ai.djl.xlstm.examples.formal.FormalExample.IGNORE;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.mlstm;
+package ai.djl.xlstm.components;
 
 /**
  * How the mLSTM cell runs over a sequence of more than one token (a single token always takes

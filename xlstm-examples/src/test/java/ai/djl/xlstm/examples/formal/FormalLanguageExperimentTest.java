@@ -1,12 +1,10 @@
-package ai.djl.xlstm.training;
+package ai.djl.xlstm.examples.formal;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment;
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment.Architecture;
-import ai.djl.xlstm.training.formal.FormalLanguageExperiment.Options;
-import ai.djl.xlstm.training.formal.FormalTask;
-import ai.djl.xlstm.training.formal.Supervision;
+import ai.djl.xlstm.examples.formal.FormalLanguageExperiment.Architecture;
+import ai.djl.xlstm.examples.formal.FormalLanguageExperiment.Options;
+
 
 import org.junit.jupiter.api.Test;
 

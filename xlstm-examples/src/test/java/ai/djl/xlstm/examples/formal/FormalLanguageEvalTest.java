@@ -1,12 +1,12 @@
-package ai.djl.xlstm.training.formal;
+package ai.djl.xlstm.examples.formal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import ai.djl.xlstm.training.formal.FormalLanguageEval.Accuracy;
-import ai.djl.xlstm.training.formal.FormalLanguageEval.LengthBucket;
-import ai.djl.xlstm.training.formal.FormalLanguageEval.Report;
+import ai.djl.xlstm.examples.formal.FormalLanguageEval.Accuracy;
+import ai.djl.xlstm.examples.formal.FormalLanguageEval.LengthBucket;
+import ai.djl.xlstm.examples.formal.FormalLanguageEval.Report;
 
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.training.formal;
+package ai.djl.xlstm.examples.formal;
 
 import java.util.Collections;
 import java.util.LinkedHashMap;
