@@ -1,5 +1,6 @@
 package ai.djl.xlstm.it;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -32,7 +33,8 @@ import java.util.function.Function;
 /**
  * The importer accepts every upstream checkpoint variant (shards, Hugging Face index and names,
  * fused xLSTM Large projections, the vanilla sLSTM layout, BF16/F16 weights, config.yaml) and
- * gives the same model; a checkpoint that does not fit is refused with every problem listed.
+ * gives the same model, which saves and reloads to bit-identical logits; a checkpoint that does not
+ * fit is refused with every problem listed.
  */
 class CheckpointImportTest {
 
@@ -40,12 +42,28 @@ class CheckpointImportTest {
         return Path.of(CheckpointImportTest.class.getResource("/reference/" + name).toURI());
     }
 
-    /** Logits of the checkpoint in {@code dir} on the reference tokens. */
+    /**
+     * Logits of the checkpoint in {@code dir} on the reference tokens, after checking that the
+     * imported model, saved and loaded again, gives bit-identical logits (whatever the variant it
+     * was imported from, the save writes the canonical form and says so).
+     */
     private static float[] logits(Path dir, Path io) throws IOException {
+        Path saved = Files.createTempDirectory("xlstm-roundtrip");
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(dir, manager);
             NDArray tokens = SafeTensors.load(io, manager).get("tokens");
-            return model.logits(new ParameterStore(manager, false), tokens, false).toFloatArray();
+            float[] imported = model.logits(new ParameterStore(manager, false), tokens, false).toFloatArray();
+            UpstreamCheckpoint.save(model, saved);
+            XLstmLanguageModel reloaded = UpstreamCheckpoint.load(saved, manager);
+            float[] again = reloaded.logits(new ParameterStore(manager, false), tokens, false).toFloatArray();
+            assertArrayEquals(imported, again, "import of " + dir.getFileName() + ", save, reload: logits differ");
+            assertEquals(model.getConfig(), reloaded.getConfig(), "config after a save and reload");
+            System.out.printf("[import] %s: import, save, reload: %d logits bit-identical%n", dir.getFileName(), again.length);
+            return imported;
+        } finally {
+            try (var files = Files.walk(saved)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
+            }
         }
     }
 
@@ -201,6 +219,7 @@ class CheckpointImportTest {
                 float diff = logits.sub(reference).abs().max().getFloat();
                 System.out.printf("[import] %s weights: max|diff| of logits vs float32 reference = %.3e%n", dtype, diff);
                 assertTrue(diff < 0.5f, dtype + " logits drift " + diff);
+                assertArrayEquals(logits.toFloatArray(), logits(dir, ref.resolve("io.safetensors")), dtype + " import");
             }
         }
     }

@@ -32,10 +32,15 @@ public final class ConfigFiles {
 
     /** Reads {@code config.json}, or else {@code config.yaml}, from a checkpoint folder. */
     public static XLstmConfig readFolder(Path dir) throws IOException {
+        return read(configFile(dir));
+    }
+
+    /** The config file of a checkpoint folder: {@code config.json}, else {@code config.yaml}. */
+    public static Path configFile(Path dir) {
         for (String name : new String[] {"config.json", "config.yaml", "config.yml"}) {
             Path file = dir.resolve(name);
             if (Files.isRegularFile(file)) {
-                return read(file);
+                return file;
             }
         }
         throw new IllegalArgumentException(
@@ -44,6 +49,16 @@ public final class ConfigFiles {
 
     /** Reads one config file (JSON, or YAML when the name ends in .yaml/.yml). */
     public static XLstmConfig read(Path file) throws IOException {
+        Map<String, Object> map = readMap(file);
+        try {
+            return fromMap(map);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The fields of one config file as parsed (JSON, or YAML when the name ends in .yaml/.yml). */
+    public static Map<String, Object> readMap(Path file) throws IOException {
         String name = file.getFileName().toString();
         Map<String, Object> map;
         try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
@@ -61,11 +76,7 @@ public final class ConfigFiles {
         if (map == null) {
             throw new IllegalArgumentException("config " + file + " is empty");
         }
-        try {
-            return fromMap(map);
-        } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException(file + ": " + e.getMessage(), e);
-        }
+        return map;
     }
 
     /** Builds the config of the architecture that {@code map} describes. */

@@ -22,7 +22,6 @@ import java.util.Map;
  * @param ffnRoundUpToMultipleOf the rounding multiple of the feed-forward dimension
  * @param gateSoftCap the soft cap of the i and f gate pre-activations (0 disables)
  * @param outputLogitSoftCap the soft cap of the output logits (0 disables)
- * @param weightMode {@code single} or {@code fused}, the layout of the upstream projections
  */
 public record XLstmLargeConfig(
         int vocabSize,
@@ -39,8 +38,7 @@ public record XLstmLargeConfig(
         double ffnProjFactor,
         int ffnRoundUpToMultipleOf,
         float gateSoftCap,
-        float outputLogitSoftCap,
-        String weightMode)
+        float outputLogitSoftCap)
         implements XLstmConfig {
 
     /** The architecture name in {@code config.json}. */
@@ -61,9 +59,6 @@ public record XLstmLargeConfig(
         ConfigMap.require(normEps > 0 && eps > 0, "norm_eps and eps must be > 0");
         ConfigMap.require(ffnProjFactor > 0 && ffnRoundUpToMultipleOf > 0, "ffn_proj_factor and ffn_round_up_to_multiple_of must be > 0");
         ConfigMap.require(gateSoftCap >= 0 && outputLogitSoftCap >= 0, "soft caps must be >= 0");
-        ConfigMap.require(
-                "single".equals(weightMode) || "fused".equals(weightMode),
-                "weight_mode must be 'single' or 'fused', got '" + weightMode + "'");
     }
 
     @Override
@@ -90,7 +85,7 @@ public record XLstmLargeConfig(
         m.put("ffn_round_up_to_multiple_of", ffnRoundUpToMultipleOf);
         m.put("gate_soft_cap", ConfigMap.decimal(gateSoftCap));
         m.put("output_logit_soft_cap", ConfigMap.decimal(outputLogitSoftCap));
-        m.put("weight_mode", "single"); // our parameters are always the single (unfused) projections
+        m.put("weight_mode", "single"); // what UpstreamCheckpoint.save writes (see ImportOptions)
         return m;
     }
 
@@ -127,7 +122,6 @@ public record XLstmLargeConfig(
                 m.getDouble("ffn_proj_factor", 2.6667),
                 m.getInt("ffn_round_up_to_multiple_of", 64),
                 (float) m.getDouble("gate_soft_cap", 15.0),
-                (float) m.getDouble("output_logit_soft_cap", 30.0),
-                m.getString("weight_mode", "single"));
+                (float) m.getDouble("output_logit_soft_cap", 30.0));
     }
 }

@@ -93,7 +93,8 @@ public record XLstmLmConfig(
             s.put("num_heads", slstm.numHeads());
             s.put("conv1d_kernel_size", slstm.conv1dKernelSize());
             m.put("slstm", s);
-            m.put("slstm_backend_layout", slstm.backendLayout());
+            // what UpstreamCheckpoint.save writes (the layout is an import option, see ImportOptions)
+            m.put("slstm_backend_layout", "cuda");
         }
         if (feedforward != null) {
             Map<String, Object> s = new LinkedHashMap<>();
@@ -145,7 +146,7 @@ public record XLstmLmConfig(
                 context,
                 anyMlstm || mlstm != null ? MLstmLayerConfig.from(mlstm, dim, bias, dropout, context) : null,
                 anySlstm || slstm != null
-                        ? SLstmLayerConfig.from(slstm, dim, dropout, m.getString("slstm_backend_layout", null))
+                        ? SLstmLayerConfig.from(slstm, dim, dropout)
                         : null,
                 anySlstm || ffn != null ? FeedForwardConfig.from(ffn, dim, bias, dropout) : null,
                 m.getBoolean("tie_weights", false),

@@ -29,8 +29,9 @@ import java.util.Map;
  * <p>Accepted names: NeurIPS {@code xLSTMLMModel}, {@code xlstm_large} and Hugging Face ({@code
  * backbone.embeddings.weight}, {@code query}/{@code key}/{@code value}). xLSTM Large's fused
  * projections ({@code weight_mode: fused}) are split, and an sLSTM recurrent kernel and bias saved
- * by the vanilla backend are converted to the CUDA layout our cell uses. F16 and BF16 weights
- * arrive as float32 (see {@link SafeTensors}).
+ * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
+ * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
+ * BF16 weights arrive as float32 (see {@link SafeTensors}).
  */
 public final class UpstreamCheckpoint {
 
@@ -38,14 +39,25 @@ public final class UpstreamCheckpoint {
 
     /**
      * Reads the config and weights of {@code dir} into a new, initialized model whose parameters
-     * live in {@code manager}.
+     * live in {@code manager}; the storage options are those the config file declares ({@link
+     * ImportOptions#declaredBy}).
      */
     public static XLstmLanguageModel load(Path dir, NDManager manager) throws IOException {
-        XLstmConfig config = ConfigFiles.readFolder(dir);
+        return load(dir, manager, null);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager)}, with the storage options given ({@code null}: those the
+     * config file declares).
+     */
+    public static XLstmLanguageModel load(Path dir, NDManager manager, ImportOptions options) throws IOException {
+        Path configFile = ConfigFiles.configFile(dir);
+        XLstmConfig config = ConfigFiles.read(configFile);
+        ImportOptions storage = options != null ? options : ImportOptions.declaredBy(ConfigFiles.readMap(configFile));
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {
-            loadWeights(model, SafeTensors.loadCheckpoint(dir, scratch), dir.toString());
+            loadWeights(model, SafeTensors.loadCheckpoint(dir, scratch), storage, dir.toString());
         }
         return model;
     }
@@ -53,26 +65,30 @@ public final class UpstreamCheckpoint {
     /**
      * Writes {@code model} as an upstream-format checkpoint folder: {@code config.json} (upstream
      * field names plus {@code architecture}) and {@code model.safetensors} (upstream parameter
-     * names, float32), which {@link #load} and upstream's loaders read back.
+     * names, float32), which {@link #load} and upstream's loaders read back. Whatever the model
+     * was imported from, the weights are written in the canonical form ({@link
+     * ImportOptions#CANONICAL}: CUDA sLSTM layout, single projections) and the config says so.
      */
     public static void save(XLstmLanguageModel model, Path dir) throws IOException {
         Files.createDirectories(dir);
         ConfigFiles.write(model.getConfig(), dir.resolve("config.json"));
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
-        SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt"));
+        SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt",
+                "xlstm_slstm_layout", "cuda", "xlstm_weight_mode", "single"));
     }
 
     /**
-     * Copies upstream tensors into an initialized model.
+     * Copies upstream tensors, stored as {@code storage} says, into an initialized model.
      *
      * @param source names the source in error messages
      * @throws IllegalArgumentException listing every missing, unexpected or mis-shaped tensor with
      *     its expected and actual shape
      */
-    public static void loadWeights(XLstmLanguageModel model, Map<String, NDArray> tensors, String source) {
+    public static void loadWeights(XLstmLanguageModel model, Map<String, NDArray> tensors, ImportOptions storage,
+            String source) {
         XLstmConfig config = model.getConfig();
-        Map<String, NDArray> canonical = canonicalize(tensors, config);
+        Map<String, NDArray> canonical = canonicalize(tensors, config, storage);
         Map<String, Parameter> params = ParameterNames.of(model);
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
@@ -113,7 +129,7 @@ public final class UpstreamCheckpoint {
     }
 
     /** Renames aliases to our (upstream NeurIPS / xlstm_large) names and converts layouts. */
-    static Map<String, NDArray> canonicalize(Map<String, NDArray> tensors, XLstmConfig config) {
+    static Map<String, NDArray> canonicalize(Map<String, NDArray> tensors, XLstmConfig config, ImportOptions storage) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             String name = e.getKey();
@@ -123,14 +139,16 @@ public final class UpstreamCheckpoint {
             }
             if (config instanceof XLstmLargeConfig large) {
                 name = largeAlias(name);
-                if (splitFused(name, t, large, out)) {
+                if (storage.weightMode() == ImportOptions.WeightMode.FUSED && splitFused(name, t, large, out)) {
                     continue;
                 }
             } else if (config instanceof XLstmLmConfig lm) {
                 if (lm.tieWeights() && name.equals("lm_head.weight")) {
                     continue; // the tied head is the embedding itself
                 }
-                t = slstmToCudaLayout(name, t, lm.slstm());
+                if (storage.slstmLayout() == ImportOptions.SLstmLayout.VANILLA) {
+                    t = vanillaToCudaLayout(name, t, lm.slstm());
+                }
             }
             out.put(name, t);
         }
@@ -188,8 +206,8 @@ public final class UpstreamCheckpoint {
      * ({@code [h, g * DH + out, in]}) and {@code _bias_} in (gate, head, dim) order; our cell uses
      * the CUDA layout {@code [NH, DH, 4 * DH]} and (head, gate, dim).
      */
-    private static NDArray slstmToCudaLayout(String name, NDArray t, SLstmLayerConfig slstm) {
-        if (slstm == null || !"vanilla".equals(slstm.backendLayout())) {
+    private static NDArray vanillaToCudaLayout(String name, NDArray t, SLstmLayerConfig slstm) {
+        if (slstm == null) {
             return t;
         }
         long nh = slstm.numHeads();
