@@ -1,5 +1,7 @@
 package ai.djl.xlstm.generate;
 
+import java.util.Locale;
+
 /** Why a sequence stopped. */
 public enum FinishReason {
     /** It produced an end-of-sequence token. */
@@ -9,8 +11,16 @@ public enum FinishReason {
     /** It reached the maximum number of new tokens. */
     LENGTH;
 
-    /** The lower-case name used in JSON output ({@code eos}, {@code stop}, {@code length}). */
+    /**
+     * The name used in JSON output, as the OpenAI API's {@code finish_reason}: {@code stop} for an
+     * end-of-sequence token or a stop string, {@code length} for the token limit (any other reason:
+     * its lower-case name).
+     */
     public String jsonName() {
-        return name().toLowerCase(java.util.Locale.ROOT);
+        return switch (this) {
+            case EOS, STOP -> "stop";
+            case LENGTH -> "length";
+            default -> name().toLowerCase(Locale.ROOT);
+        };
     }
 }

@@ -1,5 +1,7 @@
 package ai.djl.xlstm.generate;
 
+import java.util.Objects;
+
 /**
  * One generated token as streamed.
  *
@@ -11,4 +13,10 @@ package ai.djl.xlstm.generate;
  *     or a possible stop string is still incomplete, and possibly more than one token's worth
  *     when it completes earlier tokens' characters
  */
-public record GeneratedToken(int sequence, long id, double logProb, String text) {}
+public record GeneratedToken(int sequence, long id, double logProb, String text) {
+
+    /** Checks that the text is present (empty when the token completes no text). */
+    public GeneratedToken {
+        Objects.requireNonNull(text, "text");
+    }
+}

@@ -26,9 +26,11 @@ import java.util.Set;
  * @param lengthPenalty beam search ranks finished sequences by total log-probability divided by
  *     {@code length ^ lengthPenalty} (0: by total log-probability)
  * @param seed the seed of sampling (sequence {@code i} of a batch uses {@code seed + i})
- * @param eosTokenIds the tokens that end a sequence (kept in its token ids, not in its text)
+ * @param eosTokenIds the tokens that end a sequence (kept in its token ids, not in its text); null
+ *     for none
  * @param bosTokenId the token to start from when both the prompt and the state are empty, or null
- * @param stopStrings texts that end a sequence; the text is cut before the first of them
+ * @param stopStrings texts that end a sequence; the text is cut before the first of them; null for
+ *     none
  * @param prefillSegment the most prompt tokens run in one forward pass (longer prompts are
  *     prefilled segment by segment, carrying the state, in bounded memory)
  */
@@ -80,6 +82,13 @@ public record GenerationConfig(
                             + " and topK, topP, minP off, got temperature " + temperature + ", topK " + topK
                             + ", topP " + topP + ", minP " + minP);
         }
+        if (eosTokenIds != null) {
+            for (Long id : eosTokenIds) {
+                if (id == null) {
+                    throw new IllegalArgumentException("eosTokenIds holds a null id");
+                }
+            }
+        }
         eosTokenIds = Set.copyOf(eosTokenIds == null ? Set.of() : eosTokenIds);
         for (long id : eosTokenIds) {
             if (id < 0) {
@@ -89,10 +98,13 @@ public record GenerationConfig(
         if (bosTokenId != null && bosTokenId < 0) {
             throw new IllegalArgumentException("bosTokenId must be >= 0, got " + bosTokenId);
         }
+        if (stopStrings != null) {
+            Generator.requireElements(stopStrings, "stopStrings");
+        }
         stopStrings = List.copyOf(stopStrings == null ? List.of() : stopStrings);
-        for (String s : stopStrings) {
-            if (s.isEmpty()) {
-                throw new IllegalArgumentException("stopStrings must not hold an empty string");
+        for (int i = 0; i < stopStrings.size(); i++) {
+            if (stopStrings.get(i).isEmpty()) {
+                throw new IllegalArgumentException("stopStrings[" + i + "] is empty: a stop string must not be empty");
             }
         }
         if (prefillSegment < 1) {
@@ -201,7 +213,7 @@ public record GenerationConfig(
             return this;
         }
 
-        /** The end-of-sequence tokens (default none). */
+        /** The end-of-sequence tokens (default none; null for none). */
         public Builder eosTokenIds(Set<Long> value) {
             eosTokenIds = value;
             return this;
@@ -213,7 +225,7 @@ public record GenerationConfig(
             return this;
         }
 
-        /** The stop strings (default none). */
+        /** The stop strings (default none; null for none). */
         public Builder stopStrings(List<String> value) {
             stopStrings = value;
             return this;

@@ -1,5 +1,7 @@
 package ai.djl.xlstm.generate;
 
+import java.util.Objects;
+
 /**
  * The outcome of generating one sequence.
  *
@@ -15,6 +17,13 @@ package ai.djl.xlstm.generate;
 public record GenerationResult(
         long[] tokens, String text, double[] logProbs, FinishReason finishReason, int promptTokens,
         long prefillNanos, long decodeNanos) {
+
+    /** Checks that the tokens, log-probabilities and finish reason are present. */
+    public GenerationResult {
+        Objects.requireNonNull(tokens, "tokens");
+        Objects.requireNonNull(logProbs, "logProbs");
+        Objects.requireNonNull(finishReason, "finishReason");
+    }
 
     /** The sum of the generated tokens' log-probabilities. */
     public double totalLogProb() {

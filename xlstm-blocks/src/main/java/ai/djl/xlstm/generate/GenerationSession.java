@@ -3,6 +3,7 @@ package ai.djl.xlstm.generate;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.SafeTensors;
@@ -17,6 +18,8 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * One conversation with a model: the recurrent state after every token seen so far, those tokens,
@@ -24,9 +27,20 @@ import java.util.Map;
  * list (8 bytes a token, kept for the repetition penalty and for detokenization).
  *
  * <p>A session saves to one safetensors file holding the state tensors, the next-token logits, the
- * token ids and the model's {@link XLstmConfig#fingerprint() fingerprint}; {@link #load} refuses a
- * file written by another model, so a restored session continues exactly where it stopped, in
- * this process or another one.
+ * token ids, the model's {@link XLstmConfig#fingerprint() fingerprint} (its config), a hash of the
+ * model's weights and a checksum of the tensors; {@link #load} refuses a file written by a model
+ * with another config or other weights, a file whose tensors do not match their checksum
+ * (corrupted), and a state that is not finite, so a restored session continues exactly where it
+ * stopped, in this process or another one.
+ *
+ * <p>The weights hash (see {@code TensorDigest}) is computed once per {@link Generator}, the
+ * first time one of its sessions is saved or loaded, and then reused: hashing every weight costs
+ * a pass over the whole model, too much for every save. A generator therefore assumes that its
+ * model's weights no longer change; after changing them in the same JVM (training further,
+ * loading other weights), create a new {@link Generator} before saving or loading sessions,
+ * otherwise a session saved later records the weights the old generator hashed. The static
+ * {@link #create} and {@link #load} have no generator to share a hash with: each session they
+ * return hashes the weights itself, at most once.
  *
  * <p>The state lives in a sub-manager of the manager the session was created with; {@link
  * #close()} frees it. A session is not thread-safe.
@@ -34,24 +48,33 @@ import java.util.Map;
 public final class GenerationSession implements AutoCloseable {
 
     static final String FORMAT = "xlstm-session";
-    static final String VERSION = "1";
+    /** Version 2 added the {@code weights} hash and the {@code checksum} of the tensors. */
+    static final String VERSION = "2";
 
     private final XLstmLanguageModel model;
+    /** The hash of the model's weights, computed on first use (shared by a generator's sessions). */
+    private final Supplier<String> weightsHash;
     private final NDManager parent;
     private NDManager manager;
     private XLstmState state;
     private float[] nextLogits;
     private long[] tokens = new long[0];
 
-    GenerationSession(XLstmLanguageModel model, NDManager parent) {
+    GenerationSession(XLstmLanguageModel model, Supplier<String> weightsHash, NDManager parent) {
         this.model = model;
+        this.weightsHash = weightsHash;
         this.parent = parent;
         this.manager = parent.newSubManager();
     }
 
-    /** An empty session (no tokens seen) of {@code model}, its state kept in a sub-manager of {@code manager}. */
+    /**
+     * An empty session (no tokens seen) of {@code model}, its state kept in a sub-manager of {@code
+     * manager}. Prefer {@link Generator#newSession()}, whose sessions share one weights hash.
+     */
     public static GenerationSession create(XLstmLanguageModel model, NDManager manager) {
-        return new GenerationSession(model, manager);
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(manager, "manager");
+        return new GenerationSession(model, TensorDigest.weightsOnce(model), manager);
     }
 
     /** The model this session belongs to. */
@@ -120,11 +143,13 @@ public final class GenerationSession implements AutoCloseable {
 
     /**
      * Writes the session to {@code file} (safetensors; replaced atomically, so a crash never leaves
-     * a half-written session).
+     * a half-written session), with the weights hash and a checksum of the tensors.
      *
-     * @throws IllegalStateException if the session is empty
+     * @throws IllegalStateException if the session is empty, or its state or logits are not finite
+     *     (such a session could not be loaded back)
      */
     public void save(Path file) throws IOException {
+        Objects.requireNonNull(file, "file");
         if (state == null) {
             throw new IllegalStateException("the session is empty: nothing to save to " + file);
         }
@@ -136,12 +161,20 @@ public final class GenerationSession implements AutoCloseable {
             }
             tensors.put("logits", scratch.create(nextLogits));
             tensors.put("tokens", scratch.create(tokens));
+            for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+                String problem = nonFinite(e.getKey(), e.getValue());
+                if (problem != null) {
+                    throw new IllegalStateException("cannot save the session to " + file + ": " + problem);
+                }
+            }
             XLstmConfig config = model.getConfig();
             Map<String, String> metadata = new LinkedHashMap<>();
             metadata.put("format", FORMAT);
             metadata.put("version", VERSION);
             metadata.put("model", config.fingerprint());
             metadata.put("architecture", config.architecture());
+            metadata.put("weights", weightsHash.get());
+            metadata.put("checksum", checksum(tensors));
             Path dir = file.toAbsolutePath().getParent();
             if (dir != null) {
                 Files.createDirectories(dir);
@@ -158,13 +191,25 @@ public final class GenerationSession implements AutoCloseable {
 
     /**
      * Restores a session saved by {@link #save}. Every tensor's name, type and shape is checked
-     * against the model before any data is read.
+     * against the model before any data is read; then the tensors are checked against the
+     * checksum saved with them, and the state and logits must be finite. Prefer {@link
+     * Generator#loadSession}, which hashes the model's weights once for all its sessions.
      *
      * @throws IllegalArgumentException if the file is not a session file, belongs to another model
-     *     (another config fingerprint), or holds tensors of the wrong shape or token ids outside the
-     *     vocabulary
+     *     (another config fingerprint) or to the same config with other weights, is corrupted (its
+     *     tensors do not match their checksum), or holds tensors of the wrong shape, a state or
+     *     logits that are not finite, or token ids outside the vocabulary
      */
     public static GenerationSession load(Path file, XLstmLanguageModel model, NDManager manager) throws IOException {
+        Objects.requireNonNull(file, "file");
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(manager, "manager");
+        return load(file, model, TensorDigest.weightsOnce(model), manager);
+    }
+
+    /** As {@link #load(Path, XLstmLanguageModel, NDManager)}, with the model's weights hash. */
+    static GenerationSession load(Path file, XLstmLanguageModel model, Supplier<String> weightsHash, NDManager manager)
+            throws IOException {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("session file not found: " + file);
         }
@@ -182,9 +227,23 @@ public final class GenerationSession implements AutoCloseable {
             throw new IllegalArgumentException("the state in " + file + " belongs to model " + metadata.get("model")
                     + ", not to this model (" + expected + "): a state only continues the model that produced it");
         }
+        String saved = metadata.get("weights");
+        if (saved == null) {
+            throw new IllegalArgumentException(file + " is corrupted: its metadata has no weights hash");
+        }
+        String weights = weightsHash.get();
+        if (!weights.equals(saved)) {
+            throw new IllegalArgumentException("the session in " + file + " was saved from a model with other weights"
+                    + " than this one (same config " + expected + ", weights hash " + abbreviate(saved) + " vs "
+                    + abbreviate(weights) + "): a state only continues the weights that produced it");
+        }
+        String checksum = metadata.get("checksum");
+        if (checksum == null) {
+            throw new IllegalArgumentException(file + " is corrupted: its metadata has no checksum");
+        }
         Map<String, SafeTensors.TensorInfo> header = SafeTensors.readHeader(file);
         int vocab = model.getConfig().vocabSize();
-        GenerationSession session = new GenerationSession(model, manager);
+        GenerationSession session = new GenerationSession(model, weightsHash, manager);
         try (NDManager scratch = manager.newSubManager()) {
             NDList zero = model.zeroState(scratch, manager.getDevice(), 1).toNDList();
             Map<String, Shape> shapes = new LinkedHashMap<>();
@@ -210,13 +269,18 @@ public final class GenerationSession implements AutoCloseable {
                         + " " + new Shape(tok.shape()));
             }
             Map<String, NDArray> loaded = SafeTensors.load(file, scratch);
-            long[] ids = loaded.get("tokens").toLongArray();
-            for (int i = 0; i < ids.length; i++) {
-                if (ids[i] < 0 || ids[i] >= vocab) {
-                    throw new IllegalArgumentException(file + ": token " + ids[i] + " at position " + i
-                            + " is outside the vocabulary [0, " + vocab + ")");
+            if (!checksum.equals(checksum(loaded))) {
+                throw new IllegalArgumentException(file + " is corrupted: its tensors do not match the checksum saved"
+                        + " with them (a changed byte in the state, logits or tokens)");
+            }
+            for (Map.Entry<String, NDArray> e : loaded.entrySet()) {
+                String problem = nonFinite(e.getKey(), e.getValue());
+                if (problem != null) {
+                    throw new IllegalArgumentException(file + ": " + problem);
                 }
             }
+            long[] ids = loaded.get("tokens").toLongArray();
+            validateIds(ids, vocab, file + ": saved");
             NDList stateTensors = new NDList();
             for (int i = 0; i < zero.size(); i++) {
                 stateTensors.add(loaded.get("state." + i).toDevice(manager.getDevice(), false));
@@ -235,6 +299,33 @@ public final class GenerationSession implements AutoCloseable {
     public void close() {
         manager.close();
         state = null;
+    }
+
+    /** The checksum of a session file's tensors, in file order. */
+    static String checksum(Map<String, NDArray> tensors) {
+        TensorDigest digest = new TensorDigest();
+        tensors.forEach(digest::add);
+        return digest.hex();
+    }
+
+    /** Describes the first NaN or infinity of a float32 tensor, or returns null if there is none. */
+    private static String nonFinite(String name, NDArray array) {
+        if (array.getDataType() != DataType.FLOAT32) {
+            return null;
+        }
+        float[] values = array.toFloatArray();
+        for (int i = 0; i < values.length; i++) {
+            if (!Float.isFinite(values[i])) {
+                return "tensor " + name + " " + array.getShape() + " holds " + values[i] + " at flat index " + i
+                        + "; a session's state and logits must be finite";
+            }
+        }
+        return null;
+    }
+
+    /** The first 16 hex digits of a hash, for messages. */
+    private static String abbreviate(String hash) {
+        return hash.length() <= 16 ? hash : hash.substring(0, 16) + "...";
     }
 
     /** Checks that {@code tokens} are ids of this session's model. */

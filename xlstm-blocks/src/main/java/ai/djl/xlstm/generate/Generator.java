@@ -12,6 +12,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
+import java.util.function.Supplier;
 
 /**
  * Generates text with an xLSTM language model on its recurrent state.
@@ -30,6 +32,14 @@ import java.util.List;
  * <p>Every decoding step runs in its own {@link NDManager}, and the state moves from step to step
  * by {@link XLstmState#attach}, so native memory stays flat however many tokens are generated.
  * A generator is not thread-safe; use one per thread (they can share the model).
+ *
+ * <p>Sessions record a hash of the model's weights, which a generator computes once, the first
+ * time one of its sessions is saved or loaded, and reuses: a generator assumes that its model's
+ * weights no longer change. After changing them (training further, loading other weights), create
+ * a new generator before saving or loading sessions (see {@link GenerationSession}).
+ *
+ * <p>A listener may be null (no streaming); every other argument must not be null, nor hold null
+ * elements.
  */
 public final class Generator {
 
@@ -38,6 +48,8 @@ public final class Generator {
     private final TextCodec codec;
     private final ParameterStore ps;
     private final int vocab;
+    /** The hash of the model's weights, computed when a session is first saved or loaded. */
+    private final Supplier<String> weightsHash;
 
     /**
      * @param model the model (initialized)
@@ -46,8 +58,9 @@ public final class Generator {
      * @throws IllegalArgumentException if the tokenizer has more tokens than the model's vocabulary
      */
     public Generator(XLstmLanguageModel model, NDManager manager, TextCodec codec) {
-        this.model = model;
-        this.manager = manager;
+        this.model = Objects.requireNonNull(model, "model");
+        this.manager = Objects.requireNonNull(manager, "manager");
+        this.weightsHash = TensorDigest.weightsOnce(model);
         this.codec = codec;
         this.ps = new ParameterStore(manager, false);
         this.vocab = model.getConfig().vocabSize();
@@ -69,12 +82,15 @@ public final class Generator {
 
     /** A new, empty session. */
     public GenerationSession newSession() {
-        return GenerationSession.create(model, manager);
+        return new GenerationSession(model, weightsHash, manager);
     }
 
-    /** Restores a session saved by {@link GenerationSession#save} (refused if another model wrote it). */
+    /**
+     * Restores a session saved by {@link GenerationSession#save} (refused if a model with another
+     * config or other weights wrote it, or if the file is corrupted).
+     */
     public GenerationSession loadSession(Path file) throws IOException {
-        return GenerationSession.load(file, model, manager);
+        return GenerationSession.load(Objects.requireNonNull(file, "file"), model, weightsHash, manager);
     }
 
     /** Generates a completion of {@code prompt} from an empty state. */
@@ -82,7 +98,10 @@ public final class Generator {
         return generate(prompt, config, null);
     }
 
-    /** Generates a completion of {@code prompt} from an empty state, streaming tokens to {@code listener}. */
+    /**
+     * Generates a completion of {@code prompt} from an empty state, streaming tokens to {@code
+     * listener} (or null).
+     */
     public GenerationResult generate(String prompt, GenerationConfig config, TokenListener listener) {
         return generate(encode(prompt), config, listener);
     }
@@ -94,6 +113,8 @@ public final class Generator {
 
     /** Generates a completion of the token ids {@code prompt} from an empty state, streaming tokens. */
     public GenerationResult generate(long[] prompt, GenerationConfig config, TokenListener listener) {
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(config, "config");
         try (GenerationSession session = newSession()) {
             return run(List.of(session), List.of(prompt), config, listener, false).get(0);
         }
@@ -106,12 +127,16 @@ public final class Generator {
      */
     public GenerationResult generate(
             GenerationSession session, String prompt, GenerationConfig config, TokenListener listener) {
+        Objects.requireNonNull(session, "session");
         return generate(session, encode(prompt), config, listener);
     }
 
     /** As {@link #generate(GenerationSession, String, GenerationConfig, TokenListener)}, on token ids. */
     public GenerationResult generate(
             GenerationSession session, long[] prompt, GenerationConfig config, TokenListener listener) {
+        Objects.requireNonNull(session, "session");
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(config, "config");
         return run(List.of(session), List.of(prompt), config, listener, true).get(0);
     }
 
@@ -121,6 +146,7 @@ public final class Generator {
      * prompts one after the other, each as a batch of beams.
      */
     public List<GenerationResult> generateBatch(List<String> prompts, GenerationConfig config, TokenListener listener) {
+        requireElements(prompts, "prompts");
         List<long[]> ids = new ArrayList<>();
         for (String p : prompts) {
             ids.add(encode(p));
@@ -130,6 +156,8 @@ public final class Generator {
 
     /** As {@link #generateBatch}, on token ids. */
     public List<GenerationResult> generateBatchIds(List<long[]> prompts, GenerationConfig config, TokenListener listener) {
+        requireElements(prompts, "prompts");
+        Objects.requireNonNull(config, "config");
         List<GenerationSession> sessions = new ArrayList<>();
         try {
             for (int i = 0; i < prompts.size(); i++) {
@@ -146,11 +174,15 @@ public final class Generator {
      * Close the stream to stop early; the session then holds the tokens generated so far.
      */
     public TokenStream stream(GenerationSession session, String prompt, GenerationConfig config) {
+        Objects.requireNonNull(session, "session");
         return stream(session, encode(prompt), config);
     }
 
     /** As {@link #stream(GenerationSession, String, GenerationConfig)}, on token ids. */
     public TokenStream stream(GenerationSession session, long[] prompt, GenerationConfig config) {
+        Objects.requireNonNull(session, "session");
+        Objects.requireNonNull(prompt, "prompt");
+        Objects.requireNonNull(config, "config");
         if (config.numBeams() > 1) {
             throw new IllegalArgumentException("beam search cannot stream (numBeams = " + config.numBeams()
                     + "): its best sequence is known only at the end");
@@ -165,6 +197,11 @@ public final class Generator {
      * state (bounded memory for any length).
      */
     public void prefill(GenerationSession session, long[] tokens, int segment) {
+        Objects.requireNonNull(session, "session");
+        Objects.requireNonNull(tokens, "tokens");
+        if (session.getModel() != model) {
+            throw new IllegalArgumentException("the session belongs to another model than this generator's");
+        }
         if (segment < 1) {
             throw new IllegalArgumentException("prefill segment must be >= 1, got " + segment);
         }
@@ -176,6 +213,21 @@ public final class Generator {
                 LmOutput out = model.forwardLast(ps, input, session.state());
                 session.advance(out.state(), out.logits().toFloatArray(), part);
             }
+        }
+    }
+
+    /**
+     * Checks that {@code list} and its elements are not null; the message names the list or the
+     * element ({@code prompts[2] is null}).
+     */
+    static void requireElements(List<?> list, String name) {
+        Objects.requireNonNull(list, name);
+        int i = 0;
+        for (Object element : list) {
+            if (element == null) {
+                throw new IllegalArgumentException(name + "[" + i + "] is null");
+            }
+            i++;
         }
     }
 

@@ -2,6 +2,7 @@ package ai.djl.xlstm.generate;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * Turns generated tokens into text as they arrive, releasing only text that is final.
@@ -37,7 +38,9 @@ public final class StreamingDecoder {
      * @param stopStrings texts that end generation
      */
     public StreamingDecoder(TextCodec codec, long[] context, List<String> stopStrings) {
-        this.codec = codec;
+        Objects.requireNonNull(context, "context");
+        Generator.requireElements(stopStrings, "stopStrings");
+        this.codec = Objects.requireNonNull(codec, "codec");
         this.stopStrings = List.copyOf(stopStrings);
         this.longestStop = this.stopStrings.stream().mapToInt(String::length).max().orElse(0);
         int keep = Math.min(CONTEXT_TOKENS, context.length);

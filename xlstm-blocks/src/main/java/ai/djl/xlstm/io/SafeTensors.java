@@ -31,9 +31,12 @@ import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
 import java.util.function.IntUnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -94,8 +97,8 @@ public final class SafeTensors {
      * @param file the safetensors file
      * @return the tensor entries in file order, without {@code __metadata__}
      * @throws IOException if the file cannot be read
-     * @throws IllegalArgumentException if the header is malformed; the message names the file, the
-     *     tensor and the problem
+     * @throws IllegalArgumentException if the header is malformed (a key that appears twice in one
+     *     JSON object included); the message names the file, the tensor and the problem
      */
     public static Map<String, TensorInfo> readHeader(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
@@ -130,6 +133,27 @@ public final class SafeTensors {
      */
     public static Map<String, NDArray> load(Path file, NDManager manager) throws IOException {
         return load(file, manager, null);
+    }
+
+    /**
+     * The header entries of every tensor of a checkpoint folder, found as {@link #loadCheckpoint}
+     * finds them, without reading any tensor data (to check a checkpoint before allocating a model
+     * for it).
+     *
+     * @param dir the checkpoint folder
+     * @return the tensor entries by name
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException as {@link #loadCheckpoint}
+     */
+    public static Map<String, TensorInfo> readCheckpointHeader(Path dir) throws IOException {
+        Map<String, TensorInfo> out = new LinkedHashMap<>();
+        for (Map.Entry<Path, Collection<String>> shard : planCheckpoint(dir).entrySet()) {
+            Map<String, TensorInfo> header = readHeader(shard.getKey());
+            for (String name : shard.getValue()) {
+                out.put(name, header.get(name));
+            }
+        }
+        return out;
     }
 
     /**
@@ -307,6 +331,7 @@ public final class SafeTensors {
         if (!root.isJsonObject()) {
             throw invalid(file, "header JSON must be an object");
         }
+        requireUniqueKeys(json, file, SafeTensors::duplicateInHeader);
         Map<String, TensorInfo> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
         for (Map.Entry<String, JsonElement> entry : root.getAsJsonObject().entrySet()) {
@@ -450,6 +475,79 @@ public final class SafeTensors {
         }
     }
 
+    /**
+     * Rejects a key that appears twice in one JSON object, anywhere in {@code json} (already parsed,
+     * so well-formed, with an object at the top). Gson keeps the last of them silently, so another
+     * reader could see another tensor under the same name. {@code describe} names the duplicate
+     * from the keys leading to it (the last one is the duplicate key; array elements are {@code
+     * [i]}).
+     */
+    private static void requireUniqueKeys(
+            String json, Path file, Function<List<String>, String> describe) {
+        try (JsonReader reader = new JsonReader(new StringReader(json))) {
+            reader.setStrictness(Strictness.STRICT);
+            requireUniqueKeys(reader, new ArrayList<>(), file, describe);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": invalid JSON: " + e.getMessage(), e);
+        }
+    }
+
+    private static void requireUniqueKeys(
+            JsonReader reader, List<String> path, Path file, Function<List<String>, String> describe)
+            throws IOException {
+        switch (reader.peek()) {
+            case BEGIN_OBJECT -> {
+                reader.beginObject();
+                Set<String> keys = new HashSet<>();
+                while (reader.hasNext()) {
+                    path.add(reader.nextName());
+                    if (!keys.add(path.get(path.size() - 1))) {
+                        throw invalid(file, describe.apply(path));
+                    }
+                    requireUniqueKeys(reader, path, file, describe);
+                    path.remove(path.size() - 1);
+                }
+                reader.endObject();
+            }
+            case BEGIN_ARRAY -> {
+                reader.beginArray();
+                for (int i = 0; reader.hasNext(); i++) {
+                    JsonToken next = reader.peek();
+                    if (next == JsonToken.BEGIN_OBJECT || next == JsonToken.BEGIN_ARRAY) {
+                        path.add("[" + i + "]");
+                        requireUniqueKeys(reader, path, file, describe);
+                        path.remove(path.size() - 1);
+                    } else {
+                        reader.skipValue();
+                    }
+                }
+                reader.endArray();
+            }
+            default -> reader.skipValue();
+        }
+    }
+
+    /** Names a key of a safetensors header that appears twice (see {@link #requireUniqueKeys}). */
+    private static String duplicateInHeader(List<String> path) {
+        String key = path.get(path.size() - 1);
+        String owner = path.get(0);
+        if (path.size() == 1) {
+            return METADATA_KEY.equals(key)
+                    ? METADATA_KEY + " appears twice in the header"
+                    : "tensor '" + key + "' appears twice in the header";
+        }
+        return "key '" + key + "' appears twice in "
+                + (METADATA_KEY.equals(owner) ? METADATA_KEY : "the entry of tensor '" + owner + "'");
+    }
+
+    /** Names a key of a checkpoint index that appears twice (see {@link #requireUniqueKeys}). */
+    private static String duplicateInIndex(List<String> path) {
+        if (path.size() == 2 && "weight_map".equals(path.get(0))) {
+            return "tensor '" + path.get(1) + "' appears twice in weight_map";
+        }
+        return "key '" + String.join(".", path) + "' appears twice";
+    }
+
     /** Loads the named tensors, or all of them if {@code names} is null. */
     private static Map<String, NDArray> load(
             Path file, NDManager manager, Collection<String> names) throws IOException {
@@ -580,12 +678,14 @@ public final class SafeTensors {
         if (Files.size(index) > MAX_HEADER_BYTES) {
             throw invalid(index, "index is larger than " + MAX_HEADER_BYTES + " bytes");
         }
-        JsonElement root = parseJson(Files.readString(index), index);
+        String json = Files.readString(index);
+        JsonElement root = parseJson(json, index);
         JsonElement weightMap =
                 root.isJsonObject() ? root.getAsJsonObject().get("weight_map") : null;
         if (weightMap == null) {
             throw invalid(index, "index has no weight_map object");
         }
+        requireUniqueKeys(json, index, SafeTensors::duplicateInIndex);
         Path folder = dir.toAbsolutePath().normalize();
         Map<Path, Collection<String>> plan = new LinkedHashMap<>();
         Map<String, String> shardByName = requireStringMap(weightMap, "weight_map", index);

@@ -160,6 +160,32 @@ class SafeTensorsTest {
     }
 
     @Test
+    void duplicateTensorNamesAreRejected() throws IOException {
+        // Otherwise valid: Gson would keep the second 'a' silently; another reader might take the first.
+        Path file = writeRaw("{'a':" + f32(1, 0, 4) + ",'a':" + f32(1, 4, 8) + '}', 8);
+        assertInvalid(file, file + ": tensor 'a' appears twice in the header");
+    }
+
+    @Test
+    void duplicateKeysInsideEntriesAndMetadataAreRejected() throws IOException {
+        String dtypeTwice = "{'a':{'dtype':'F32','dtype':'I32','shape':[1],'data_offsets':[0,4]}}";
+        assertInvalid(writeRaw(dtypeTwice, 4), "key 'dtype' appears twice in the entry of tensor 'a'");
+        String metadataKeyTwice = "{'__metadata__':{'k':'1','k':'2'},'a':" + f32(1, 0, 4) + '}';
+        assertInvalid(writeRaw(metadataKeyTwice, 4), "key 'k' appears twice in __metadata__");
+        String metadataTwice = "{'__metadata__':{'k':'1'},'a':" + f32(1, 0, 4) + ",'__metadata__':{}}";
+        assertInvalid(writeRaw(metadataTwice, 4), "__metadata__ appears twice in the header");
+        assertMessage(() -> SafeTensors.readMetadata(writeRaw(metadataKeyTwice, 4)), "'k' appears twice");
+    }
+
+    @Test
+    void indexMappingATensorTwiceIsRejected() throws IOException {
+        saveFloats("a.safetensors", "x", 1f);
+        saveFloats("b.safetensors", "x", 2f);
+        writeIndex("{'x':'a.safetensors','x':'b.safetensors'}");
+        assertCheckpointInvalid("model.safetensors.index.json: tensor 'x' appears twice in weight_map");
+    }
+
+    @Test
     void offsetsPastTheEndAreRejected() throws IOException {
         assertInvalid(writeRaw("{'a':" + f32(4, 0, 16) + '}', 8), "'a' data_offsets [0, 16]");
     }
