@@ -66,8 +66,8 @@ class InputValidationTest {
     void rejectsInvalidConfigs() {
         assertConfigError(Map.of("num_heads", 3), "num_heads 3");
         assertConfigError(Map.of("slstm_at", List.of(5)), "slstm_at position 5");
-        assertConfigError(Map.of("mlstm", Map.of("conv1d_kernel_size", -1)), "conv1d_kernel_size must be >= 0");
-        assertConfigError(Map.of("vocab_size", 0), "vocab_size must be > 0");
+        assertConfigError(Map.of("mlstm", Map.of("conv1d_kernel_size", -1)), "conv1d_kernel_size must be in [0, 64], got -1");
+        assertConfigError(Map.of("vocab_size", 0), "vocab_size must be in [1, 16777216], got 0");
         assertConfigError(Map.of("architecture", "gpt"), "unknown architecture 'gpt'");
         assertConfigError(Map.of("feedforward", Map.of("act_fn", "tanhh")), "act_fn");
     }

@@ -31,6 +31,10 @@ final class ConfigMap {
             return defaultValue;
         }
         if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+            double d = n.doubleValue();
+            if (d < Integer.MIN_VALUE || d > Integer.MAX_VALUE) {
+                throw bad(key, v, "a 32-bit integer");
+            }
             return n.intValue();
         }
         throw bad(key, v, "an integer");
@@ -119,5 +123,30 @@ final class ConfigMap {
         if (!condition) {
             throw new IllegalArgumentException(message);
         }
+    }
+
+    /** Requires {@code min <= value <= max}; the message names the field, the value and the bound. */
+    static void requireIn(String field, int value, int min, int max) {
+        require(value >= min && value <= max, field + " must be in [" + min + ", " + max + "], got " + value);
+    }
+
+    /** Requires {@code 0 < value <= max} (NaN fails). */
+    static void requirePositiveAtMost(String field, double value, double max) {
+        require(value > 0 && value <= max, field + " must be in (0, " + max + "], got " + value);
+    }
+
+    /** Requires {@code 0 <= value < 1} (NaN fails): a dropout rate. */
+    static void requireRate(String field, float value) {
+        require(value >= 0 && value < 1, field + " must be in [0, 1), got " + value);
+    }
+
+    /** Requires a finite {@code value > 0}: an epsilon. */
+    static void requireFinitePositive(String field, float value) {
+        require(Float.isFinite(value) && value > 0, field + " must be finite and > 0, got " + value);
+    }
+
+    /** Requires a finite {@code value >= 0}: a soft cap (0 disables it). */
+    static void requireFiniteNonNegative(String field, float value) {
+        require(Float.isFinite(value) && value >= 0, field + " must be finite and >= 0, got " + value);
     }
 }

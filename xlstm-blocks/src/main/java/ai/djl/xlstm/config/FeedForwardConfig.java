@@ -25,20 +25,30 @@ public record FeedForwardConfig(
     private static final Set<String> ACTIVATIONS =
             Set.of("gelu", "relu", "relu^2", "sigmoid", "swish", "silu", "selu");
 
-    /** Validates the config. */
+    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
     public FeedForwardConfig {
-        ConfigMap.require(embeddingDim > 0, "feedforward: embedding_dim must be > 0, got " + embeddingDim);
-        ConfigMap.require(projFactor > 0, "feedforward: proj_factor must be > 0, got " + projFactor);
+        ConfigMap.requireIn("feedforward.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
+        ConfigMap.requirePositiveAtMost("feedforward.proj_factor", projFactor, XLstmConfig.MAX_PROJ_FACTOR);
         ConfigMap.require(
                 ACTIVATIONS.contains(actFn),
                 "feedforward: act_fn must be one of " + ACTIVATIONS + ", got '" + actFn + "'");
-        ConfigMap.require(roundUpToMultipleOf > 0, "feedforward: round_proj_up_to_multiple_of must be > 0");
-        ConfigMap.require(dropout >= 0 && dropout < 1, "feedforward: dropout must be in [0, 1)");
+        ConfigMap.requireIn(
+                "feedforward.round_proj_up_to_multiple_of", roundUpToMultipleOf, 1,
+                XLstmConfig.MAX_ROUND_UP_TO_MULTIPLE_OF);
+        ConfigMap.requireRate("feedforward.dropout", dropout);
     }
 
     /** The up-projection dimension P. */
     public int projUpDim() {
         return ConfigMap.roundUpToMultiple(projFactor * embeddingDim, roundUpToMultipleOf);
+    }
+
+    /** The number of parameter elements of the feed-forward ({@code proj_up}, {@code proj_down}). */
+    public long parameterCount() {
+        long d = embeddingDim;
+        long p = projUpDim();
+        return d * 2 * p + (bias ? 2 * p : 0) // proj_up: gate and value
+                + p * d + (bias ? d : 0); // proj_down
     }
 
     static FeedForwardConfig from(ConfigMap m, int embeddingDim, boolean bias, float dropout) {

@@ -25,16 +25,18 @@ public record MLstmLayerConfig(
         float dropout,
         int contextLength) {
 
-    /** Validates the config. */
+    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
     public MLstmLayerConfig {
-        ConfigMap.require(embeddingDim > 0, "mlstm: embedding_dim must be > 0, got " + embeddingDim);
-        ConfigMap.require(numHeads > 0, "mlstm: num_heads must be > 0, got " + numHeads);
-        ConfigMap.require(projFactor > 0, "mlstm: proj_factor must be > 0, got " + projFactor);
-        ConfigMap.require(roundUpToMultipleOf > 0, "mlstm: round_proj_up_to_multiple_of must be > 0");
-        ConfigMap.require(qkvProjBlocksize > 0, "mlstm: qkv_proj_blocksize must be > 0");
-        ConfigMap.require(conv1dKernelSize >= 0, "mlstm: conv1d_kernel_size must be >= 0, got " + conv1dKernelSize);
-        ConfigMap.require(dropout >= 0 && dropout < 1, "mlstm: dropout must be in [0, 1)");
+        ConfigMap.requireIn("mlstm.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
+        ConfigMap.requireIn("mlstm.num_heads", numHeads, 1, embeddingDim);
+        ConfigMap.requirePositiveAtMost("mlstm.proj_factor", projFactor, XLstmConfig.MAX_PROJ_FACTOR);
+        ConfigMap.requireIn(
+                "mlstm.round_proj_up_to_multiple_of", roundUpToMultipleOf, 1, XLstmConfig.MAX_ROUND_UP_TO_MULTIPLE_OF);
+        ConfigMap.requireIn("mlstm.conv1d_kernel_size", conv1dKernelSize, 0, XLstmConfig.MAX_CONV1D_KERNEL_SIZE);
+        ConfigMap.requireRate("mlstm.dropout", dropout);
+        ConfigMap.requireIn("mlstm.context_length", contextLength, 1, XLstmConfig.MAX_CONTEXT_LENGTH);
         int inner = ConfigMap.roundUpToMultiple(projFactor * embeddingDim, roundUpToMultipleOf);
+        ConfigMap.requireIn("mlstm.qkv_proj_blocksize", qkvProjBlocksize, 1, inner);
         ConfigMap.require(
                 inner % numHeads == 0,
                 "mlstm: num_heads " + numHeads + " must divide the inner dimension " + inner);
@@ -51,6 +53,24 @@ public record MLstmLayerConfig(
     /** The head dimension DH of the mLSTM cell. */
     public int headDim() {
         return innerDim() / numHeads;
+    }
+
+    /**
+     * The number of parameter elements of one layer ({@code MLstmLayer}; the block's {@code
+     * xlstm_norm} is not part of it).
+     */
+    public long parameterCount() {
+        long d = embeddingDim;
+        long inner = innerDim();
+        long heads = numHeads;
+        long n = d * 2 * inner + (bias ? 2 * inner : 0); // proj_up
+        n += 3 * inner * qkvProjBlocksize; // q_proj, k_proj, v_proj: inner / blocksize heads of blocksize^2
+        n += conv1dKernelSize > 0 ? inner * conv1dKernelSize + inner : 0; // conv1d weight, bias
+        n += 2 * (3 * inner * heads + heads); // mlstm_cell igate, fgate (with bias)
+        n += inner; // mlstm_cell.outnorm weight
+        n += inner; // learnable_skip
+        n += inner * d + (bias ? d : 0); // proj_down
+        return n;
     }
 
     static MLstmLayerConfig from(ConfigMap m, int embeddingDim, boolean bias, float dropout, int contextLength) {

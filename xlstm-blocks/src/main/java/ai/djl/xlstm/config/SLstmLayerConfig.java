@@ -11,20 +11,34 @@ package ai.djl.xlstm.config;
 public record SLstmLayerConfig(
         int embeddingDim, int numHeads, int conv1dKernelSize, float dropout) {
 
-    /** Validates the config. */
+    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
     public SLstmLayerConfig {
-        ConfigMap.require(embeddingDim > 0, "slstm: embedding_dim must be > 0, got " + embeddingDim);
-        ConfigMap.require(numHeads > 0, "slstm: num_heads must be > 0, got " + numHeads);
+        ConfigMap.requireIn("slstm.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
+        ConfigMap.requireIn("slstm.num_heads", numHeads, 1, embeddingDim);
         ConfigMap.require(
                 embeddingDim % numHeads == 0,
                 "slstm: num_heads " + numHeads + " must divide embedding_dim " + embeddingDim);
-        ConfigMap.require(conv1dKernelSize >= 0, "slstm: conv1d_kernel_size must be >= 0, got " + conv1dKernelSize);
-        ConfigMap.require(dropout >= 0 && dropout < 1, "slstm: dropout must be in [0, 1)");
+        ConfigMap.requireIn("slstm.conv1d_kernel_size", conv1dKernelSize, 0, XLstmConfig.MAX_CONV1D_KERNEL_SIZE);
+        ConfigMap.requireRate("slstm.dropout", dropout);
     }
 
     /** The head dimension DH. */
     public int headDim() {
         return embeddingDim / numHeads;
+    }
+
+    /**
+     * The number of parameter elements of one layer ({@code SLstmLayer}; the block's norms and
+     * feed-forward are not part of it).
+     */
+    public long parameterCount() {
+        long d = embeddingDim;
+        long dh = headDim();
+        long n = conv1dKernelSize > 0 ? d * conv1dKernelSize + d : 0; // conv1d weight, bias
+        n += 4 * d * dh; // fgate, igate, zgate, ogate: num_heads heads of DH x DH
+        n += 4 * d * dh + 4 * d; // slstm_cell _recurrent_kernel_ [NH, DH, 4 DH], _bias_ [4 D]
+        n += d; // group_norm weight
+        return n;
     }
 
     static SLstmLayerConfig from(ConfigMap m, int embeddingDim, float dropout) {

@@ -44,21 +44,32 @@ public record XLstmLargeConfig(
     /** The architecture name in {@code config.json}. */
     public static final String ARCHITECTURE = "xlstm-large";
 
-    /** Validates the config. */
+    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
     public XLstmLargeConfig {
-        ConfigMap.require(vocabSize > 0, "vocab_size must be > 0, got " + vocabSize);
-        ConfigMap.require(embeddingDim > 0, "embedding_dim must be > 0, got " + embeddingDim);
-        ConfigMap.require(numHeads > 0, "num_heads must be > 0, got " + numHeads);
-        ConfigMap.require(numBlocks > 0, "num_blocks must be > 0, got " + numBlocks);
-        ConfigMap.require(qkDimFactor > 0 && vDimFactor > 0, "qk_dim_factor and v_dim_factor must be > 0");
+        ConfigMap.requireIn("vocab_size", vocabSize, 1, MAX_VOCAB_SIZE);
+        ConfigMap.requireIn("embedding_dim", embeddingDim, 1, MAX_EMBEDDING_DIM);
+        ConfigMap.requireIn("num_heads", numHeads, 1, embeddingDim);
+        ConfigMap.requireIn("num_blocks", numBlocks, 1, MAX_NUM_BLOCKS);
+        ConfigMap.requirePositiveAtMost("qk_dim_factor", qkDimFactor, MAX_PROJ_FACTOR);
+        ConfigMap.requirePositiveAtMost("v_dim_factor", vDimFactor, MAX_PROJ_FACTOR);
         int qk = (int) (embeddingDim * qkDimFactor);
         int v = (int) (embeddingDim * vDimFactor);
-        ConfigMap.require(qk % numHeads == 0, "num_heads " + numHeads + " must divide the qk dimension " + qk);
-        ConfigMap.require(v % numHeads == 0, "num_heads " + numHeads + " must divide the v dimension " + v);
-        ConfigMap.require(chunkSize > 0, "chunk_size must be > 0, got " + chunkSize);
-        ConfigMap.require(normEps > 0 && eps > 0, "norm_eps and eps must be > 0");
-        ConfigMap.require(ffnProjFactor > 0 && ffnRoundUpToMultipleOf > 0, "ffn_proj_factor and ffn_round_up_to_multiple_of must be > 0");
-        ConfigMap.require(gateSoftCap >= 0 && outputLogitSoftCap >= 0, "soft caps must be >= 0");
+        ConfigMap.require(
+                qk > 0 && qk % numHeads == 0,
+                "num_heads " + numHeads + " must divide the qk dimension " + qk
+                        + " (embedding_dim x qk_dim_factor, which must be at least num_heads)");
+        ConfigMap.require(
+                v > 0 && v % numHeads == 0,
+                "num_heads " + numHeads + " must divide the v dimension " + v
+                        + " (embedding_dim x v_dim_factor, which must be at least num_heads)");
+        ConfigMap.requireIn("chunk_size", chunkSize, 1, MAX_CHUNK_SIZE);
+        ConfigMap.requireFinitePositive("norm_eps", normEps);
+        ConfigMap.requireFinitePositive("eps", eps);
+        ConfigMap.requirePositiveAtMost("ffn_proj_factor", ffnProjFactor, MAX_PROJ_FACTOR);
+        ConfigMap.requireIn(
+                "ffn_round_up_to_multiple_of", ffnRoundUpToMultipleOf, 1, MAX_ROUND_UP_TO_MULTIPLE_OF);
+        ConfigMap.requireFiniteNonNegative("gate_soft_cap", gateSoftCap);
+        ConfigMap.requireFiniteNonNegative("output_logit_soft_cap", outputLogitSoftCap);
     }
 
     @Override
@@ -87,6 +98,27 @@ public record XLstmLargeConfig(
         m.put("output_logit_soft_cap", ConfigMap.decimal(outputLogitSoftCap));
         m.put("weight_mode", "single"); // what UpstreamCheckpoint.save writes (see ImportOptions)
         return m;
+    }
+
+    @Override
+    public long parameterCount() {
+        long d = embeddingDim;
+        long qk = qkDim();
+        long v = vDim();
+        long heads = numHeads;
+        long up = ffnUpDim();
+        long b = useBias ? 1 : 0;
+        long block = 2 * d * (1 + b) // norm_mlstm, norm_ffn: weight (and bias)
+                + 2 * (d * qk + b * qk) // mlstm_layer q, k
+                + 2 * (d * v + b * v) // mlstm_layer v, ogate_preact
+                + 2 * (d * heads + heads) // mlstm_layer igate_preact, fgate_preact (with bias)
+                + v * (1 + b) // mlstm_layer multihead_norm
+                + v * d + b * d // mlstm_layer out_proj
+                + 2 * (d * up + b * up) // ffn proj_up_gate, proj_up
+                + up * d + b * d; // ffn proj_down
+        return 2L * vocabSize * d // embedding, lm_head (never tied, no bias)
+                + (addOutNorm ? d * (1 + b) : 0) // out_norm
+                + numBlocks * block;
     }
 
     /** The query/key dimension (all heads). */

@@ -41,11 +41,9 @@ public record XLstmLmConfig(
     /** The architecture name in {@code config.json}. */
     public static final String ARCHITECTURE = "xlstm-neurips";
 
-    /** Validates the config. */
+    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
     public XLstmLmConfig {
-        ConfigMap.require(vocabSize > 0, "vocab_size must be > 0, got " + vocabSize);
-        ConfigMap.require(embeddingDim > 0, "embedding_dim must be > 0, got " + embeddingDim);
-        ConfigMap.require(numBlocks > 0, "num_blocks must be > 0, got " + numBlocks);
+        requireBounds(vocabSize, embeddingDim, numBlocks, contextLength, dropout);
         slstmAt = List.copyOf(slstmAt);
         for (int i = 0; i < slstmAt.size(); i++) {
             int at = slstmAt.get(i);
@@ -62,7 +60,22 @@ public record XLstmLmConfig(
                 "config has sLSTM blocks at " + slstmAt + " but no slstm/feedforward section");
         ConfigMap.require(mlstm == null || mlstm.embeddingDim() == embeddingDim, "mlstm.embedding_dim != embedding_dim");
         ConfigMap.require(slstm == null || slstm.embeddingDim() == embeddingDim, "slstm.embedding_dim != embedding_dim");
-        ConfigMap.require(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
+        ConfigMap.require(
+                feedforward == null || feedforward.embeddingDim() == embeddingDim,
+                "feedforward.embedding_dim != embedding_dim");
+    }
+
+    /**
+     * The bounds of the top-level values; {@link #from} checks them first too, before it expands
+     * {@code slstm_at: all} into a list of every block and builds the sections from them.
+     */
+    private static void requireBounds(
+            int vocabSize, int embeddingDim, int numBlocks, int contextLength, float dropout) {
+        ConfigMap.requireIn("vocab_size", vocabSize, 1, MAX_VOCAB_SIZE);
+        ConfigMap.requireIn("embedding_dim", embeddingDim, 1, MAX_EMBEDDING_DIM);
+        ConfigMap.requireIn("num_blocks", numBlocks, 1, MAX_NUM_BLOCKS);
+        ConfigMap.requireIn("context_length", contextLength, 1, MAX_CONTEXT_LENGTH);
+        ConfigMap.requireRate("dropout", dropout);
     }
 
     @Override
@@ -110,6 +123,23 @@ public record XLstmLmConfig(
         return m;
     }
 
+    @Override
+    public long parameterCount() {
+        long d = embeddingDim;
+        long n = (long) vocabSize * d; // token_embedding
+        n += tieWeights ? 0 : d * vocabSize; // lm_head (no bias); a tied head is the embedding
+        n += addPostBlocksNorm ? d : 0; // post_blocks_norm weight
+        long slstmBlocks = slstmAt.size();
+        long mlstmBlocks = numBlocks - slstmBlocks;
+        if (mlstmBlocks > 0) {
+            n += mlstmBlocks * (d + mlstm.parameterCount()); // xlstm_norm, xlstm
+        }
+        if (slstmBlocks > 0) { // xlstm_norm, xlstm, ffn_norm, ffn
+            n += slstmBlocks * (d + slstm.parameterCount() + d + feedforward.parameterCount());
+        }
+        return n;
+    }
+
     /** Whether block {@code index} is an sLSTM block. */
     public boolean isSLstmBlock(int index) {
         return slstmAt.contains(index);
@@ -122,11 +152,13 @@ public record XLstmLmConfig(
      */
     static XLstmLmConfig from(Map<String, Object> raw) {
         ConfigMap m = new ConfigMap("", raw);
+        int vocabSize = m.requireInt("vocab_size");
         int numBlocks = m.requireInt("num_blocks");
         int dim = m.requireInt("embedding_dim");
         boolean bias = m.getBoolean("bias", false);
         float dropout = (float) m.getDouble("dropout", 0.0);
         int context = m.getInt("context_length", 256);
+        requireBounds(vocabSize, dim, numBlocks, context, dropout);
         ConfigMap mlstmBlock = m.section("mlstm_block");
         ConfigMap slstmBlock = m.section("slstm_block");
         ConfigMap mlstm = m.has("mlstm") ? m.section("mlstm") : mlstmBlock == null ? null : mlstmBlock.section("mlstm");
@@ -139,7 +171,7 @@ public record XLstmLmConfig(
         boolean anyMlstm = slstmAt.size() < numBlocks;
         boolean anySlstm = !slstmAt.isEmpty();
         return new XLstmLmConfig(
-                m.requireInt("vocab_size"),
+                vocabSize,
                 dim,
                 numBlocks,
                 slstmAt,

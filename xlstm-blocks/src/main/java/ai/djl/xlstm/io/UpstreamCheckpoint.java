@@ -13,13 +13,23 @@ import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
+
 import java.io.IOException;
+import java.lang.management.ManagementFactory;
+import java.lang.management.OperatingSystemMXBean;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.SortedSet;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Imports an upstream checkpoint folder: the config ({@code config.json}, or {@code config.yaml}
@@ -32,8 +42,15 @@ import java.util.Map;
  * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
  * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
  * BF16 weights arrive as float32 (see {@link SafeTensors}).
+ *
+ * <p>Nothing is allocated before it is checked: the config's values are bounded when it is read,
+ * and before the model's parameters are allocated the checkpoint's safetensors headers (no tensor
+ * data) are compared with what the config implies, and the parameter memory with the machine's
+ * ({@link #checkBeforeAllocating}).
  */
 public final class UpstreamCheckpoint {
+
+    private static final Pattern BLOCK_INDEX = Pattern.compile("(\\d{1,9})\\..*");
 
     private UpstreamCheckpoint() {}
 
@@ -54,6 +71,7 @@ public final class UpstreamCheckpoint {
         Path configFile = ConfigFiles.configFile(dir);
         XLstmConfig config = ConfigFiles.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(ConfigFiles.readMap(configFile));
+        checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {
@@ -68,6 +86,10 @@ public final class UpstreamCheckpoint {
      * names, float32), which {@link #load} and upstream's loaders read back. Whatever the model
      * was imported from, the weights are written in the canonical form ({@link
      * ImportOptions#CANONICAL}: CUDA sLSTM layout, single projections) and the config says so.
+     *
+     * <p>A {@code serving.properties} beside them names the block and translator factories of the
+     * {@code xlstm-zoo} module, so that DJL's {@code Criteria.optModelPath(dir)} loads the folder
+     * with nothing else (a folder is useful without that module too).
      */
     public static void save(XLstmLanguageModel model, Path dir) throws IOException {
         Files.createDirectories(dir);
@@ -76,7 +98,17 @@ public final class UpstreamCheckpoint {
         ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
         SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt",
                 "xlstm_slstm_layout", "cuda", "xlstm_weight_mode", "single"));
+        Files.writeString(dir.resolve("serving.properties"), SERVING_PROPERTIES, StandardCharsets.UTF_8);
     }
+
+    /** What DJL needs to load a saved folder by path: our factories, and no DJL .params file. */
+    static final String SERVING_PROPERTIES = """
+            # Written by ai.djl.xlstm.io.UpstreamCheckpoint: load with Criteria.optModelPath(this folder)
+            engine=PyTorch
+            blockFactory=ai.djl.xlstm.zoo.XLstmBlockFactory
+            translatorFactory=ai.djl.xlstm.zoo.XLstmTranslatorFactory
+            option.hasParameter=false
+            """;
 
     /**
      * Copies upstream tensors, stored as {@code storage} says, into an initialized model.
@@ -132,27 +164,38 @@ public final class UpstreamCheckpoint {
     static Map<String, NDArray> canonicalize(Map<String, NDArray> tensors, XLstmConfig config, ImportOptions storage) {
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
-            String name = e.getKey();
-            NDArray t = e.getValue();
-            if (name.startsWith("_orig_mod.")) { // torch.compile wrapper
-                name = name.substring("_orig_mod.".length());
+            String name = canonicalName(e.getKey(), config);
+            if (name == null) {
+                continue;
             }
+            NDArray t = e.getValue();
             if (config instanceof XLstmLargeConfig large) {
-                name = largeAlias(name);
                 if (storage.weightMode() == ImportOptions.WeightMode.FUSED && splitFused(name, t, large, out)) {
                     continue;
                 }
-            } else if (config instanceof XLstmLmConfig lm) {
-                if (lm.tieWeights() && name.equals("lm_head.weight")) {
-                    continue; // the tied head is the embedding itself
-                }
-                if (storage.slstmLayout() == ImportOptions.SLstmLayout.VANILLA) {
-                    t = vanillaToCudaLayout(name, t, lm.slstm());
-                }
+            } else if (config instanceof XLstmLmConfig lm && storage.slstmLayout() == ImportOptions.SLstmLayout.VANILLA) {
+                t = vanillaToCudaLayout(name, t, lm.slstm());
             }
             out.put(name, t);
         }
         return out;
+    }
+
+    /**
+     * Our (upstream NeurIPS / xlstm_large) name of a checkpoint tensor, or null for a tensor that
+     * is none of our parameters: the LM head of a tied model, which is the embedding itself.
+     */
+    static String canonicalName(String name, XLstmConfig config) {
+        if (name.startsWith("_orig_mod.")) { // torch.compile wrapper
+            name = name.substring("_orig_mod.".length());
+        }
+        if (config instanceof XLstmLargeConfig) {
+            return largeAlias(name);
+        }
+        if (config instanceof XLstmLmConfig lm && lm.tieWeights() && name.equals("lm_head.weight")) {
+            return null;
+        }
+        return name;
     }
 
     private static String largeAlias(String name) {
@@ -219,5 +262,133 @@ public final class UpstreamCheckpoint {
             return t.reshape(4, nh, dh).transpose(1, 0, 2).reshape(-1);
         }
         return t;
+    }
+
+    /**
+     * Compares a checkpoint's header entries with what {@code config} implies and the parameter
+     * memory with {@code memoryBytes}, before anything is allocated: the embedding's shape {@code
+     * [vocab_size, embedding_dim]} (under any accepted alias), the blocks present ({@code
+     * num_blocks}), the total number of elements ({@link XLstmConfig#parameterCount}; a tied LM head
+     * that the checkpoint includes is not counted, and a fused projection holds as many elements as
+     * its parts) and whether the float32 parameters fit in memory.
+     *
+     * <p>A mismatched or missing embedding, a block count that differs, or parameters that cannot
+     * fit stop the import here, in one exception that lists every finding, a total that differs
+     * included. A total that differs alone does not stop it: the memory has been found to suffice,
+     * and {@link #loadWeights}, after the allocation, names every missing, unexpected or mis-shaped
+     * tensor, which a total cannot.
+     *
+     * @param header the checkpoint's tensors by name (from the safetensors headers)
+     * @param source names the checkpoint in the error message
+     * @param memoryBytes the memory available to the parameters; not positive when unknown (no
+     *     memory check)
+     * @throws IllegalArgumentException listing every finding, each with the config's value and
+     *     the checkpoint's, naming the tensor
+     */
+    static void checkBeforeAllocating(
+            XLstmConfig config, Map<String, SafeTensors.TensorInfo> header, String source, long memoryBytes) {
+        boolean neurips = config instanceof XLstmLmConfig;
+        String embeddingName = neurips ? "token_embedding.weight" : "embedding.weight";
+        String blockPrefix = neurips ? "xlstm_block_stack.blocks." : "backbone.blocks.";
+        SafeTensors.TensorInfo embedding = null;
+        SortedSet<Integer> blocks = new TreeSet<>();
+        long elements = 0;
+        for (SafeTensors.TensorInfo t : header.values()) {
+            String name = canonicalName(t.name(), config);
+            if (name == null) {
+                continue;
+            }
+            elements += elementCount(t.shape());
+            if (name.equals(embeddingName)) {
+                embedding = t;
+            } else if (name.startsWith(blockPrefix)) {
+                Matcher m = BLOCK_INDEX.matcher(name.substring(blockPrefix.length()));
+                if (m.matches()) {
+                    blocks.add(Integer.parseInt(m.group(1)));
+                }
+            }
+        }
+        List<String> problems = new ArrayList<>();
+        long vocab = config.vocabSize();
+        long dim = config.embeddingDim();
+        if (embedding == null) {
+            problems.add(embeddingName + ": missing (the config implies [vocab_size, embedding_dim] = ["
+                    + vocab + ", " + dim + "])");
+        } else {
+            long[] shape = embedding.shape();
+            if (shape.length != 2) {
+                problems.add(embedding.name() + ": the config implies [vocab_size, embedding_dim] = [" + vocab + ", "
+                        + dim + "], the checkpoint has " + Arrays.toString(shape));
+            } else {
+                if (shape[0] != vocab) {
+                    problems.add("vocab_size: config " + vocab + ", checkpoint " + shape[0] + " (rows of "
+                            + embedding.name() + " " + Arrays.toString(shape) + ")");
+                }
+                if (shape[1] != dim) {
+                    problems.add("embedding_dim: config " + dim + ", checkpoint " + shape[1] + " (columns of "
+                            + embedding.name() + " " + Arrays.toString(shape) + ")");
+                }
+            }
+        }
+        int numBlocks = config.numBlocks();
+        if (blocks.size() != numBlocks || (!blocks.isEmpty() && blocks.last() != numBlocks - 1)) {
+            problems.add("num_blocks: config " + numBlocks + ", checkpoint has " + blocks.size() + " blocks ("
+                    + blockPrefix + "N for N in " + describe(blocks) + ")");
+        }
+        long expected = config.parameterCount();
+        long bytes = Math.multiplyExact(expected, (long) Float.BYTES);
+        if (memoryBytes > 0 && bytes > memoryBytes) {
+            problems.add(String.format(Locale.ROOT,
+                    "memory: the config's %,d parameters need %.2f GB (%,d bytes) as float32, more than the"
+                            + " %.2f GB (%,d bytes) of physical memory",
+                    expected, bytes / 1e9, bytes, memoryBytes / 1e9, memoryBytes));
+        }
+        if (problems.isEmpty()) {
+            return; // a total that differs alone: loadWeights names the tensors (see above)
+        }
+        if (elements != expected) {
+            problems.add(String.format(Locale.ROOT,
+                    "parameter elements: config implies %,d, checkpoint holds %,d", expected, elements));
+        }
+        throw new IllegalArgumentException(
+                "checkpoint " + source + " cannot be loaded as the " + config.architecture() + " model its config"
+                        + " describes (" + problems.size() + " problems, found from the config and the safetensors"
+                        + " headers before allocating the model):\n  " + String.join("\n  ", problems));
+    }
+
+    private static long elementCount(long[] shape) {
+        long n = 1;
+        for (long d : shape) {
+            n = Math.multiplyExact(n, d);
+        }
+        return n;
+    }
+
+    /** {@code [0, 1, 2]}, or its ends when long: {@code [0, 1, 2, ..., 1023, 1024]}. */
+    private static String describe(SortedSet<Integer> indices) {
+        if (indices.size() <= 8) {
+            return indices.toString();
+        }
+        List<Integer> all = new ArrayList<>(indices);
+        int n = all.size();
+        return "[" + all.get(0) + ", " + all.get(1) + ", " + all.get(2) + ", ..., " + all.get(n - 2) + ", "
+                + all.get(n - 1) + "]";
+    }
+
+    /**
+     * The physical memory of the machine (or of its container), or -1 when the JVM does not tell
+     * it.
+     */
+    static long physicalMemoryBytes() {
+        try {
+            OperatingSystemMXBean os = ManagementFactory.getOperatingSystemMXBean();
+            if (os instanceof com.sun.management.OperatingSystemMXBean sun) {
+                long total = sun.getTotalMemorySize();
+                return total > 0 ? total : -1;
+            }
+        } catch (RuntimeException | LinkageError e) {
+            // no com.sun.management on this JVM: no memory check
+        }
+        return -1;
     }
 }
