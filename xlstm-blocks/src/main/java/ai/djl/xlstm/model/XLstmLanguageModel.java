@@ -1,6 +1,7 @@
 package ai.djl.xlstm.model;
 
 import ai.djl.Device;
+import ai.djl.inference.streaming.StreamingBlock;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -13,13 +14,13 @@ import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.Inits;
+import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.components.RecurrentBlock;
 import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.components.TokenEmbedding;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
-import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.XLstmState;
 
@@ -37,7 +38,7 @@ import java.util.List;
  * state tensors...]} (output {@code [logits, new state tensors...]}, see {@link
  * XLstmState#toNDList()}).
  */
-public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
+public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements StreamingBlock {
 
     private final XLstmConfig config;
     private final TokenEmbedding embedding;
@@ -226,9 +227,18 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
         return new XLstmState(states);
     }
 
+    /**
+     * The DJL {@code Block} form: {@code [tokens]} gives {@code [logits]}, {@code [tokens, state
+     * tensors...]} gives {@code [logits, new state tensors...]}. An empty input gives an empty
+     * output: translators that run generation themselves (through {@link
+     * ai.djl.xlstm.generate.Generator}) use a predictor's request only as its memory scope.
+     */
     @Override
     protected NDList forwardInternal(
             ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        if (inputs.isEmpty()) {
+            return new NDList();
+        }
         NDArray tokens = inputs.get(0);
         if (inputs.size() == 1) {
             return new NDList(logits(ps, tokens, training));
@@ -243,6 +253,16 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock {
     @Override
     public NDArray forward(ParameterStore ps, NDArray tokens, boolean training) {
         return logits(ps, tokens, training);
+    }
+
+    /**
+     * One forward pass as a one-element stream: what DJL's {@code Predictor.streamingPredict}
+     * needs of a block (the streaming translators of the zoo stream tokens themselves).
+     */
+    @Override
+    public Iterator<NDList> forwardStreamIter(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        return List.of(forward(ps, inputs, training, params)).iterator();
     }
 
     @Override
