@@ -1,14 +1,15 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.GenerationSession;
 import ai.djl.xlstm.generate.Generator;
-import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
@@ -22,12 +23,13 @@ import java.util.SplittableRandom;
 import java.util.concurrent.Callable;
 
 /**
- * {@code xlstm bench-generate}: generation throughput of a checkpoint on the default device:
+ * {@code xlstm bench-generate}: generation throughput of a checkpoint on a device (default: the engine's):
  * prefill tokens/s, decode tokens/s at several batch sizes, and the time per token early and late
  * in a long generation (equal for a recurrent model), with the live NDArray count and resident
  * memory at both points. Token ids are random (the figures do not depend on the text).
  */
-@Command(name = "bench-generate", description = "Measure prefill and decode throughput of a model.")
+@Command(name = "bench-generate", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Measure prefill and decode throughput of a model.")
 final class BenchGenerateCommand implements Callable<Integer> {
 
     @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder")
@@ -39,26 +41,36 @@ final class BenchGenerateCommand implements Callable<Integer> {
     @Option(names = "--batch", split = ",", defaultValue = "1,8", description = "decode batch sizes (default: ${DEFAULT-VALUE})")
     private int[] batches;
 
-    @Option(names = "--decode", defaultValue = "256", description = "tokens per sequence in the decode measurement (default: ${DEFAULT-VALUE})")
-    private int decode;
+    // no defaultValue: picocli would apply it after parsing, over a value given as --decode
+    @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N",
+            description = "tokens generated per sequence in the decode measurement (default: ${DEFAULT-VALUE});"
+                    + " also --decode")
+    private int decode = 256;
+
+    @Option(names = "--decode", paramLabel = "N", hidden = true, description = "the former name of --max-new-tokens")
+    private void setDecode(int n) {
+        decode = n;
+    }
 
     @Option(names = "--long", defaultValue = "10000", description = "tokens of the long generation, 0 to skip (default: ${DEFAULT-VALUE})")
     private int longRun;
 
+    @Mixin
+    private DeviceOptions engine;
+
     @Override
     public Integer call() throws IOException {
-        if (!Files.isDirectory(modelPath)) {
-            throw new IllegalArgumentException("--model-path: not a folder: " + modelPath);
-        }
-        try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel model = UpstreamCheckpoint.load(modelPath, manager);
-            Generator generator = new Generator(model, manager, null);
+        Device device = engine.device();
+        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(modelPath, device)) {
+            NDManager manager = folder.manager();
+            XLstmLanguageModel model = folder.model();
+            Generator generator = folder.generator();
             int vocab = model.getConfig().vocabSize();
             SplittableRandom random = new SplittableRandom(0);
             long params = model.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
-            System.out.printf(Locale.ROOT, "model %s: %s, %,d parameters, device %s, %d CPU threads%n",
+            System.out.printf(Locale.ROOT, "model %s: %s, %,d parameters, device %s, %d cores, engine threads: %s%n",
                     modelPath, model.getConfig().architecture(), params, manager.getDevice(),
-                    Runtime.getRuntime().availableProcessors());
+                    Runtime.getRuntime().availableProcessors(), System.getProperty(EngineOptions.NUM_THREADS, "default"));
 
             long[] prompt = random.longs(prefill, 0, vocab).toArray();
             for (int round = 0; round < 3; round++) { // the first rounds warm up

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.Device;
 import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.GenerationSession;
@@ -21,10 +22,11 @@ import java.util.concurrent.Callable;
 /**
  * {@code xlstm chat}: an interactive loop in which every line continues the same recurrent state.
  * The model's reply is streamed and ends at a blank line (or {@code --stop}), EOS or {@code
- * --max-tokens}. With {@code --session FILE} the state is saved after every turn and restored at
+ * --max-new-tokens}. With {@code --session FILE} the state is saved after every turn and restored at
  * start, so a conversation resumes after a restart without re-reading its history.
  */
-@Command(name = "chat", description = "Talk to a model; every turn continues the same recurrent state.")
+@Command(name = "chat", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Talk to a model; every turn continues the same recurrent state.")
 final class ChatCommand implements Callable<Integer> {
 
     private static final String HELP = "commands: /reset forgets the conversation, /save writes the session now,"
@@ -42,11 +44,15 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     private GenerationOptions options;
 
+    @Mixin
+    private DeviceOptions engine;
+
     @Override
     public Integer call() throws Exception {
+        Device device = engine.device();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer)) {
+        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer, device)) {
             GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"));
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();

@@ -1,9 +1,9 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import java.nio.file.Files;
@@ -31,10 +31,25 @@ public final class Demo {
             System.err.println("error: checkpoint folder not found: " + dir);
             System.exit(2);
         }
-        try (NDManager manager = NDManager.newBaseManager()) {
-            long start = System.nanoTime();
-            XLstmLanguageModel model = UpstreamCheckpoint.load(dir, manager);
+        run(dir, null);
+    }
+
+    /**
+     * Runs the demo on {@code dir} (null: the shipped reference) on {@code device} (null: the
+     * engine's default device).
+     *
+     * @throws IllegalArgumentException if {@code dir} is not a folder
+     */
+    static void run(Path checkpoint, Device device) throws Exception {
+        Path dir = checkpoint != null ? checkpoint : locateDefault();
+        if (!Files.isDirectory(dir)) {
+            throw new IllegalArgumentException("checkpoint folder not found: " + dir);
+        }
+        long start = System.nanoTime();
+        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(dir, device)) {
             long loaded = System.nanoTime();
+            NDManager manager = folder.manager();
+            XLstmLanguageModel model = folder.model();
             int vocab = model.getConfig().vocabSize();
             long[] ids = new long[32];
             for (int i = 0; i < ids.length; i++) {

@@ -10,6 +10,7 @@ import ai.djl.xlstm.examples.formal.Supervision;
 import com.google.gson.Gson;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.LinkedHashMap;
@@ -21,7 +22,8 @@ import java.util.concurrent.Callable;
  * {@code xlstm formal-language}: trains one model on a formal-language task (lengths 1-40) and
  * prints its accuracy per test length bucket (41-256).
  */
-@Command(name = "formal-language", description = "Train on a formal-language task and test length generalization.")
+@Command(name = "formal-language", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Train on a formal-language task and test length generalization.")
 final class FormalLanguageCommand implements Callable<Integer> {
 
     @Option(names = "--task", required = true, description = "parity, even-pairs, cycle-navigation, modular-arithmetic or mqar")
@@ -51,8 +53,12 @@ final class FormalLanguageCommand implements Callable<Integer> {
     @Option(names = "--json", description = "end with one JSON object on the last line")
     private boolean json;
 
+    @Mixin
+    private EngineOptions engine;
+
     @Override
     public Integer call() throws Exception {
+        engine.configure();
         Supervision supervision = switch (labels.toLowerCase(Locale.ROOT)) {
             case "dense" -> Supervision.DENSE;
             case "last" -> Supervision.LAST;

@@ -8,6 +8,7 @@ import ai.djl.xlstm.examples.formal.FormalTask;
 import ai.djl.xlstm.examples.formal.Supervision;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.util.List;
@@ -18,7 +19,8 @@ import java.util.concurrent.Callable;
  * {@code xlstm formal-table}: runs the formal-language experiment for several tasks and
  * architectures and prints a Markdown table (one row per run, printed as soon as it finishes).
  */
-@Command(name = "formal-table", description = "Run formal-language experiments and print a Markdown table.")
+@Command(name = "formal-table", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Run formal-language experiments and print a Markdown table.")
 final class FormalTableCommand implements Callable<Integer> {
 
     @Option(names = "--tasks", split = ",", defaultValue = "parity,even-pairs,cycle-navigation,modular-arithmetic,mqar",
@@ -38,8 +40,12 @@ final class FormalTableCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed (default: ${DEFAULT-VALUE})")
     private long seed;
 
+    @Mixin
+    private EngineOptions engine;
+
     @Override
     public Integer call() throws Exception {
+        engine.configure();
         Supervision supervision = "last".equalsIgnoreCase(labels) ? Supervision.LAST : Supervision.DENSE;
         System.out.println("| task | architecture | params | labels | steps | acc 1-40 | acc 41-64 | acc 65-128 | acc 129-256 | acc 41-256 | seconds |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");

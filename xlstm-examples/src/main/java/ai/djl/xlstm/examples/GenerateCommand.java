@@ -1,5 +1,6 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.Device;
 import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.GenerationSession;
@@ -23,7 +24,8 @@ import java.util.concurrent.Callable;
  * {@code xlstm generate}: completes a prompt, streaming the text as it is generated; can start from
  * and save the recurrent state, so a generation continues later, in another process.
  */
-@Command(name = "generate", description = "Generate text from a prompt, streaming it to stdout.")
+@Command(name = "generate", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Generate text from a prompt, streaming it to stdout.")
 final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder (from xlstm train, or upstream)")
@@ -36,8 +38,16 @@ final class GenerateCommand implements Callable<Integer> {
             + " (or to start a new text from the end-of-text token)")
     private String prompt;
 
-    @Option(names = "--beams", defaultValue = "1", description = "beam search width, 1 for sampling or greedy (default: ${DEFAULT-VALUE})")
-    private int beams;
+    // no defaultValue: picocli would apply it after parsing, over a value given as --beams
+    @Option(names = "--num-beams", paramLabel = "N",
+            description = "beam search width, 1 for sampling or greedy; with more, --temperature and --top-p"
+                    + " default to 0 and 1 (default: ${DEFAULT-VALUE}); also --beams")
+    private int beams = 1;
+
+    @Option(names = "--beams", paramLabel = "N", hidden = true, description = "the former name of --num-beams")
+    private void setBeams(int n) {
+        beams = n;
+    }
 
     @Option(names = "--length-penalty", defaultValue = "1.0", description = "beam search length penalty exponent (default: ${DEFAULT-VALUE})")
     private float lengthPenalty;
@@ -48,17 +58,22 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--state-out", paramLabel = "FILE", description = "save the state after the generated text")
     private Path stateOut;
 
-    @Option(names = "--json", description = "print one JSON object at the end instead of streaming text")
+    @Option(names = "--json", description = "print one JSON object at the end instead of streaming text: text, tokens,"
+            + " finish_reason (stop or length), tokens_per_second, prompt_tokens, seed")
     private boolean json;
 
     @Mixin
     private GenerationOptions options;
 
+    @Mixin
+    private DeviceOptions engine;
+
     @Override
     public Integer call() throws Exception {
+        Device device = engine.device();
         String text = "-".equals(prompt) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer)) {
+        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer, device)) {
             GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)

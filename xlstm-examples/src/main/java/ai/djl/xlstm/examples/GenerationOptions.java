@@ -9,24 +9,34 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
-/** The token-choice options {@code generate} and {@code chat} share (a picocli mixin). */
+/**
+ * The token-choice options {@code generate} and {@code chat} share (a picocli mixin); beam search
+ * is {@code generate}'s own ({@code --num-beams}, {@code --length-penalty}).
+ */
 final class GenerationOptions {
 
     private static final Map<String, String> FLAGS = Map.of(
-            "maxNewTokens", "--max-tokens", "temperature", "--temperature", "topK", "--top-k", "topP", "--top-p",
-            "minP", "--min-p", "repetitionPenalty", "--repetition-penalty", "numBeams", "--beams",
+            "maxNewTokens", "--max-new-tokens", "temperature", "--temperature", "topK", "--top-k", "topP", "--top-p",
+            "minP", "--min-p", "repetitionPenalty", "--repetition-penalty", "numBeams", "--num-beams",
             "lengthPenalty", "--length-penalty", "prefillSegment", "--prefill-segment", "stopStrings", "--stop");
 
-    @Option(names = "--max-tokens", defaultValue = "128", description = "the most tokens to generate (default: ${DEFAULT-VALUE})")
-    int maxTokens;
+    // no defaultValue: picocli would apply it after parsing, over a value given as --max-tokens
+    @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N",
+            description = "the most tokens to generate (default: ${DEFAULT-VALUE}); also --max-tokens")
+    int maxNewTokens = 128;
 
-    @Option(names = "--temperature", description = "0 for greedy; default 0.8 (0 with --beams > 1)")
+    @Option(names = "--max-tokens", paramLabel = "N", hidden = true, description = "the former name of --max-new-tokens")
+    void setMaxTokens(int n) {
+        maxNewTokens = n;
+    }
+
+    @Option(names = "--temperature", description = "0 for greedy (default: 0.8)")
     Float temperature;
 
     @Option(names = "--top-k", defaultValue = "0", description = "keep the k most likely tokens, 0 for off (default: ${DEFAULT-VALUE})")
     int topK;
 
-    @Option(names = "--top-p", description = "nucleus sampling mass in (0, 1]; default 0.95 (1 with --beams > 1)")
+    @Option(names = "--top-p", description = "nucleus sampling mass in (0, 1] (default: 0.95)")
     Float topP;
 
     @Option(names = "--min-p", defaultValue = "0", description = "drop tokens below this fraction of the most likely one (default: ${DEFAULT-VALUE})")
@@ -35,7 +45,7 @@ final class GenerationOptions {
     @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "> 1 discourages repeats, 1 for off (default: ${DEFAULT-VALUE})")
     float repetitionPenalty;
 
-    @Option(names = "--seed", description = "sampling seed (default: random, reported with --json)")
+    @Option(names = "--seed", description = "sampling seed (default: random)")
     Long seed;
 
     @Option(names = "--stop", paramLabel = "STR", description = "stop when the text reaches STR (repeatable; \\n is a newline)")
@@ -58,7 +68,7 @@ final class GenerationOptions {
         }
         try {
             return GenerationConfig.builder()
-                    .maxNewTokens(maxTokens)
+                    .maxNewTokens(maxNewTokens)
                     .temperature(temperature != null ? temperature : beams > 1 ? 0f : 0.8f)
                     .topK(topK)
                     .topP(topP != null ? topP : beams > 1 ? 1f : 0.95f)

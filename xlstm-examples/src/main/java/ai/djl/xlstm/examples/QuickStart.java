@@ -33,7 +33,7 @@ public final class QuickStart {
             System.out.println("== xlstm generate --model-path " + run + " --prompt \"" + PROMPT + "\"");
             System.out.print(PROMPT);
             status = XLstmCli.run("generate", "--model-path", run.toString(), "--prompt", PROMPT,
-                    "--max-tokens", "120", "--seed", "1", "--repetition-penalty", "1.1");
+                    "--max-new-tokens", "120", "--seed", "1", "--repetition-penalty", "1.1");
         }
         System.exit(status);
     }

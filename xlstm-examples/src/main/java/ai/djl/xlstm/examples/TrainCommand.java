@@ -1,5 +1,6 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.Device;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.training.TokenWindowDataset;
@@ -8,6 +9,7 @@ import ai.djl.xlstm.training.TrainingSettings;
 import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -20,7 +22,8 @@ import java.util.concurrent.Callable;
  * a progress bar; writes the checkpoint, {@code metrics.csv} and {@code loss.png} into the output
  * folder.
  */
-@Command(name = "train", description = "Train an xLSTM language model on plain text.")
+@Command(name = "train", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Train an xLSTM language model on plain text.")
 final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--text", required = true, paramLabel = "FILE_OR_DIR", description = "a text file, or a folder of .txt documents")
@@ -50,7 +53,7 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", defaultValue = "1e-3", description = "peak learning rate (default: ${DEFAULT-VALUE})")
     private float lr;
 
-    @Option(names = "--warmup", defaultValue = "-1", description = "warm-up updates (default: 10% of --steps)")
+    @Option(names = "--warmup", defaultValue = "-1", description = "warm-up updates (default: 10%% of --steps)")
     private int warmup;
 
     @Option(names = "--accumulate", defaultValue = "1", description = "micro-batches per update (default: ${DEFAULT-VALUE})")
@@ -74,8 +77,12 @@ final class TrainCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "0", description = "seed of initialization and data order (default: ${DEFAULT-VALUE})")
     private long seed;
 
+    @Mixin
+    private DeviceOptions engine;
+
     @Override
     public Integer call() throws Exception {
+        Device device = engine.device();
         requireFile(text, "--text");
         requireFile(tokenizer, "--tokenizer");
         if (seqLen < 2) {
@@ -113,14 +120,14 @@ final class TrainCommand implements Callable<Integer> {
         TrainingSession session;
         Path dir;
         if (resume != null) {
-            session = TrainingSession.resume(resume, steps, null);
+            session = TrainingSession.resume(resume, steps, device);
             dir = resume;
             System.out.printf(Locale.ROOT, "resuming %s at step %d of %d%n", resume, session.getStep(), steps);
         } else {
             TrainingSettings settings = new TrainingSettings(steps, batch, accumulate, lr, lr / 10,
                     warmup >= 0 ? warmup : Math.max(1, steps / 10), weightDecay, clip, seed,
                     Math.max(1, Math.min(10, steps / 100)), validateEvery, validationBatches, checkpointEvery);
-            session = TrainingSession.fresh(model, settings, out, null);
+            session = TrainingSession.fresh(model, settings, out, device);
             dir = out;
             long params = session.getBlock().getParameters().values().stream()
                     .mapToLong(p -> p.getArray().size()).sum();

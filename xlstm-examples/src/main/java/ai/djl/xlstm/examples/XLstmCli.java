@@ -5,15 +5,19 @@ import picocli.CommandLine.Command;
 
 /**
  * The {@code xlstm} command line ({@code java -jar xlstm-examples/target/xlstm.jar}). Errors in
- * the user's input end the program with a one-line message and exit code 2, never a stack trace.
+ * the user's input end the program with a one-line message and exit code 2, never a stack trace
+ * (unless {@code --verbose}).
  */
 @Command(
         name = "xlstm",
         mixinStandardHelpOptions = true,
-        version = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)",
+        version = XLstmCli.VERSION,
         description = "xLSTM language models on the Deep Java Library.",
         subcommands = {GenerateCommand.class, ChatCommand.class, BenchGenerateCommand.class, TrainCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
 public final class XLstmCli {
+
+    /** The version every command's {@code --version} prints. */
+    static final String VERSION = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)";
 
     private XLstmCli() {}
 
@@ -28,6 +32,15 @@ public final class XLstmCli {
             System.setProperty("ai.djl.offline", "true");
         }
         System.setProperty("java.awt.headless", "true");
+        return commandLine().execute(args);
+    }
+
+    /**
+     * The command line with its subcommands and error handling: an exception is one line {@code
+     * error: MESSAGE} on stderr (with the stack trace after it under {@code --verbose}), exit code 2
+     * for bad input ({@link IllegalArgumentException}, a missing file) and 1 otherwise.
+     */
+    static CommandLine commandLine() {
         CommandLine cli = new CommandLine(new XLstmCli());
         cli.setExecutionExceptionHandler((e, cmd, parsed) -> {
             Throwable cause = e;
@@ -37,8 +50,12 @@ public final class XLstmCli {
             boolean userError = cause instanceof IllegalArgumentException
                     || cause instanceof java.nio.file.NoSuchFileException;
             cmd.getErr().println("error: " + (cause.getMessage() != null ? cause.getMessage() : cause.toString()));
+            if (cmd.getParseResult() != null && cmd.getParseResult().hasMatchedOption("--verbose")) {
+                e.printStackTrace(cmd.getErr());
+            }
+            cmd.getErr().flush();
             return userError ? 2 : 1;
         });
-        return cli.execute(args);
+        return cli;
     }
 }

@@ -24,7 +24,7 @@ class ChatTerminalTest {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         String command = String.join(" ", List.of(java, "-Dai.djl.offline=true", "-cp", "'" + System.getProperty("java.class.path") + "'",
                 XLstmCli.class.getName(), "chat", "--model-path", "'" + GenerateCommandTest.model + "'",
-                "--session", "'" + session + "'", "--max-tokens", "6", "--seed", "2"));
+                "--session", "'" + session + "'", "--max-new-tokens", "6", "--seed", "2"));
         Process p = new ProcessBuilder("script", "-qefc", command, "/dev/null").redirectErrorStream(true).start();
         OutputStream in = p.getOutputStream();
         for (String line : lines) {

@@ -7,13 +7,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import picocli.CommandLine;
+
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 
-/** Bad input to the command line: a one-line error, a non-zero exit, no stack trace. */
+/** Bad input to the command line: a one-line error, a non-zero exit, no stack trace (unless --verbose). */
 class CliErrorsTest {
 
     private static String[] run(String... args) {
@@ -34,6 +39,67 @@ class CliErrorsTest {
         String err = result[1].strip();
         assertTrue(err.startsWith("error: ") && err.contains(expected), err);
         assertFalse(err.contains("\n") || err.contains("\tat "), "more than one line: " + err);
+    }
+
+    /**
+     * {@code xlstm NAME --threads 0} (or another bad setting) for every command with that option,
+     * with a placeholder for each required option: the setting is checked first, before anything
+     * runs.
+     */
+    private static void assertEveryCommandRejects(String option, String value, String expected) {
+        int checked = 0;
+        for (Map.Entry<String, CommandLine> e : XLstmCli.commandLine().getSubcommands().entrySet()) {
+            CommandLine.Model.CommandSpec spec = e.getValue().getCommandSpec();
+            if (spec.findOption(option) == null) {
+                continue;
+            }
+            List<String> args = new ArrayList<>(List.of(e.getKey(), option, value));
+            for (CommandLine.Model.ArgSpec required : spec.requiredArgs()) {
+                if (required instanceof CommandLine.Model.OptionSpec o) {
+                    args.addAll(List.of(o.longestName(), "placeholder"));
+                }
+            }
+            assertOneLineError(run(args.toArray(new String[0])), expected);
+            checked++;
+        }
+        assertTrue(checked >= 3, option + " on only " + checked + " commands");
+    }
+
+    @Test
+    void threadsBelowOneIsAOneLineError() {
+        assertEveryCommandRejects("--threads", "0", "--threads must be >= 1, got 0");
+        assertEveryCommandRejects("--threads", "-2", "--threads must be >= 1, got -2");
+    }
+
+    @Test
+    void anUnknownDeviceIsAOneLineError() {
+        assertEveryCommandRejects("--device", "nonsense", "--device: unknown device 'nonsense'");
+        assertEveryCommandRejects("--device", "gpu+gpu1", "--device: unknown device 'gpu+gpu1'");
+    }
+
+    @Test
+    void aDeviceThisMachineLacksIsAOneLineError() {
+        int gpus = ai.djl.engine.Engine.getInstance().getGpuCount();
+        assertOneLineError(run("generate", "--model-path", "placeholder", "--device", "gpu:" + gpus), "--device gpu:" + gpus + ": the ");
+        assertEquals(ai.djl.Device.cpu(), DeviceOptions.parse("CPU", ai.djl.engine.Engine.getInstance()));
+        if (gpus > 0) {
+            assertEquals(ai.djl.Device.gpu(0), DeviceOptions.parse("gpu", ai.djl.engine.Engine.getInstance()));
+            assertEquals(ai.djl.Device.gpu(0), DeviceOptions.parse("cuda:0", ai.djl.engine.Engine.getInstance()));
+        }
+    }
+
+    @Test
+    void verbosePrintsTheStackTraceOfAnError(@TempDir Path dir) {
+        String[] quiet = run("generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x");
+        assertOneLineError(quiet, "not a folder");
+        String[] verbose = run("generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x", "--verbose");
+        assertEquals("2", verbose[0], "still a user error; stderr: " + verbose[1]);
+        assertTrue(verbose[1].startsWith("error: ") && verbose[1].contains("not a folder"), verbose[1]);
+        assertTrue(verbose[1].contains("java.lang.IllegalArgumentException") && verbose[1].contains("\tat ai.djl.xlstm.examples."),
+                "a stack trace: " + verbose[1]);
+        String[] train = run("train", "--text", dir.resolve("missing.txt").toString(), "--tokenizer", "t.json", "--verbose");
+        assertEquals("2", train[0], train[1]);
+        assertTrue(train[1].contains("file not found") && train[1].contains("\tat "), train[1]);
     }
 
     @Test

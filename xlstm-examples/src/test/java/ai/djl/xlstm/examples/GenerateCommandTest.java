@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.generate.FinishReason;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -97,15 +98,15 @@ class GenerateCommandTest {
 
     @Test
     void jsonOutputIsReproducibleWithASeedAndMatchesTheStream() {
-        JsonObject a = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        JsonObject a = json(generate("--prompt", "It is a truth", "--max-new-tokens", "12", "--seed", "5", "--json"));
         assertEquals(12, a.getAsJsonArray("tokens").size(), a.toString());
         assertEquals("length", a.get("finish_reason").getAsString());
         assertTrue(a.get("tokens_per_second").getAsDouble() > 0);
-        JsonObject b = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        JsonObject b = json(generate("--prompt", "It is a truth", "--max-new-tokens", "12", "--seed", "5", "--json"));
         a.remove("tokens_per_second");
         b.remove("tokens_per_second");
         assertEquals(a, b, "same seed, same output");
-        String[] streamed = run("", generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5"));
+        String[] streamed = run("", generate("--prompt", "It is a truth", "--max-new-tokens", "12", "--seed", "5"));
         assertEquals("0", streamed[0], streamed[2]);
         assertEquals(a.get("text").getAsString() + System.lineSeparator(), streamed[1]);
         assertTrue(streamed[2].contains("12 generated"), streamed[2]);
@@ -114,10 +115,10 @@ class GenerateCommandTest {
     @Test
     void stateOutThenStateInContinuesTheGeneration() {
         Path state = dir.resolve("state.safetensors");
-        JsonObject once = json(generate("--prompt", "Emma Woodhouse", "--max-tokens", "10", "--temperature", "0", "--json"));
-        JsonObject first = json(generate("--prompt", "Emma Woodhouse", "--max-tokens", "5", "--temperature", "0", "--json",
+        JsonObject once = json(generate("--prompt", "Emma Woodhouse", "--max-new-tokens", "10", "--temperature", "0", "--json"));
+        JsonObject first = json(generate("--prompt", "Emma Woodhouse", "--max-new-tokens", "5", "--temperature", "0", "--json",
                 "--state-out", state.toString()));
-        JsonObject second = json(generate("--max-tokens", "5", "--temperature", "0", "--json", "--state-in", state.toString()));
+        JsonObject second = json(generate("--max-new-tokens", "5", "--temperature", "0", "--json", "--state-in", state.toString()));
         JsonObject joined = first.deepCopy();
         joined.getAsJsonArray("tokens").addAll(second.getAsJsonArray("tokens"));
         assertEquals(once.getAsJsonArray("tokens"), joined.getAsJsonArray("tokens"));
@@ -129,21 +130,22 @@ class GenerateCommandTest {
         assertError(run("", generate("--prompt", "x", "--temperature", "-1")), "--temperature");
         assertError(run("", generate("--prompt", "x", "--top-p", "0")), "--top-p");
         assertError(run("", generate("--prompt", "x", "--top-p", "1.5")), "--top-p");
-        assertError(run("", generate("--prompt", "x", "--beams", "0")), "--beams");
+        assertError(run("", generate("--prompt", "x", "--num-beams", "0")), "--num-beams");
+        assertError(run("", generate("--prompt", "x", "-n", "-1")), "--max-new-tokens");
         assertError(run("", generate("--prompt", "x", "--state-in", dir.resolve("none").toString())), "session file not found");
         assertError(run("", "generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x"), "not a folder");
     }
 
     @Test
     void promptFromStdinAndStopStrings() {
-        String[] r = run("It is a truth", generate("--prompt", "-", "--max-tokens", "12", "--seed", "5", "--json"));
+        String[] r = run("It is a truth", generate("--prompt", "-", "--max-new-tokens", "12", "--seed", "5", "--json"));
         assertEquals("0", r[0], r[2]);
         JsonObject fromStdin = new Gson().fromJson(r[1].strip(), JsonObject.class);
-        JsonObject fromFlag = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json"));
+        JsonObject fromFlag = json(generate("--prompt", "It is a truth", "--max-new-tokens", "12", "--seed", "5", "--json"));
         assertEquals(fromFlag.get("tokens"), fromStdin.get("tokens"));
         String text = fromFlag.get("text").getAsString();
         String stop = text.substring(text.length() / 2, text.length() / 2 + 2);
-        JsonObject stopped = json(generate("--prompt", "It is a truth", "--max-tokens", "12", "--seed", "5", "--json",
+        JsonObject stopped = json(generate("--prompt", "It is a truth", "--max-new-tokens", "12", "--seed", "5", "--json",
                 "--stop", stop));
         assertEquals("stop", stopped.get("finish_reason").getAsString());
         assertEquals(text.substring(0, text.indexOf(stop)), stopped.get("text").getAsString());
@@ -167,14 +169,14 @@ class GenerateCommandTest {
         Files.copy(Path.of("data/gpt2-8k-tokenizer.json"), large.resolve("tokenizer.json"));
         Path state = dir.resolve("large.state");
         String[] common = {"generate", "--model-path", large.toString(), "--temperature", "0", "--json"};
-        JsonObject once = json(concat(common, "--prompt", "Mr. Knightley was", "--max-tokens", "8"));
-        JsonObject first = json(concat(common, "--prompt", "Mr. Knightley was", "--max-tokens", "4", "--state-out", state.toString()));
-        JsonObject second = json(concat(common, "--max-tokens", "4", "--state-in", state.toString()));
+        JsonObject once = json(concat(common, "--prompt", "Mr. Knightley was", "--max-new-tokens", "8"));
+        JsonObject first = json(concat(common, "--prompt", "Mr. Knightley was", "--max-new-tokens", "4", "--state-out", state.toString()));
+        JsonObject second = json(concat(common, "--max-new-tokens", "4", "--state-in", state.toString()));
         first.getAsJsonArray("tokens").addAll(second.getAsJsonArray("tokens"));
         assertEquals(once.getAsJsonArray("tokens"), first.getAsJsonArray("tokens"));
         // a NeurIPS state does not continue an xLSTM Large model
         Path neuripsState = dir.resolve("neurips.state");
-        json(generate("--prompt", "Emma", "--max-tokens", "2", "--json", "--state-out", neuripsState.toString()));
+        json(generate("--prompt", "Emma", "--max-new-tokens", "2", "--json", "--state-out", neuripsState.toString()));
         assertError(run("", concat(common, "--state-in", neuripsState.toString())), "belongs to model xlstm-neurips:");
     }
 
@@ -186,20 +188,69 @@ class GenerateCommandTest {
 
     @Test
     void beamSearchRunsFromTheCommandLine() {
-        JsonObject r = json(generate("--prompt", "The", "--max-tokens", "6", "--beams", "3", "--json"));
+        JsonObject r = json(generate("--prompt", "The", "--max-new-tokens", "6", "--num-beams", "3", "--json"));
         assertEquals(6, r.getAsJsonArray("tokens").size());
+    }
+
+    @Test
+    void numBeamsTwoWorksAndBeamsIsItsAlias() {
+        JsonObject r = json(generate("--prompt", "The", "-n", "5", "--num-beams", "2", "--json"));
+        assertEquals(5, r.getAsJsonArray("tokens").size(), r.toString());
+        assertEquals("length", r.get("finish_reason").getAsString());
+        JsonObject old = json(generate("--prompt", "The", "-n", "5", "--beams", "2", "--json"));
+        assertEquals(r.get("tokens"), old.get("tokens"), "--beams 2 is --num-beams 2 (beam search is deterministic)");
+        JsonObject greedy = json(generate("--prompt", "The", "-n", "5", "--num-beams", "1", "--temperature", "0", "--json"));
+        assertEquals(5, greedy.getAsJsonArray("tokens").size());
+    }
+
+    @Test
+    void shortNLimitsTheNewTokensAndMaxTokensIsItsAlias() {
+        JsonObject r = json(generate("--prompt", "It is a truth", "-n", "5", "--seed", "3", "--json"));
+        assertEquals(5, r.getAsJsonArray("tokens").size(), r.toString());
+        assertEquals("length", r.get("finish_reason").getAsString());
+        JsonObject old = json(generate("--prompt", "It is a truth", "--max-tokens", "5", "--seed", "3", "--json"));
+        assertEquals(r.get("tokens"), old.get("tokens"));
+        String[] streamed = run("", generate("--prompt", "It is a truth", "-n", "5", "--seed", "3"));
+        assertEquals("0", streamed[0], streamed[2]);
+        assertTrue(streamed[2].contains("5 generated") && streamed[2].contains("finish: length"), streamed[2]);
+    }
+
+    @Test
+    void finishReasonsAreTheOpenAiNames() {
+        assertEquals("stop", FinishReason.EOS.jsonName());
+        assertEquals("stop", FinishReason.STOP.jsonName());
+        assertEquals("length", FinishReason.LENGTH.jsonName());
+        for (FinishReason r : FinishReason.values()) {
+            assertEquals(r.jsonName().toLowerCase(java.util.Locale.ROOT), r.jsonName(), "lower case: " + r);
+        }
+    }
+
+    @Test
+    void threadsAndDeviceReachTheEngine() {
+        String before = System.getProperty(EngineOptions.NUM_THREADS);
+        try {
+            JsonObject r = json(generate("--prompt", "Emma", "-n", "3", "--threads", "2", "--device", "cpu", "--json"));
+            assertEquals(3, r.getAsJsonArray("tokens").size());
+            assertEquals("2", System.getProperty(EngineOptions.NUM_THREADS), "--threads sets the engine's property");
+        } finally {
+            if (before == null) {
+                System.clearProperty(EngineOptions.NUM_THREADS);
+            } else {
+                System.setProperty(EngineOptions.NUM_THREADS, before);
+            }
+        }
     }
 
     @Test
     void chatContinuesOneStateAndResumesFromItsSession() {
         Path session = dir.resolve("chat.session");
         String[] r = run("Hello there.\n/save\n", "chat", "--model-path", model.toString(), "--session", session.toString(),
-                "--max-tokens", "8", "--seed", "1");
+                "--max-new-tokens", "8", "--seed", "1");
         assertEquals("0", r[0], r[2]);
         assertTrue(r[1].contains("you> ") && r[1].contains("xlstm> "), r[1]);
         assertTrue(Files.exists(session));
         String[] again = run("And then?\n/quit\n", "chat", "--model-path", model.toString(), "--session", session.toString(),
-                "--max-tokens", "8", "--seed", "1");
+                "-n", "8", "--seed", "1");
         assertEquals("0", again[0], again[2]);
         assertTrue(again[1].contains("resumed " + session), again[1]);
     }

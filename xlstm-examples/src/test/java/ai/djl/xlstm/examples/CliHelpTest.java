@@ -1,0 +1,135 @@
+package ai.djl.xlstm.examples;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * {@code --help} and {@code -h} on the top-level command and every subcommand (found from the
+ * command line's subcommand map, so a new command is covered without editing this test): usage on
+ * stdout, nothing on stderr, exit 0; and a command's help names only options that command has.
+ */
+class CliHelpTest {
+
+    /** The command paths: {@code []} for {@code xlstm} itself, then every (nested) subcommand. */
+    private static List<List<String>> commands() {
+        List<List<String>> paths = new ArrayList<>();
+        collect(XLstmCli.commandLine(), new ArrayList<>(), paths);
+        return paths;
+    }
+
+    private static void collect(CommandLine cmd, List<String> path, List<List<String>> into) {
+        into.add(path);
+        cmd.getSubcommands().forEach((name, sub) -> {
+            List<String> p = new ArrayList<>(path);
+            p.add(name);
+            collect(sub, p, into);
+        });
+    }
+
+    private static String[] args(List<String> path, String flag) {
+        List<String> all = new ArrayList<>(path);
+        all.add(flag);
+        return all.toArray(new String[0]);
+    }
+
+    /**
+     * {@code xlstm ... --help} in a new JVM, as a user runs it: picocli prints its warnings (e.g.
+     * of a bad format string) to the stderr it saw first, which in this JVM is not a test's.
+     */
+    @Test
+    void helpInANewProcessPrintsUsageAndNothingElse() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        for (List<String> path : commands()) {
+            List<String> command = new ArrayList<>(List.of(java, "-Dai.djl.offline=true", "-cp",
+                    System.getProperty("java.class.path"), XLstmCli.class.getName()));
+            command.addAll(List.of(args(path, "--help")));
+            Path err = Files.createTempFile("xlstm-help", ".err");
+            try {
+                Process p = new ProcessBuilder(command).redirectError(err.toFile()).start();
+                p.getOutputStream().close();
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "did not end: " + path);
+                String name = String.join(" ", args(path, "--help"));
+                assertEquals(0, p.exitValue(), name + ": " + out + Files.readString(err));
+                assertTrue(out.startsWith("Usage: "), name + ": " + out);
+                assertEquals("", Files.readString(err), name + " wrote to stderr");
+            } finally {
+                Files.deleteIfExists(err);
+            }
+        }
+    }
+
+    @Test
+    void shortHelpFlagPrintsUsageAndNothingElse() {
+        for (List<String> path : commands()) {
+            String[] r = runInProcess(args(path, "-h"));
+            String name = String.join(" ", args(path, "-h"));
+            assertEquals("0", r[0], name + ": " + r[1] + r[2]);
+            assertTrue(r[1].startsWith("Usage: "), name + ": " + r[1]);
+            assertEquals("", r[2], name + " wrote to stderr");
+        }
+    }
+
+    /** Help that names an option the command does not have (e.g. a shared description) misleads. */
+    @Test
+    void helpNamesOnlyOptionsOfItsCommand() {
+        Pattern option = Pattern.compile("(?<![\\w-])--?[a-zA-Z][\\w-]*");
+        for (List<String> path : commands()) {
+            CommandLine cmd = XLstmCli.commandLine();
+            for (String name : path) {
+                cmd = cmd.getSubcommands().get(name);
+            }
+            String help = runInProcess(args(path, "--help"))[1];
+            Matcher m = option.matcher(help);
+            while (m.find()) {
+                List<String> flags = m.group().matches("-[a-zA-Z]{2,}") // clustered short options: [-hV]
+                        ? m.group().substring(1).chars().mapToObj(c -> "-" + (char) c).toList() : List.of(m.group());
+                for (String flag : flags) {
+                    assertTrue(cmd.getCommandSpec().findOption(flag) != null, "'" + String.join(" ", path)
+                            + " --help' mentions " + flag + ", which it does not have:\n" + help);
+                }
+            }
+        }
+    }
+
+    @Test
+    void renamedOptionsKeepTheirOldNamesOutOfTheUsageLine() {
+        String help = runInProcess("generate", "--help")[1];
+        assertTrue(help.contains("-n, --max-new-tokens=N") && help.contains("--num-beams=N"), help);
+        String synopsis = help.substring(0, help.indexOf("Generate text from a prompt"));
+        assertFalse(synopsis.contains("--max-tokens") || synopsis.contains("--beams="), synopsis);
+    }
+
+    /** Runs the CLI in this JVM; returns exit code, stdout, stderr. */
+    static String[] runInProcess(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+        try {
+            int code = XLstmCli.run(args);
+            return new String[] {Integer.toString(code), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+}
