@@ -109,7 +109,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      *     a state that does not belong to this model or batch
      */
     public LmOutput forward(ParameterStore ps, NDArray tokens, XLstmState state, boolean training) {
-        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, false, training);
+        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, false, training, true);
         return new LmOutput(out.getKey(), out.getValue());
     }
 
@@ -117,15 +117,20 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      * Like {@link #forward(ParameterStore, NDArray, XLstmState, boolean)}, but computes the logits
      * of the last position only ({@code [B, 1, V]}): what generation needs, without a {@code [B, S,
      * V]} tensor for a long prompt.
+     *
+     * <p>The generation fast path: the token ids are not range-checked here, which would copy them
+     * to the host at every step (a round trip per token on a GPU). The caller guarantees ids in
+     * {@code [0, V)}, as {@link ai.djl.xlstm.generate.Generator} does by checking a prompt's ids
+     * once, on the host, and choosing every later id itself.
      */
     public LmOutput forwardLast(ParameterStore ps, NDArray tokens, XLstmState state) {
-        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, true, false);
+        Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, true, false, false);
         return new LmOutput(out.getKey(), out.getValue());
     }
 
     /** The logits {@code [B, S, V]} of {@code tokens [B, S]} from the zero state. */
     public NDArray logits(ParameterStore ps, NDArray tokens, boolean training) {
-        return run(ps, tokens, null, false, false, training).getKey();
+        return run(ps, tokens, null, false, false, training, true).getKey();
     }
 
     /**
@@ -133,7 +138,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      * output of every residual block (before the final norm), each {@code [B, S, D]}.
      */
     public List<NDArray> hiddenStates(ParameterStore ps, NDArray tokens, boolean training) {
-        validateTokens(tokens);
+        validateTokens(tokens, true);
         NDArray x = embedding.forward(ps, tokens, training);
         List<NDArray> out = new ArrayList<>();
         out.add(x);
@@ -143,8 +148,8 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
 
     private Pair<NDArray, XLstmState> run(
             ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
-            boolean training) {
-        validateTokens(tokens);
+            boolean training, boolean checkIds) {
+        validateTokens(tokens, checkIds);
         if (state != null) {
             validateState(state, tokens.getShape().get(0));
         }
@@ -162,7 +167,8 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         return new Pair<>(TensorOps.softCap(logits, logitSoftCap), out.getValue());
     }
 
-    private void validateTokens(NDArray tokens) {
+    /** Rank, size and type always; the id range ({@code checkIds}) needs the ids on the host. */
+    private void validateTokens(NDArray tokens, boolean checkIds) {
         Shape s = tokens.getShape();
         if (s.dimension() != 2) {
             throw new IllegalArgumentException(
@@ -174,6 +180,9 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         DataType dt = tokens.getDataType();
         if (!dt.isInteger()) {
             throw new IllegalArgumentException("tokens must be integer ids, got data type " + dt);
+        }
+        if (!checkIds) {
+            return;
         }
         long[] ids = tokens.toType(DataType.INT64, false).toLongArray();
         int vocab = config.vocabSize();
