@@ -52,7 +52,35 @@ public final class UpstreamCheckpoint {
 
     private static final Pattern BLOCK_INDEX = Pattern.compile("(\\d{1,9})\\..*");
 
+    /**
+     * The file of a training run's folder that names its newest complete checkpoint (a subfolder);
+     * it is replaced atomically once that checkpoint is fully written.
+     */
+    public static final String LATEST = "latest";
+
     private UpstreamCheckpoint() {}
+
+    /**
+     * The checkpoint folder that {@code dir} stands for: the checkpoint its {@value #LATEST} file
+     * names when {@code dir} is a training run's folder, otherwise {@code dir} itself. Every loader
+     * of this project goes through it, so a run's folder loads as its newest checkpoint.
+     *
+     * @throws IllegalArgumentException if {@value #LATEST} names a folder that does not exist
+     */
+    public static Path resolveFolder(Path dir) throws IOException {
+        Path latest = dir.resolve(LATEST);
+        if (!Files.isRegularFile(latest)) {
+            return dir;
+        }
+        String name = Files.readString(latest, StandardCharsets.UTF_8).trim();
+        Path checkpoint = dir.resolve(name).normalize();
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        if (name.isEmpty() || parent == null || !parent.equals(dir.toAbsolutePath().normalize())
+                || !Files.isDirectory(checkpoint)) {
+            throw new IllegalArgumentException(latest + " names '" + name + "', which is not a checkpoint folder of " + dir);
+        }
+        return checkpoint;
+    }
 
     /**
      * Reads the config and weights of {@code dir} into a new, initialized model whose parameters
@@ -67,7 +95,8 @@ public final class UpstreamCheckpoint {
      * As {@link #load(Path, NDManager)}, with the storage options given ({@code null}: those the
      * config file declares).
      */
-    public static XLstmLanguageModel load(Path dir, NDManager manager, ImportOptions options) throws IOException {
+    public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options) throws IOException {
+        Path dir = resolveFolder(folder);
         Path configFile = ConfigFiles.configFile(dir);
         XLstmConfig config = ConfigFiles.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(ConfigFiles.readMap(configFile));

@@ -1,7 +1,8 @@
 package ai.djl.xlstm.training;
 
+import ai.djl.xlstm.io.AtomicFiles;
+
 import java.io.IOException;
-import java.io.Writer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -42,13 +43,13 @@ public final class MetricsLog {
         }
     }
 
-    private final Path dir;
     private final List<Row> rows = new ArrayList<>();
 
-    /** A log writing into {@code dir}; rows of an earlier run up to {@code keepUpToStep} are kept. */
-    public MetricsLog(Path dir, int keepUpToStep) throws IOException {
-        this.dir = dir;
-        Path csv = dir.resolve("metrics.csv");
+    /** An empty log. */
+    public MetricsLog() {}
+
+    /** A log continuing the rows of {@code csv} (an earlier run's) up to {@code keepUpToStep}. */
+    public MetricsLog(Path csv, int keepUpToStep) throws IOException {
         if (keepUpToStep > 0 && Files.isRegularFile(csv)) {
             for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
                 if (!line.isBlank() && !line.startsWith("step")) {
@@ -71,14 +72,12 @@ public final class MetricsLog {
         rows.add(row);
     }
 
-    /** Writes {@code metrics.csv}. */
-    public void write() throws IOException {
-        Files.createDirectories(dir);
-        try (Writer w = Files.newBufferedWriter(dir.resolve("metrics.csv"), StandardCharsets.UTF_8)) {
-            w.write(HEADER + "\n");
-            for (Row r : rows) {
-                w.write(r.toCsv() + "\n");
-            }
+    /** Writes the rows as CSV to {@code file}, replacing it atomically. */
+    public void write(Path file) throws IOException {
+        StringBuilder csv = new StringBuilder(HEADER).append('\n');
+        for (Row r : rows) {
+            csv.append(r.toCsv()).append('\n');
         }
+        AtomicFiles.writeString(file, csv.toString());
     }
 }

@@ -20,6 +20,7 @@ import ai.djl.training.tracker.WarmUpTracker;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.io.AtomicFiles;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -40,13 +41,24 @@ import java.util.Map;
  * perplexity, DJL's progress bar, a metrics CSV with a loss plot, and checkpoints that resume
  * exactly.
  *
- * <p>A checkpoint folder is an upstream-format checkpoint ({@code config.json}, {@code
- * model.safetensors}: loadable by {@link UpstreamCheckpoint}) plus {@code optimizer.safetensors}
- * and {@code trainer_state.json}.
+ * <p>A run's folder holds its checkpoints as subfolders {@code checkpoint-NNNNNN} (the step),
+ * each an upstream-format checkpoint ({@code config.json}, {@code model.safetensors}: loadable by
+ * {@link UpstreamCheckpoint}) plus {@code optimizer.safetensors}, {@code trainer_state.json} and
+ * {@code metrics.csv}. A checkpoint is written into a temporary folder, renamed into place, and
+ * only then named by the run's {@value UpstreamCheckpoint#LATEST} file, which is replaced
+ * atomically; the previous checkpoint is kept, older ones are deleted. So a crash or a kill at any
+ * moment leaves a complete checkpoint to resume from, and the run's folder loads as its newest
+ * checkpoint ({@link UpstreamCheckpoint#resolveFolder}). The run's folder also gets {@code
+ * metrics.csv} (all rows so far) and {@code serving.properties}.
+ *
+ * <p>{@link #requestStop} (from any thread, e.g. a signal handler) ends training at the next step
+ * boundary, with a checkpoint.
  */
 public final class TrainingSession implements AutoCloseable {
 
     private static final String STATE_FILE = "trainer_state.json";
+    private static final String METRICS_FILE = "metrics.csv";
+    private static final String CHECKPOINT_PREFIX = "checkpoint-";
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
 
     private final Model model;
@@ -60,12 +72,13 @@ public final class TrainingSession implements AutoCloseable {
     private int step;
     private long consumedBatches;
     private double elapsedSeconds;
+    private volatile boolean stopRequested;
 
     /** What {@code trainer_state.json} holds. */
     private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
 
     private TrainingSession(Model model, Block block, TrainingSettings settings, Path outDir,
-            SavedState resumed) throws IOException {
+            SavedState resumed, MetricsLog metrics) {
         this.model = model;
         this.block = block;
         this.settings = settings;
@@ -87,7 +100,7 @@ public final class TrainingSession implements AutoCloseable {
                 .addTrainingListeners(lossCapture);
         trainer = model.newTrainer(config);
         trainer.setMetrics(new ai.djl.metric.Metrics());
-        metrics = outDir == null ? null : new MetricsLog(outDir, step);
+        this.metrics = metrics;
     }
 
     /** Linear warm-up from 0, then cosine decay to the minimum learning rate at the last step. */
@@ -134,27 +147,58 @@ public final class TrainingSession implements AutoCloseable {
         Engine.getInstance().setRandomSeed((int) settings.seed());
         block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
         model.setBlock(block);
-        return new TrainingSession(model, block, settings, outDir, null);
+        return new TrainingSession(model, block, settings, outDir, null, outDir == null ? null : new MetricsLog());
     }
 
     /**
-     * Continues the run checkpointed in {@code dir} exactly where it stopped.
+     * Continues the run checkpointed in {@code dir} exactly where it stopped: {@code dir} is a
+     * run's folder (its newest checkpoint is used) or one checkpoint folder. New checkpoints go
+     * into the run's folder.
      *
      * @param steps a new total number of updates, or null to keep the checkpoint's
      */
     public static TrainingSession resume(Path dir, Integer steps, Device device) throws IOException {
-        Path stateFile = dir.resolve(STATE_FILE);
-        if (!Files.isRegularFile(stateFile)) {
-            throw new IllegalArgumentException("no training checkpoint in " + dir + " (missing " + STATE_FILE + ")");
-        }
-        SavedState saved = GSON.fromJson(Files.readString(stateFile, StandardCharsets.UTF_8), SavedState.class);
+        Path checkpoint = UpstreamCheckpoint.resolveFolder(dir);
+        SavedState saved = readState(checkpoint);
         TrainingSettings settings = steps == null ? saved.settings() : saved.settings().withSteps(steps);
+        Path parent = checkpoint.toAbsolutePath().getParent();
+        Path runDir = !checkpoint.equals(dir) ? dir
+                : parent != null && Files.isRegularFile(parent.resolve(UpstreamCheckpoint.LATEST)) ? parent : dir;
+        Path csv = Files.isRegularFile(checkpoint.resolve(METRICS_FILE)) ? checkpoint.resolve(METRICS_FILE)
+                : runDir.resolve(METRICS_FILE);
+        MetricsLog metrics = new MetricsLog(csv, saved.step());
         Model model = Model.newInstance("xlstm", device);
-        XLstmLanguageModel block = UpstreamCheckpoint.load(dir, model.getNDManager());
-        model.setBlock(block);
-        TrainingSession session = new TrainingSession(model, block, settings, dir, saved);
-        session.optimizer.loadState(dir.resolve("optimizer.safetensors"), model.getNDManager());
-        return session;
+        try {
+            XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
+            model.setBlock(block);
+            TrainingSession session = new TrainingSession(model, block, settings, runDir, saved, metrics);
+            session.optimizer.loadState(checkpoint.resolve("optimizer.safetensors"), model.getNDManager());
+            return session;
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /** The settings a checkpoint (a run's folder or one checkpoint folder) was trained with. */
+    public static TrainingSettings settingsOf(Path dir) throws IOException {
+        return readState(UpstreamCheckpoint.resolveFolder(dir)).settings();
+    }
+
+    private static SavedState readState(Path checkpoint) throws IOException {
+        Path stateFile = checkpoint.resolve(STATE_FILE);
+        if (!Files.isRegularFile(stateFile)) {
+            throw new IllegalArgumentException("no training checkpoint in " + checkpoint + " (missing " + STATE_FILE + ")");
+        }
+        try {
+            SavedState saved = GSON.fromJson(Files.readString(stateFile, StandardCharsets.UTF_8), SavedState.class);
+            if (saved == null || saved.settings() == null) {
+                throw new IllegalArgumentException(stateFile + " holds no training state");
+            }
+            return saved;
+        } catch (com.google.gson.JsonParseException e) {
+            throw new IllegalArgumentException(stateFile + " is not a valid training state: " + e.getMessage(), e);
+        }
     }
 
     /** The model being trained. */
@@ -177,9 +221,26 @@ public final class TrainingSession implements AutoCloseable {
         return metrics;
     }
 
-    /** The result of {@link #train}. */
+    /** The settings of this run. */
+    public TrainingSettings getSettings() {
+        return settings;
+    }
+
+    /**
+     * Asks training to stop at the next step boundary, after writing a checkpoint (when the session
+     * writes any). Safe from any thread, e.g. a signal handler; the step in progress completes.
+     */
+    public void requestStop() {
+        stopRequested = true;
+    }
+
+    /**
+     * The result of {@link #train}.
+     *
+     * @param stopped whether training ended early because {@link #requestStop} was called
+     */
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
-            double tokensPerSecond, double seconds) {}
+            double tokensPerSecond, double seconds, boolean stopped) {}
 
     /**
      * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
@@ -214,6 +275,7 @@ public final class TrainingSession implements AutoCloseable {
         double[] lastVal = {Double.NaN, Double.NaN};
         double lossSum = 0;
         int lossCount = 0;
+        boolean stopped = false;
         while (step < stopStep) {
             float lr = optimizer.currentLearningRate();
             long start = System.nanoTime();
@@ -257,14 +319,20 @@ public final class TrainingSession implements AutoCloseable {
                 bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f%s", stepLoss,
                         Double.isNaN(lastVal[0]) ? "" : String.format(java.util.Locale.ROOT, " val %.4f", lastVal[0])));
             }
-            if (outDir != null && (last || settings.checkpointEvery() > 0 && step % settings.checkpointEvery() == 0)) {
+            stopped = stopRequested && !last;
+            if (outDir != null && (last || stopped
+                    || settings.checkpointEvery() > 0 && step % settings.checkpointEvery() == 0)) {
                 checkpoint();
+            }
+            if (stopped) {
+                break;
             }
         }
         if (bar != null) {
             bar.end();
         }
-        return new Summary(step, lastTrain, lastVal[0], lastVal[1], tokens / Math.max(1e-9, trainSeconds), trainSeconds);
+        return new Summary(step, lastTrain, lastVal[0], lastVal[1], tokens / Math.max(1e-9, trainSeconds), trainSeconds,
+                stopped);
     }
 
     /**
@@ -290,14 +358,53 @@ public final class TrainingSession implements AutoCloseable {
         return new double[] {loss, Math.exp(loss)};
     }
 
-    /** Writes the model, the optimizer state, the trainer state and the metrics to the output folder. */
+    /**
+     * Writes a checkpoint of the current step (model, optimizer state, trainer state, metrics) as a
+     * new subfolder of the run's folder, then names it in the run's {@value
+     * UpstreamCheckpoint#LATEST} file; keeps the previous checkpoint and deletes older ones. A
+     * crash at any moment leaves the previous or the new checkpoint complete and named.
+     */
     public void checkpoint() throws IOException {
+        if (outDir == null) {
+            throw new IllegalStateException("this session writes no checkpoints (no output folder)");
+        }
         Files.createDirectories(outDir);
-        UpstreamCheckpoint.save((XLstmLanguageModel) block, outDir);
-        optimizer.saveState(outDir.resolve("optimizer.safetensors"));
-        Files.writeString(outDir.resolve(STATE_FILE),
-                GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
-        metrics.write();
+        String name = String.format(java.util.Locale.ROOT, "%s%06d", CHECKPOINT_PREFIX, step);
+        Path latestFile = outDir.resolve(UpstreamCheckpoint.LATEST);
+        String previous = Files.isRegularFile(latestFile) ? Files.readString(latestFile, StandardCharsets.UTF_8).trim() : null;
+        if (!name.equals(previous)) {
+            Path tmp = outDir.resolve("." + name + ".tmp");
+            AtomicFiles.deleteRecursively(tmp);
+            UpstreamCheckpoint.save((XLstmLanguageModel) block, tmp);
+            optimizer.saveState(tmp.resolve("optimizer.safetensors"));
+            Files.writeString(tmp.resolve(STATE_FILE),
+                    GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
+            metrics.write(tmp.resolve(METRICS_FILE));
+            Path target = outDir.resolve(name);
+            AtomicFiles.deleteRecursively(target); // a leftover of a crashed run, never named by latest
+            AtomicFiles.move(tmp, target);
+            AtomicFiles.writeString(latestFile, name + "\n");
+        }
+        metrics.write(outDir.resolve(METRICS_FILE));
+        Path serving = outDir.resolve("serving.properties");
+        if (!Files.exists(serving)) {
+            Files.copy(outDir.resolve(name).resolve("serving.properties"), serving);
+        }
+        pruneCheckpoints(name, previous);
+    }
+
+    /** Deletes every checkpoint subfolder but {@code keep} and {@code previous}, and leftover temporaries. */
+    private void pruneCheckpoints(String keep, String previous) throws IOException {
+        try (java.util.stream.Stream<Path> entries = Files.list(outDir)) {
+            for (Path p : entries.toList()) {
+                String n = p.getFileName().toString();
+                boolean checkpoint = n.startsWith(CHECKPOINT_PREFIX) && Files.isDirectory(p);
+                boolean leftover = n.startsWith("." + CHECKPOINT_PREFIX) && n.endsWith(".tmp");
+                if ((checkpoint && !n.equals(keep) && !n.equals(previous)) || leftover) {
+                    AtomicFiles.deleteRecursively(p);
+                }
+            }
+        }
     }
 
     @Override

@@ -21,7 +21,7 @@ public final class QuickStart {
         String steps = args.length > 1 ? args[1] : "300";
         Path run = base.resolve("runs/quickstart");
         int status = 0;
-        if (!Files.exists(run.resolve("model.safetensors"))) {
+        if (!Files.exists(run.resolve("latest"))) {
             System.out.println("== training a small xLSTM on Pride and Prejudice (" + steps
                     + " updates; the checkpoint goes to " + run + " and is reused next time)");
             status = XLstmCli.run("train", "--text", base.resolve("data/prideprejudice.txt").toString(),
