@@ -33,6 +33,6 @@ public class LayerNorm extends AbstractXLstmBlock {
     @Override
     public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
         NDArray w = value(ps, weight, x, training);
-        return TensorOps.layerNormLastAxis(x, scoped(w.add(1f), x), null, eps);
+        return TensorOps.layerNormLastAxis(x, scoped(w.add(TensorOps.scalar(x, 1f)), x), null, eps);
     }
 }

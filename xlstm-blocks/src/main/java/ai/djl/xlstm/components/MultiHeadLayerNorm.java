@@ -71,7 +71,7 @@ public class MultiHeadLayerNorm extends AbstractXLstmBlock {
         NDArray y = TensorOps.layerNormLastAxis(x.toType(DataType.FLOAT32, false), null, null, eps);
         y = y.toType(inType, false).transpose(0, 2, 1, 3).reshape(s.get(0), s.get(2), -1);
         NDArray w = value(ps, weight, x, training);
-        y = y.mul(residualWeight ? scoped(w.add(1f), x) : w); // [B, S, NH * DH]
+        y = y.mul(residualWeight ? scoped(w.add(TensorOps.scalar(x, 1f)), x) : w); // [B, S, NH * DH]
         return bias == null ? y : y.add(value(ps, bias, x, training));
     }
 

@@ -7,7 +7,32 @@ import ai.djl.ndarray.types.Shape;
 /** Small element-wise functions that DJL's {@code NDArray} does not offer directly. */
 public final class TensorOps {
 
+    private static final Shape SCALAR = new Shape();
+
     private TensorOps() {}
+
+    /**
+     * The constant {@code value} as a 0-d tensor ({@code []}) of {@code like}'s data type and
+     * device, attached to {@code like}'s manager: the operand of every element-wise op with a
+     * constant in the model ({@code x.div(scalar(x, c))}, never {@code x.div(c)}).
+     *
+     * <p>Why: DJL's PyTorch engine turns a {@code Number} operand ({@code mul(Number)}, {@code
+     * div(Number)}, {@code add(Number)}, ...) into a tensor over a Java direct buffer (torch
+     * {@code from_blob}: the memory stays Java's) and closes it right after the op. Autograd keeps
+     * that tensor for the backward pass (mul, div, pow, maximum, minimum, clip read it there), but
+     * not the buffer: a garbage collection between forward and backward may free and reuse the
+     * memory, and backward then reads garbage (gradients off by orders of magnitude, or NaN).
+     * {@code full} allocates natively ({@code torch::full}): PyTorch owns and reference-counts the
+     * memory, which lives as long as the graph holds the tensor. We use it for add and sub too,
+     * whose backward does not read the constant: one rule, easy to check, and no direct-buffer
+     * allocation per op. Cost: one tensor and one op, as with a {@code Number} operand (measured a
+     * little cheaper: no Java buffer); the tensor is freed with {@code like}'s manager. In a
+     * float32 model the results are bit-identical to the {@code Number} overloads', whose operand
+     * is a float32 0-d tensor too; a 0-d operand leaves the result's shape and type {@code x}'s.
+     */
+    public static NDArray scalar(NDArray like, float value) {
+        return like.getManager().full(SCALAR, value, like.getDataType(), like.getDevice());
+    }
 
     /** {@code log(sigmoid(x)) = -softplus(-x)}, stable for large |x|. */
     public static NDArray logSigmoid(NDArray x) {
@@ -24,7 +49,8 @@ public final class TensorOps {
         if (cap <= 0) {
             return x;
         }
-        return x.div(cap).tanh().mul(cap);
+        NDArray c = scalar(x, cap); // one constant for both ops
+        return x.div(c).tanh().mul(c);
     }
 
     /**
@@ -46,6 +72,6 @@ public final class TensorOps {
 
     /** Divides by the root mean square over the last axis: {@code x / sqrt(mean(x^2) + eps)}. */
     public static NDArray rmsNormalizeLastAxis(NDArray x, float eps) {
-        return x.div(x.square().mean(new int[] {-1}, true).add(eps).sqrt());
+        return x.div(x.square().mean(new int[] {-1}, true).add(scalar(x, eps)).sqrt());
     }
 }

@@ -80,8 +80,9 @@ public class MLstmLargeLayer extends AbstractXLstmBlock {
         long len = x.getShape().get(1);
         int nh = config.numHeads();
         float cap = config.gateSoftCap();
-        NDArray qh = heads(apply(ps, q, x, training), batch, len)
-                .div((float) Math.sqrt(config.qkDim() / (double) nh));
+        NDArray qx = apply(ps, q, x, training); // [B, S, NH * DHQK]
+        float sqrtDhqk = (float) Math.sqrt(config.qkDim() / (double) nh);
+        NDArray qh = heads(qx, batch, len).div(TensorOps.scalar(qx, sqrtDhqk)); // q / sqrt(DHQK)
         NDArray kh = heads(apply(ps, k, x, training), batch, len);
         NDArray vh = heads(apply(ps, v, x, training), batch, len);
         NDArray i = TensorOps.softCap(apply(ps, igatePreact, x, training), cap).transpose(0, 2, 1);

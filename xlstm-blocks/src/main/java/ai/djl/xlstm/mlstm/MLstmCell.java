@@ -13,6 +13,7 @@ import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.Inits;
 import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
+import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.state.MLstmCellState;
 
 /**
@@ -65,7 +66,7 @@ public class MLstmCell extends AbstractXLstmBlock {
         NDArray i = apply(ps, igate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
         NDArray f = apply(ps, fgate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
         NDArray qh = heads(q, batch, len);
-        NDArray kh = heads(k, batch, len).div((float) Math.sqrt(headDim));
+        NDArray kh = heads(k, batch, len).div(TensorOps.scalar(k, (float) Math.sqrt(headDim))); // k / sqrt(DH)
         NDArray vh = heads(v, batch, len);
         Pair<NDArray, MLstmCellState> out;
         if (len == 1 || backend.form() == MLstmBackend.Form.RECURRENT) {

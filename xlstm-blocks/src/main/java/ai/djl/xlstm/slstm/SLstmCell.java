@@ -130,10 +130,10 @@ public class SLstmCell extends AbstractXLstmBlock {
         return forward(ps, x, null, training).getKey();
     }
 
-    /** Gate pre-activations {@code [B, S, 4 * D]} -> hidden states {@code [B, S, D]}. */
+    /** Gate pre-activations {@code [B, S, 4 * D]} -> hidden states per head {@code [B, NH, S, DH]}. */
     @Override
     public Shape[] getOutputShapes(Shape[] inputShapes) {
         Shape in = inputShapes[0];
-        return new Shape[] {new Shape(in.get(0), in.get(1), (long) numHeads * headDim)};
+        return new Shape[] {new Shape(in.get(0), numHeads, in.get(1), headDim)};
     }
 }
