@@ -189,7 +189,7 @@ public final class SafeTensors {
      * Writes arrays to a safetensors file, in the iteration order of {@code tensors}. The header is
      * padded with spaces to a multiple of 8 bytes, as the reference implementation does.
      *
-     * @param file the file to create or overwrite
+     * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
      * @param tensors the arrays by name, of type float32, float64, int64, int32, int8, uint8 or
      *     boolean
      * @param metadata the string pairs stored as {@code __metadata__}; {@code null} or empty for
@@ -232,16 +232,19 @@ public final class SafeTensors {
             prefix.put((byte) ' ');
         }
         prefix.flip();
-        try (FileChannel channel =
-                FileChannel.open(
-                        file,
-                        StandardOpenOption.CREATE,
-                        StandardOpenOption.TRUNCATE_EXISTING,
-                        StandardOpenOption.WRITE)) {
-            writeFully(channel, prefix);
-            for (NDArray array : tensors.values()) {
-                writeFully(channel, array.toByteBuffer());
+        // written beside the target, then renamed over it: a crash leaves the old file or the new
+        Path dir = file.toAbsolutePath().getParent();
+        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        try {
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                writeFully(channel, prefix);
+                for (NDArray array : tensors.values()) {
+                    writeFully(channel, array.toByteBuffer());
+                }
             }
+            AtomicFiles.move(tmp, file);
+        } finally {
+            Files.deleteIfExists(tmp);
         }
     }
 

@@ -32,8 +32,8 @@ import java.util.concurrent.Callable;
         description = "Measure prefill and decode throughput of a model.")
 final class BenchGenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder")
-    private Path modelPath;
+    @Mixin
+    private ModelSource source;
 
     @Option(names = "--prefill", defaultValue = "4096", description = "prompt tokens for the prefill measurement (default: ${DEFAULT-VALUE})")
     private int prefill;
@@ -61,7 +61,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() throws IOException {
         Device device = engine.device();
-        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(modelPath, device)) {
+        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(source, device)) {
             NDManager manager = folder.manager();
             XLstmLanguageModel model = folder.model();
             Generator generator = folder.generator();
@@ -69,7 +69,7 @@ final class BenchGenerateCommand implements Callable<Integer> {
             SplittableRandom random = new SplittableRandom(0);
             long params = model.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
             System.out.printf(Locale.ROOT, "model %s: %s, %,d parameters, device %s, %d cores, engine threads: %s%n",
-                    modelPath, model.getConfig().architecture(), params, manager.getDevice(),
+                    source.describe(), model.getConfig().architecture(), params, manager.getDevice(),
                     Runtime.getRuntime().availableProcessors(), System.getProperty(EngineOptions.NUM_THREADS, "default"));
 
             long[] prompt = random.longs(prefill, 0, vocab).toArray();

@@ -32,10 +32,10 @@ final class ChatCommand implements Callable<Integer> {
     private static final String HELP = "commands: /reset forgets the conversation, /save writes the session now,"
             + " /quit (or Ctrl-D) ends";
 
-    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder (from xlstm train, or upstream)")
-    private Path modelPath;
+    @Mixin
+    private ModelSource source;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: DIR/tokenizer.json)")
+    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
     private Path tokenizer;
 
     @Option(names = "--session", paramLabel = "FILE", description = "keep the conversation's state in FILE (restored at start, saved every turn)")
@@ -52,12 +52,15 @@ final class ChatCommand implements Callable<Integer> {
         Device device = engine.device();
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer, device)) {
+        if (sessionFile != null) {
+            GenerateCommand.requireWritable(sessionFile, "--session");
+        }
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
             GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"));
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();
             try {
-                out.printf(Locale.ROOT, "xLSTM chat: %s (%s, vocabulary %d). %s%n", modelPath.getFileName(),
+                out.printf(Locale.ROOT, "xLSTM chat: %s (%s, vocabulary %d). %s%n", source.describe(),
                         folder.model().getConfig().architecture(), folder.model().getConfig().vocabSize(), HELP);
                 if (!session.isEmpty()) {
                     out.printf(Locale.ROOT, "resumed %s: %d tokens of conversation%n", sessionFile, session.length());

@@ -46,7 +46,7 @@ public final class Demo {
             throw new IllegalArgumentException("checkpoint folder not found: " + dir);
         }
         long start = System.nanoTime();
-        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(dir, device)) {
+        try (ModelFolder folder = ModelFolder.openWithoutTokenizer(ModelSource.folder(dir), device)) {
             long loaded = System.nanoTime();
             NDManager manager = folder.manager();
             XLstmLanguageModel model = folder.model();

@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,10 +29,10 @@ import java.util.concurrent.Callable;
         description = "Generate text from a prompt, streaming it to stdout.")
 final class GenerateCommand implements Callable<Integer> {
 
-    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a checkpoint folder (from xlstm train, or upstream)")
-    private Path modelPath;
+    @Mixin
+    private ModelSource source;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: DIR/tokenizer.json)")
+    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
     private Path tokenizer;
 
     @Option(names = "--prompt", defaultValue = "", description = "the text to complete; - reads stdin; may be empty with --state-in"
@@ -73,7 +74,10 @@ final class GenerateCommand implements Callable<Integer> {
         Device device = engine.device();
         String text = "-".equals(prompt) ? new String(System.in.readAllBytes(), StandardCharsets.UTF_8) : prompt;
         PrintStream out = new PrintStream(System.out, true, StandardCharsets.UTF_8);
-        try (ModelFolder folder = ModelFolder.open(modelPath, tokenizer, device)) {
+        if (stateOut != null) {
+            requireWritable(stateOut, "--state-out");
+        }
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
             GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)
@@ -104,5 +108,27 @@ final class GenerateCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * Fails now, not after a whole generation has streamed, when {@code file} cannot be written: a
+     * probe file is created beside it and deleted.
+     */
+    static void requireWritable(Path file, String option) {
+        if (Files.isDirectory(file)) {
+            throw new IllegalArgumentException(option + " " + file + " is a folder, not a file");
+        }
+        Path dir = file.toAbsolutePath().getParent();
+        if (dir == null || !Files.isDirectory(dir)) {
+            throw new IllegalArgumentException(option + " " + file + ": the folder " + dir + " does not exist");
+        }
+        try {
+            Files.deleteIfExists(Files.createTempFile(dir, ".xlstm-write-check", ".tmp"));
+        } catch (java.io.IOException | SecurityException e) {
+            throw new IllegalArgumentException(option + " " + file + ": cannot write in " + dir + " (" + e + ")", e);
+        }
+        if (Files.exists(file) && !Files.isWritable(file)) {
+            throw new IllegalArgumentException(option + " " + file + " exists and is not writable");
+        }
     }
 }

@@ -1,82 +1,98 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.Device;
+import ai.djl.MalformedModelException;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelNotFoundException;
+import ai.djl.repository.zoo.ModelZoo;
+import ai.djl.repository.zoo.ZooModel;
 import ai.djl.xlstm.generate.Generator;
-import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
+import ai.djl.xlstm.zoo.XLstmBlockFactory;
+import ai.djl.xlstm.zoo.XLstmModelZoo;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * A model folder opened for generation: a checkpoint from {@code xlstm train} or an upstream
- * folder, with its {@code tokenizer.json} (or one given explicitly), on a given device or the
- * engine's default. Every command loads its model here.
+ * A model opened for generation through DJL's {@code Criteria} (by zoo name or by folder, see
+ * {@link ModelSource}), with its {@code tokenizer.json} (or one given explicitly), on a given device
+ * or the engine's default. Every command loads its model here.
  */
 final class ModelFolder implements AutoCloseable {
 
-    private final NDManager manager;
+    private final ZooModel<NDList, NDList> zooModel;
     private final HuggingFaceTextCodec codec;
     private final XLstmLanguageModel model;
     private final Generator generator;
 
-    private ModelFolder(NDManager manager, HuggingFaceTextCodec codec, XLstmLanguageModel model) {
-        this.manager = manager;
+    private ModelFolder(ZooModel<NDList, NDList> zooModel, HuggingFaceTextCodec codec) {
+        this.zooModel = zooModel;
         this.codec = codec;
-        this.model = model;
-        this.generator = new Generator(model, manager, codec);
+        this.model = (XLstmLanguageModel) zooModel.getBlock();
+        this.generator = new Generator(model, zooModel.getNDManager(), codec);
     }
 
     /**
-     * Opens {@code dir} with its tokenizer.
+     * Opens the model with its tokenizer.
      *
-     * @param tokenizer the tokenizer.json, or null for {@code dir/tokenizer.json}
+     * @param tokenizer the tokenizer.json, or null for the model folder's
      * @param device where the model lives, or null for the engine's default device
-     * @throws IllegalArgumentException if the folder, its config or its tokenizer is missing
+     * @throws IllegalArgumentException if the model, its config or its tokenizer is missing
      */
-    static ModelFolder open(Path dir, Path tokenizer, Device device) throws IOException {
-        requireFolder(dir);
-        Path tok = tokenizer != null ? tokenizer : dir.resolve("tokenizer.json");
-        if (!Files.isRegularFile(tok)) {
-            throw new IllegalArgumentException(tokenizer != null ? "--tokenizer: file not found: " + tok
-                    : "no tokenizer.json in " + dir + ": pass --tokenizer FILE");
+    static ModelFolder open(ModelSource source, Path tokenizer, Device device) throws IOException {
+        if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
+            throw new IllegalArgumentException("--tokenizer: file not found: " + tokenizer);
         }
-        HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(tok);
+        ZooModel<NDList, NDList> zooModel = load(source, device);
         try {
-            return load(dir, codec, device);
+            Path tok = tokenizer != null ? tokenizer : zooModel.getModelPath().resolve("tokenizer.json");
+            if (!Files.isRegularFile(tok)) {
+                throw new IllegalArgumentException("no tokenizer.json in " + source.describe() + ": pass --tokenizer FILE");
+            }
+            return new ModelFolder(zooModel, HuggingFaceTextCodec.load(tok));
         } catch (IOException | RuntimeException e) {
-            codec.close();
+            zooModel.close();
             throw e;
         }
     }
 
     /**
-     * Opens {@code dir} without a tokenizer: its generator works on token ids only.
+     * Opens the model without a tokenizer: its generator works on token ids only.
      *
      * @param device where the model lives, or null for the engine's default device
-     * @throws IllegalArgumentException if the folder or its config is missing
+     * @throws IllegalArgumentException if the model or its config is missing
      */
-    static ModelFolder openWithoutTokenizer(Path dir, Device device) throws IOException {
-        requireFolder(dir);
-        return load(dir, null, device);
+    static ModelFolder openWithoutTokenizer(ModelSource source, Device device) throws IOException {
+        return new ModelFolder(load(source, device), null);
     }
 
-    private static void requireFolder(Path dir) {
-        if (dir == null || !Files.isDirectory(dir)) {
-            throw new IllegalArgumentException("--model-path: not a folder: " + dir);
+    private static ZooModel<NDList, NDList> load(ModelSource source, Device device) throws IOException {
+        Criteria.Builder<NDList, NDList> criteria = Criteria.builder().setTypes(NDList.class, NDList.class)
+                .optDevice(device);
+        String name = source.zooName();
+        if (name != null) {
+            criteria.optGroupId(XLstmModelZoo.GROUP_ID).optArtifactId(name);
+        } else {
+            criteria.optModelPath(source.path)
+                    .optArgument("blockFactory", XLstmBlockFactory.class.getName())
+                    .optOption("hasParameter", "false");
         }
-    }
-
-    private static ModelFolder load(Path dir, HuggingFaceTextCodec codec, Device device) throws IOException {
-        NDManager manager = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
         try {
-            return new ModelFolder(manager, codec, UpstreamCheckpoint.load(dir, manager));
-        } catch (IOException | RuntimeException e) {
-            manager.close();
-            throw e;
+            return criteria.build().loadModel();
+        } catch (ModelNotFoundException e) {
+            if (name != null) {
+                ModelZoo zoo = ModelZoo.getModelZoo(XLstmModelZoo.GROUP_ID);
+                throw new IllegalArgumentException("--model " + name + ": no such model; the xLSTM zoo has "
+                        + (zoo == null ? "none" : zoo.getModelLoaders().stream().map(l -> l.getArtifactId()).sorted().toList()), e);
+            }
+            throw new IllegalArgumentException("--model-path " + source.path + ": " + e.getMessage(), e);
+        } catch (MalformedModelException e) {
+            throw new IllegalArgumentException(source.describe() + ": " + e.getMessage(), e);
         }
     }
 
@@ -90,7 +106,12 @@ final class ModelFolder implements AutoCloseable {
 
     /** The manager the model and its sessions live in (on the model's device). */
     NDManager manager() {
-        return manager;
+        return zooModel.getNDManager();
+    }
+
+    /** The folder the model was loaded from (for a zoo model: in the DJL cache). */
+    Path path() {
+        return zooModel.getModelPath();
     }
 
     /** The tokenizer, or null if opened without one. */
@@ -105,7 +126,7 @@ final class ModelFolder implements AutoCloseable {
 
     @Override
     public void close() {
-        manager.close();
+        zooModel.close();
         if (codec != null) {
             codec.close();
         }

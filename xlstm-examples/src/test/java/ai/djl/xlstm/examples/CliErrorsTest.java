@@ -99,7 +99,7 @@ class CliErrorsTest {
                 "a stack trace: " + verbose[1]);
         String[] train = run("train", "--text", dir.resolve("missing.txt").toString(), "--tokenizer", "t.json", "--verbose");
         assertEquals("2", train[0], train[1]);
-        assertTrue(train[1].contains("file not found") && train[1].contains("\tat "), train[1]);
+        assertTrue(train[1].contains("--config is required") && train[1].contains("\tat "), train[1]);
     }
 
     @Test
