@@ -29,7 +29,7 @@ import ai.djl.xlstm.state.MLstmCellState;
  * form and the remaining {@code S % chunk_size} positions through the recurrent step (or a padded
  * chunk, per {@link MLstmBackend#recurrentTail()}). Shapes: {@code [B, S, D] -> [B, S, D]}.
  */
-public class MLstmLargeLayer extends AbstractXLstmBlock {
+final class MLstmLargeLayer extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 

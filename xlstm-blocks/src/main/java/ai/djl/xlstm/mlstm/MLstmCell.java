@@ -24,7 +24,7 @@ import ai.djl.xlstm.state.MLstmCellState;
  *
  * <p>Shapes: {@code q, k, v [B, S, NH * DH] -> h [B, S, NH * DH]}.
  */
-public class MLstmCell extends AbstractXLstmBlock {
+final class MLstmCell extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
     private static final float EPS = 1e-6f;

@@ -11,7 +11,7 @@ import ai.djl.xlstm.components.MLstmBackend;
  * <p>Over whole sequences the cells run as upstream's inference mode does: chunkwise with {@code
  * chunk_size}, the remainder through the recurrent step.
  */
-public class XLstmLargeModel extends XLstmLanguageModel {
+final class XLstmLargeModel extends XLstmLanguageModel {
 
     private static final byte VERSION = 1;
 

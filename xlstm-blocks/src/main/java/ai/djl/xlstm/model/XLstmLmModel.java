@@ -11,7 +11,7 @@ import ai.djl.xlstm.components.MLstmBackend;
  * <p>Over whole sequences the mLSTM cells use the parallel form when no state is needed (as
  * upstream's forward does) and the chunkwise form (chunks of 64) when a state is carried.
  */
-public class XLstmLmModel extends XLstmLanguageModel {
+final class XLstmLmModel extends XLstmLanguageModel {
 
     private static final byte VERSION = 1;
 
