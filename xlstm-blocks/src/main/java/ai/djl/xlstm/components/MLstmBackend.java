@@ -33,6 +33,22 @@ public record MLstmBackend(Form form, int chunkSize, boolean recurrentTail) {
         }
     }
 
+    /**
+     * The longest sequence the parallel form runs: its {@code [S, S]} decay matrices grow with the
+     * square of the length (20,000 tokens needed more than 14 GB), so longer sequences take the
+     * chunkwise form, linear in S.
+     */
+    public static final int MAX_PARALLEL_LENGTH = 1024;
+
+    /**
+     * Whether a sequence of {@code length} runs in the parallel form: when that is the form chosen,
+     * the memory starts empty and no state is wanted, and the sequence is at most {@link
+     * #MAX_PARALLEL_LENGTH} long.
+     */
+    public boolean useParallel(long length, boolean hasState, boolean needState) {
+        return form == Form.PARALLEL && !hasState && !needState && length <= MAX_PARALLEL_LENGTH;
+    }
+
     /** The chunkwise form with a padded last chunk. */
     public static MLstmBackend chunkwise(int chunkSize) {
         return new MLstmBackend(Form.CHUNKWISE, chunkSize, false);

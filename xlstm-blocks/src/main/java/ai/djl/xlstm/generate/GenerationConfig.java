@@ -31,7 +31,8 @@ import java.util.Set;
  * @param bosTokenId the token to start from when both the prompt and the state are empty, or null
  * @param stopStrings texts that end a sequence; the text is cut before the first of them; null for
  *     none
- * @param prefillSegment the most prompt tokens run in one forward pass (longer prompts are
+ * @param prefillSegment the most prompt tokens run in one forward pass, capped at {@link
+ *     Generator#MAX_PREFILL_SEGMENT} (longer prompts are
  *     prefilled segment by segment, carrying the state, in bounded memory)
  */
 public record GenerationConfig(

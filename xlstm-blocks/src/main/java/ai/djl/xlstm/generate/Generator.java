@@ -193,8 +193,14 @@ public final class Generator {
     }
 
     /**
-     * Feeds {@code tokens} to {@code session} in segments of {@code segment} tokens, carrying the
-     * state (bounded memory for any length).
+     * The longest segment a prompt is prefilled in, whatever the setting: a forward pass holds
+     * activations for all its tokens, so longer segments need more memory and are not faster.
+     */
+    public static final int MAX_PREFILL_SEGMENT = 4096;
+
+    /**
+     * Feeds {@code tokens} to {@code session} in segments of {@code segment} tokens (at most {@link
+     * #MAX_PREFILL_SEGMENT}), carrying the state: bounded memory for any length.
      */
     public void prefill(GenerationSession session, long[] tokens, int segment) {
         Objects.requireNonNull(session, "session");
@@ -206,8 +212,9 @@ public final class Generator {
             throw new IllegalArgumentException("prefill segment must be >= 1, got " + segment);
         }
         GenerationSession.validateIds(tokens, vocab, "prompt");
-        for (int start = 0; start < tokens.length; start += segment) {
-            long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + segment));
+        int step = Math.min(segment, MAX_PREFILL_SEGMENT);
+        for (int start = 0; start < tokens.length; start += step) {
+            long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + step));
             try (NDManager scratch = manager.newSubManager()) {
                 NDArray input = scratch.create(part).reshape(1, part.length);
                 LmOutput out = model.forwardLast(ps, input, session.state());

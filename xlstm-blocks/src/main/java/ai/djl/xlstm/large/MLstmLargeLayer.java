@@ -102,7 +102,7 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
         if (len == 1 || backend.form() == MLstmBackend.Form.RECURRENT) {
             return MLstmKernels.recurrent(qh, kh, vh, i, f, state, eps);
         }
-        if (backend.form() == MLstmBackend.Form.PARALLEL && state == null && !needState) {
+        if (backend.useParallel(len, state != null, needState)) {
             return new Pair<>(MLstmKernels.parallel(qh, kh, vh, i, f, eps), null);
         }
         long tail = backend.recurrentTail() ? len % chunk : 0;

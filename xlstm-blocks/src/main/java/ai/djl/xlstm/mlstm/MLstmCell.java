@@ -71,7 +71,7 @@ final class MLstmCell extends AbstractXLstmBlock {
         Pair<NDArray, MLstmCellState> out;
         if (len == 1 || backend.form() == MLstmBackend.Form.RECURRENT) {
             out = MLstmKernels.recurrent(qh, kh, vh, i, f, state, EPS);
-        } else if (backend.form() == MLstmBackend.Form.PARALLEL && state == null && !needState) {
+        } else if (backend.useParallel(len, state != null, needState)) {
             out = new Pair<>(MLstmKernels.parallel(qh, kh, vh, i, f, EPS), null);
         } else {
             out = MLstmKernels.chunkwise(qh, kh, vh, i, f, state, backend.chunkSize(), EPS);

@@ -1,0 +1,97 @@
+package ai.djl.xlstm.training;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.util.Progress;
+import ai.djl.xlstm.model.LmOutput;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.util.Arrays;
+import java.util.Objects;
+
+/**
+ * The mean next-token loss and perplexity of a language model on a token stream of any length,
+ * read in segments with the recurrent state carried from one to the next: the model sees the
+ * whole text as one sequence, in memory bounded by the segment, not the text. Each segment runs
+ * in its own manager; only the state (of constant size) moves on.
+ */
+public final class TextEvaluation {
+
+    /**
+     * The outcome.
+     *
+     * @param tokens how many tokens were predicted (the stream's length minus its first token)
+     * @param loss the mean negative log-likelihood per predicted token, in nats
+     * @param perplexity {@code exp(loss)}
+     */
+    public record Result(long tokens, double loss, double perplexity) {}
+
+    private TextEvaluation() {}
+
+    /**
+     * Evaluates {@code tokens}: every token after the first is predicted from all before it.
+     *
+     * @param manager where the state lives between segments (on the model's device)
+     * @param segment the most tokens per forward pass
+     * @param progress updated with the number of tokens read (null for none)
+     * @throws IllegalArgumentException for fewer than two tokens, an id outside the vocabulary or a
+     *     segment below 1
+     */
+    public static Result evaluate(XLstmLanguageModel model, NDManager manager, long[] tokens, int segment,
+            Progress progress) {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(manager, "manager");
+        Objects.requireNonNull(tokens, "tokens");
+        if (segment < 1) {
+            throw new IllegalArgumentException("segment must be >= 1, got " + segment);
+        }
+        if (tokens.length < 2) {
+            throw new IllegalArgumentException("need at least 2 tokens to predict one, got " + tokens.length);
+        }
+        int vocab = model.getConfig().vocabSize();
+        for (int i = 0; i < tokens.length; i++) {
+            if (tokens[i] < 0 || tokens[i] >= vocab) {
+                throw new IllegalArgumentException("token id " + tokens[i] + " at " + i
+                        + " is outside the vocabulary [0, " + vocab + ")");
+            }
+        }
+        int predictions = tokens.length - 1;
+        if (progress != null) {
+            progress.reset("Evaluating", predictions);
+        }
+        ParameterStore ps = new ParameterStore(manager, false);
+        NDManager carry = manager.newSubManager();
+        XLstmState state = null;
+        double nll = 0;
+        long count = 0;
+        try {
+            for (int start = 0; start < predictions; start += segment) {
+                int end = Math.min(predictions, start + segment);
+                try (NDManager scratch = manager.newSubManager()) {
+                    NDArray input = scratch.create(Arrays.copyOfRange(tokens, start, end)).reshape(1, end - start);
+                    NDArray labels = scratch.create(Arrays.copyOfRange(tokens, start + 1, end + 1)).reshape(1, end - start);
+                    LmOutput out = model.forward(ps, input, state, false); // [1, n, V] and the state after
+                    NDArray[] sums = CausalLmLoss.negativeLogLikelihood(labels, out.logits());
+                    nll += sums[0].toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+                    count += end - start;
+                    NDManager next = manager.newSubManager();
+                    state = out.state().attach(next);
+                    carry.close();
+                    carry = next;
+                }
+                if (progress != null) {
+                    progress.update(end);
+                }
+            }
+        } finally {
+            carry.close();
+            if (progress != null) {
+                progress.end();
+            }
+        }
+        double loss = nll / count;
+        return new Result(count, loss, Math.exp(loss));
+    }
+}

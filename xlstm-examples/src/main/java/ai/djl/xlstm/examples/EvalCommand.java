@@ -1,0 +1,84 @@
+package ai.djl.xlstm.examples;
+
+import ai.djl.Device;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.xlstm.training.TextEvaluation;
+
+import com.google.gson.JsonObject;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code xlstm eval}: the perplexity of a model on a text of any length, read in segments with
+ * the recurrent state carried (bounded memory). The text is read as one sequence after the
+ * tokenizer's end-of-text token (the separator the model saw between training documents), so
+ * every token of the text is predicted.
+ */
+@Command(name = "eval", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+        description = "Measure a model's loss and perplexity on a text.")
+final class EvalCommand implements Callable<Integer> {
+
+    @Mixin
+    private ModelSource source;
+
+    @Option(names = "--text", required = true, paramLabel = "FILE", description = "the text to evaluate (UTF-8)")
+    private Path text;
+
+    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
+    private Path tokenizer;
+
+    @Option(names = "--segment", defaultValue = "512", paramLabel = "N",
+            description = "tokens per forward pass; the state carries across (default: ${DEFAULT-VALUE})")
+    private int segment;
+
+    @Option(names = "--json", description = "end with one JSON line: tokens, loss, perplexity")
+    private boolean json;
+
+    @Mixin
+    private DeviceOptions engine;
+
+    @Override
+    public Integer call() throws Exception {
+        Device device = engine.device();
+        if (!Files.isRegularFile(text)) {
+            throw new IllegalArgumentException("--text: file not found: " + text);
+        }
+        if (segment < 1) {
+            throw new IllegalArgumentException("--segment must be >= 1, got " + segment);
+        }
+        String content = Files.readString(text, StandardCharsets.UTF_8);
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
+            long[] ids = folder.codec().encode(content);
+            Long eos = folder.endOfText();
+            long[] tokens = ids;
+            if (eos != null) {
+                tokens = new long[ids.length + 1];
+                tokens[0] = eos;
+                System.arraycopy(ids, 0, tokens, 1, ids.length);
+            }
+            long start = System.nanoTime();
+            TextEvaluation.Result r = TextEvaluation.evaluate(folder.model(), folder.manager(), tokens, segment,
+                    new ProgressBar());
+            double seconds = (System.nanoTime() - start) / 1e9;
+            System.out.printf(Locale.ROOT, "%s on %s: %,d tokens, loss %.4f nats, perplexity %.2f (%.1f s, %.0f tokens/s)%n",
+                    source.describe(), text.getFileName(), r.tokens(), r.loss(), r.perplexity(), seconds,
+                    r.tokens() / seconds);
+            if (json) {
+                JsonObject o = new JsonObject();
+                o.addProperty("tokens", r.tokens());
+                o.addProperty("loss", r.loss());
+                o.addProperty("perplexity", r.perplexity());
+                System.out.println(o);
+            }
+        }
+        return 0;
+    }
+}
