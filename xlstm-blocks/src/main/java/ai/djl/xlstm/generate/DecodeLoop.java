@@ -125,6 +125,19 @@ final class DecodeLoop implements AutoCloseable {
     }
 
     /**
+     * Ends every unfinished sequence with {@link FinishReason#CANCELLED} (keeping what it has
+     * generated) and stops, freeing the batch's memory.
+     */
+    void cancel() {
+        for (Sequence s : sequences) {
+            if (!s.isDone()) {
+                s.finish(FinishReason.CANCELLED);
+            }
+        }
+        close();
+    }
+
+    /**
      * Stops. With {@code feedLast}, a sequence cut short leaves its session after its last fed
      * token (its chosen but unfed token is dropped; the session's logits are those it came from).
      */

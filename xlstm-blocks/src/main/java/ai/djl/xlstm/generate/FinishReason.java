@@ -9,7 +9,9 @@ public enum FinishReason {
     /** Its text reached a stop string. */
     STOP,
     /** It reached the maximum number of new tokens. */
-    LENGTH;
+    LENGTH,
+    /** It was cancelled: its stream was cancelled or closed early, or its thread was interrupted. */
+    CANCELLED;
 
     /**
      * The name used in JSON output, as the OpenAI API's {@code finish_reason}: {@code stop} for an

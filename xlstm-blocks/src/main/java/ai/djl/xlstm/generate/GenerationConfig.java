@@ -50,6 +50,9 @@ public record GenerationConfig(
         List<String> stopStrings,
         int prefillSegment) {
 
+    /** The widest beam search: each beam is a row of the decoding batch at every step. */
+    public static final int MAX_BEAMS = 64;
+
     /** Validates every setting; the message names the setting and the value. */
     public GenerationConfig {
         if (maxNewTokens < 0) {
@@ -71,8 +74,9 @@ public record GenerationConfig(
             throw new IllegalArgumentException(
                     "repetitionPenalty must be > 0 and finite (1 is off), got " + repetitionPenalty);
         }
-        if (numBeams < 1) {
-            throw new IllegalArgumentException("numBeams (beams) must be >= 1, got " + numBeams);
+        if (numBeams < 1 || numBeams > MAX_BEAMS) {
+            throw new IllegalArgumentException("numBeams (beams) must be in [1, " + MAX_BEAMS + "], got " + numBeams
+                    + (numBeams > MAX_BEAMS ? ": every beam is a row of the batch at every step" : ""));
         }
         if (!Float.isFinite(lengthPenalty)) {
             throw new IllegalArgumentException("lengthPenalty must be finite, got " + lengthPenalty);

@@ -214,6 +214,10 @@ public final class Generator {
         GenerationSession.validateIds(tokens, vocab, "prompt");
         int step = Math.min(segment, MAX_PREFILL_SEGMENT);
         for (int start = 0; start < tokens.length; start += step) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new java.util.concurrent.CancellationException("interrupted while reading the prompt ("
+                        + start + " of " + tokens.length + " tokens read)");
+            }
             long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + step));
             try (NDManager scratch = manager.newSubManager()) {
                 NDArray input = scratch.create(part).reshape(1, part.length);
@@ -265,8 +269,11 @@ public final class Generator {
             return results;
         }
         try (DecodeLoop loop = new DecodeLoop(this, sessions, prompts, config, listener, feedLast)) {
-            while (loop.step()) {
-                // each step decodes one token of every unfinished sequence
+            while (loop.step()) { // each step decodes one token of every unfinished sequence
+                if (Thread.currentThread().isInterrupted()) {
+                    loop.cancel(); // the interrupt stays set for the caller to see
+                    break;
+                }
             }
             return loop.results();
         }
@@ -319,39 +326,77 @@ public final class Generator {
         private final DecodeLoop loop;
         private final java.util.ArrayDeque<GeneratedToken> queue;
         private boolean more = true;
+        private volatile boolean cancelled;
 
         TokenStream(DecodeLoop loop, java.util.ArrayDeque<GeneratedToken> queue) {
             this.loop = loop;
             this.queue = queue;
         }
 
+        /**
+         * Computes the next token if none is waiting; false once generation has finished, or at
+         * once after {@link #cancel} or an interrupt of the consuming thread (which stays set).
+         */
         @Override
-        public boolean hasNext() {
+        public synchronized boolean hasNext() {
             while (queue.isEmpty() && more) {
+                if (cancelled || Thread.currentThread().isInterrupted()) {
+                    stop();
+                    break;
+                }
                 more = loop.step();
             }
             return !queue.isEmpty();
         }
 
         @Override
-        public GeneratedToken next() {
+        public synchronized GeneratedToken next() {
             if (!hasNext()) {
                 throw new java.util.NoSuchElementException("generation has finished");
             }
             return queue.poll();
         }
 
-        /** The result, once {@link #hasNext()} has returned false. */
-        public GenerationResult result() {
+        /**
+         * The result, once {@link #hasNext()} has returned false (after a cancel: what was generated,
+         * with {@link FinishReason#CANCELLED}).
+         */
+        public synchronized GenerationResult result() {
             if (hasNext()) {
                 throw new IllegalStateException("generation has not finished: drain the stream first");
             }
             return loop.results().get(0);
         }
 
+        /**
+         * Stops generation from any thread: the consumer's next {@code hasNext} returns false. Safe to
+         * call while the consumer is inside a step; that step completes.
+         */
+        public void cancel() {
+            cancelled = true;
+        }
+
+        /**
+         * Stops and frees the generation's memory; from another thread this waits for the step in
+         * progress (at most one step). The session then holds the tokens generated so far.
+         */
         @Override
         public void close() {
-            loop.close();
+            cancelled = true;
+            synchronized (this) {
+                stop();
+            }
+        }
+
+        private void stop() {
+            if (more) {
+                more = false;
+                queue.clear();
+                loop.cancel();
+            } else {
+                loop.close();
+            }
         }
     }
+
 }

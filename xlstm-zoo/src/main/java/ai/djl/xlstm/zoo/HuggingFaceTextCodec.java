@@ -55,15 +55,20 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
      * DJL's tokenizer for whole texts: no truncation and no added special tokens (what training
      * and generation both need).
      */
-    public static HuggingFaceTokenizer tokenizer(Path tokenizerJson) throws IOException {
+    private static HuggingFaceTokenizer tokenizer(Path tokenizerJson) throws IOException {
         if (!Files.isRegularFile(tokenizerJson)) {
             throw new IllegalArgumentException("tokenizer file not found: " + tokenizerJson);
         }
-        return HuggingFaceTokenizer.builder()
-                .optTokenizerPath(tokenizerJson)
-                .optTruncation(false)
-                .optAddSpecialTokens(false)
-                .build();
+        try {
+            return HuggingFaceTokenizer.builder()
+                    .optTokenizerPath(tokenizerJson)
+                    .optTruncation(false)
+                    .optAddSpecialTokens(false)
+                    .build();
+        } catch (RuntimeException e) {
+            throw new IllegalArgumentException(tokenizerJson + " is not a tokenizer.json the Hugging Face tokenizers"
+                    + " library can load: " + e.getMessage(), e);
+        }
     }
 
     /** The number of token ids {@code tokenizer.json} can produce: its vocabulary and added tokens. */
@@ -74,6 +79,8 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
         JsonObject root;
         try {
             root = new Gson().fromJson(Files.readString(tokenizerJson, StandardCharsets.UTF_8), JsonObject.class);
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new IllegalArgumentException(tokenizerJson + " is not a tokenizer.json: it is not UTF-8 text", e);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(tokenizerJson + " is not a tokenizer.json: " + e.getMessage(), e);
         }
