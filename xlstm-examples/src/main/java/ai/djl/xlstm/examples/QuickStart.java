@@ -24,7 +24,7 @@ public final class QuickStart {
         if (!Files.exists(run.resolve("latest"))) {
             System.out.println("== training a small xLSTM on Pride and Prejudice (" + steps
                     + " updates; the checkpoint goes to " + run + " and is reused next time)");
-            status = XLstmCli.run("train", "--text", base.resolve("data/prideprejudice.txt").toString(),
+            status = XLstmCli.run("train", "--text", base.resolve("data/corpus/train/prideprejudice.txt").toString(),
                     "--tokenizer", base.resolve("data/gpt2-8k-tokenizer.json").toString(),
                     "--config", base.resolve("configs/xlstm-quick.json").toString(), "--out", run.toString(),
                     "--steps", steps, "--batch", "8", "--seq-len", "128", "--lr", "3e-3", "--validate-every", "100");

@@ -31,7 +31,7 @@ class TrainRunTest {
         if (!Files.exists(config)) {
             Files.writeString(config, CONFIG);
         }
-        return new ArrayList<>(List.of("train", "--text", "data/prideprejudice.txt", "--tokenizer",
+        return new ArrayList<>(List.of("train", "--text", "data/corpus/train/prideprejudice.txt", "--tokenizer",
                 "data/gpt2-8k-tokenizer.json", "--config", config.toString(), "--out", out.toString(),
                 "--steps", String.valueOf(steps), "--batch", "2", "--seq-len", "16", "--checkpoint-every", "1",
                 "--validate-every", "0", "--validation-batches", "1", "--lr", "3e-3"));
