@@ -200,6 +200,25 @@ public final class SafeTensors {
      */
     public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata)
             throws IOException {
+        save(file, tensors, metadata, FloatStorage.AS_IS);
+    }
+
+    /** How {@link #save(Path, Map, Map, FloatStorage)} stores float32 tensors. */
+    public enum FloatStorage {
+        /** As they are. */
+        AS_IS,
+        /** As IEEE half precision, rounded to nearest even (overflow becomes infinity). */
+        F16,
+        /** As bfloat16, rounded to nearest even. */
+        BF16
+    }
+
+    /**
+     * As {@link #save(Path, Map, Map)}, storing float32 tensors as {@code storage} says (other types
+     * as they are): half the bytes, read back as float32 by {@link #load}.
+     */
+    public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata,
+            FloatStorage storage) throws IOException {
         JsonObject header = new JsonObject();
         if (metadata != null && !metadata.isEmpty()) {
             JsonObject entries = new JsonObject();
@@ -214,7 +233,7 @@ public final class SafeTensors {
                 throw new IllegalArgumentException(
                         "The tensor name " + METADATA_KEY + " is reserved");
             }
-            Dtype dtype = Dtype.of(array.getDataType(), name);
+            Dtype dtype = narrowed(Dtype.of(array.getDataType(), name), storage);
             long length = array.size() * dtype.size;
             JsonObject entry = new JsonObject();
             entry.addProperty("dtype", dtype.name());
@@ -239,7 +258,9 @@ public final class SafeTensors {
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
                 writeFully(channel, prefix);
                 for (NDArray array : tensors.values()) {
-                    writeFully(channel, array.toByteBuffer());
+                    Dtype dtype = narrowed(Dtype.of(array.getDataType(), ""), storage);
+                    writeFully(channel, dtype.size == 2 && array.getDataType() == DataType.FLOAT32
+                            ? narrow(array.toFloatArray(), dtype) : array.toByteBuffer());
                 }
             }
             AtomicFiles.move(tmp, file);
@@ -625,6 +646,66 @@ public final class SafeTensors {
                 target.put(widen.applyAsInt(chunk.getShort() & 0xFFFF));
             }
         }
+    }
+
+    /** The dtype a tensor of {@code dtype} is written as under {@code storage}. */
+    private static Dtype narrowed(Dtype dtype, FloatStorage storage) {
+        if (dtype != Dtype.F32 || storage == null || storage == FloatStorage.AS_IS) {
+            return dtype;
+        }
+        return storage == FloatStorage.F16 ? Dtype.F16 : Dtype.BF16;
+    }
+
+    private static ByteBuffer narrow(float[] values, Dtype dtype) {
+        ByteBuffer out = ByteBuffer.allocate(values.length * 2).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) {
+            out.putShort(dtype == Dtype.F16 ? floatToHalf(v) : floatToBfloat16(v));
+        }
+        return out.flip();
+    }
+
+    /** float32 to IEEE binary16, rounded to nearest even; beyond the range, infinity. */
+    static short floatToHalf(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        int sign = (bits >>> 16) & 0x8000;
+        int exponent = (bits >>> 23) & 0xFF;
+        int mantissa = bits & 0x7FFFFF;
+        if (exponent == 0xFF) { // infinity or NaN (a quiet NaN stays a NaN)
+            return (short) (sign | 0x7C00 | (mantissa != 0 ? 0x200 : 0));
+        }
+        int e = exponent - 127 + 15;
+        if (e >= 0x1F) {
+            return (short) (sign | 0x7C00);
+        }
+        if (e <= 0) { // a subnormal half, or zero
+            if (e < -10) {
+                return (short) sign;
+            }
+            int m = mantissa | 0x800000;
+            int shift = 14 - e;
+            int half = m >> shift;
+            int rest = m & ((1 << shift) - 1);
+            int halfway = 1 << (shift - 1);
+            if (rest > halfway || (rest == halfway && (half & 1) != 0)) {
+                half++;
+            }
+            return (short) (sign | half);
+        }
+        int out = sign | (e << 10) | (mantissa >> 13);
+        int rest = mantissa & 0x1FFF;
+        if (rest > 0x1000 || (rest == 0x1000 && (out & 1) != 0)) {
+            out++; // a carry into the exponent is right, up to infinity
+        }
+        return (short) out;
+    }
+
+    /** float32 to bfloat16, rounded to nearest even. */
+    static short floatToBfloat16(float value) {
+        int bits = Float.floatToRawIntBits(value);
+        if (Float.isNaN(value)) {
+            return (short) ((bits >>> 16) | 0x40);
+        }
+        return (short) ((bits + 0x7FFF + ((bits >>> 16) & 1)) >>> 16);
     }
 
     /** Converts IEEE 754 half-precision bits to single-precision bits. */

@@ -353,4 +353,57 @@ class SafeTensorsTest {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, call);
         assertTrue(e.getMessage().contains(expected), e.getMessage());
     }
+
+    @Test
+    void halfPrecisionSavesRoundToNearestEvenAndReloadExactly(@TempDir Path tmp)
+            throws Exception {
+        // every half and every bfloat16 value converts back to itself through float
+        for (int h = 0; h < 0x10000; h++) {
+            float f = Float.intBitsToFloat(halfBits(h));
+            if (!Float.isNaN(f)) {
+                assertEquals((short) h, SafeTensors.floatToHalf(f), "half " + h);
+            }
+            float b = Float.intBitsToFloat(h << 16);
+            if (!Float.isNaN(b)) {
+                assertEquals((short) h, SafeTensors.floatToBfloat16(b), "bfloat16 " + h);
+            }
+        }
+        // ties go to even; beyond the range is infinity
+        assertEquals((short) 0x3C00, SafeTensors.floatToHalf(1f + 0x1p-11f));
+        assertEquals((short) 0x3C02, SafeTensors.floatToHalf(1f + 3 * 0x1p-11f));
+        assertEquals((short) 0x7C00, SafeTensors.floatToHalf(70000f));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            java.util.Random random = new java.util.Random(1);
+            float[] values = new float[4096];
+            for (int i = 0; i < values.length; i++) {
+                values[i] = (float) (random.nextGaussian() * Math.pow(10, random.nextInt(8) - 4));
+            }
+            NDArray a = manager.create(values).reshape(64, 64);
+            for (SafeTensors.FloatStorage storage : List.of(SafeTensors.FloatStorage.F16, SafeTensors.FloatStorage.BF16)) {
+                Path file = tmp.resolve(storage + ".safetensors");
+                SafeTensors.save(file, java.util.Map.of("a", a), null, storage);
+                assertEquals(storage.name(), SafeTensors.readHeader(file).get("a").dtype());
+                float[] back = SafeTensors.load(file, manager).get("a").toFloatArray();
+                int bits = storage == SafeTensors.FloatStorage.F16 ? 10 : 7;
+                for (int i = 0; i < values.length; i++) {
+                    float expected = values[i];
+                    double tolerance = Math.max(Math.abs(expected) * Math.pow(2, -bits - 1), storage == SafeTensors.FloatStorage.F16 ? 0x1p-25 : 0);
+                    assertEquals(expected, back[i], tolerance * 1.0001, storage + " [" + i + "]");
+                }
+            }
+        }
+    }
+
+    private static int halfBits(int half) {
+        int sign = (half & 0x8000) << 16;
+        int exponent = (half >>> 10) & 0x1F;
+        int mantissa = half & 0x3FF;
+        if (exponent == 0x1F) {
+            return sign | 0x7F800000 | mantissa << 13;
+        }
+        if (exponent == 0) {
+            return sign | Float.floatToRawIntBits(mantissa * 0x1p-24f);
+        }
+        return sign | (exponent + 127 - 15) << 23 | mantissa << 13;
+    }
 }

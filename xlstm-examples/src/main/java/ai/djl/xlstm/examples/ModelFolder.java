@@ -4,10 +4,13 @@ import ai.djl.Device;
 import ai.djl.MalformedModelException;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.repository.Artifact;
 import ai.djl.repository.zoo.Criteria;
+import ai.djl.repository.zoo.ModelLoader;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ModelZoo;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.training.util.ProgressBar;
 import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
@@ -93,6 +96,28 @@ final class ModelFolder implements AutoCloseable {
             throw new IllegalArgumentException("--model-path " + source.path + ": " + e.getMessage(), e);
         } catch (MalformedModelException e) {
             throw new IllegalArgumentException(source.describe() + ": " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The folder of zoo model {@code name} in the DJL cache, copied or downloaded there first if
+     * needed (with a progress bar); the weights are not loaded.
+     */
+    static Path zooFolder(String name) throws IOException {
+        ModelZoo zoo = ModelZoo.getModelZoo(XLstmModelZoo.GROUP_ID);
+        ModelLoader loader = zoo == null ? null : zoo.getModelLoader(name);
+        if (loader == null) {
+            throw new IllegalArgumentException("--model " + name + ": no such model; the xLSTM zoo has "
+                    + (zoo == null ? "none" : zoo.getModelLoaders().stream().map(ModelLoader::getArtifactId).sorted().toList()));
+        }
+        try {
+            Criteria<NDList, NDList> criteria = Criteria.builder().setTypes(NDList.class, NDList.class)
+                    .optGroupId(XLstmModelZoo.GROUP_ID).optArtifactId(name).build();
+            loader.downloadModel(criteria, new ProgressBar());
+            Artifact artifact = loader.getMrl().match(null);
+            return loader.getMrl().getRepository().getResourceDirectory(artifact);
+        } catch (ModelNotFoundException e) {
+            throw new IllegalArgumentException("--model " + name + ": " + e.getMessage(), e);
         }
     }
 
