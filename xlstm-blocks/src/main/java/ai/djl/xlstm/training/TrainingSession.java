@@ -151,6 +151,27 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
+     * A new run that starts from the weights of {@code checkpoint} (any folder {@link
+     * UpstreamCheckpoint#load} reads; a run's folder means its newest checkpoint) with a fresh
+     * optimizer: fine-tuning.
+     *
+     * @param outDir where checkpoints and metrics go (null: nowhere)
+     */
+    public static TrainingSession fromPretrained(Path checkpoint, TrainingSettings settings, Path outDir, Device device)
+            throws IOException {
+        Model model = Model.newInstance("xlstm", device);
+        try {
+            XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
+            model.setBlock(block);
+            Engine.getInstance().setRandomSeed((int) settings.seed());
+            return new TrainingSession(model, block, settings, outDir, null, outDir == null ? null : new MetricsLog());
+        } catch (IOException | RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    /**
      * Continues the run checkpointed in {@code dir} exactly where it stopped: {@code dir} is a
      * run's folder (its newest checkpoint is used) or one checkpoint folder. New checkpoints go
      * into the run's folder.

@@ -57,7 +57,8 @@ public class XLstmBlockFactory implements BlockFactory {
     /** {@inheritDoc} */
     @Override
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments) throws IOException {
-        Path dir = Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath;
+        // a training run's folder stands for its newest checkpoint
+        Path dir = UpstreamCheckpoint.resolveFolder(Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath);
         logKernelMappings(dir);
         return UpstreamCheckpoint.load(dir, model.getNDManager());
     }
