@@ -162,7 +162,7 @@ class ReferenceGradientParityTest {
                 // A tensor whose true gradient is exactly zero is measured in absolute terms.
                 double denominator = scale > 0 ? scale : 1;
                 figures.add(new Figure(tensor, truth.getShape().toString(), scale,
-                        maxAbsDiff(gradient, t) / denominator, maxAbsDiff(official, t) / denominator));
+                        ReferenceParityTest.maxAbsDiff(gradient, t) / denominator, ReferenceParityTest.maxAbsDiff(official, t) / denominator));
             }
             for (Figure f : figures) {
                 System.out.printf("[grad] %-10s %-62s %-12s max|truth| %.3e  ours-vs-truth %.3e  official-vs-truth %.3e  ratio %.3f%s%n",
@@ -312,21 +312,6 @@ class ReferenceGradientParityTest {
         double max = 0;
         for (double v : values) {
             max = Math.max(max, Math.abs(v));
-        }
-        return max;
-    }
-
-    /** max |x - truth| in double precision; NaN if x holds a NaN. */
-    private static double maxAbsDiff(NDArray x, double[] truth) {
-        float[] v = x.toType(DataType.FLOAT32, false).toFloatArray();
-        assertEquals(truth.length, v.length, "element count vs truth");
-        double max = 0;
-        for (int i = 0; i < v.length; i++) {
-            double d = Math.abs(v[i] - truth[i]);
-            if (Double.isNaN(d)) {
-                return Double.NaN;
-            }
-            max = Math.max(max, d);
         }
         return max;
     }

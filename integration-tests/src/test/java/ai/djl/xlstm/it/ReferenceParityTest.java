@@ -287,7 +287,7 @@ class ReferenceParityTest {
     }
 
     /** max |x - truth| in double precision; NaN if x holds a NaN. */
-    private static double maxAbsDiff(NDArray x, double[] truth) {
+    static double maxAbsDiff(NDArray x, double[] truth) {
         float[] v = x.toType(DataType.FLOAT32, false).toFloatArray();
         assertEquals(truth.length, v.length, "element count vs truth");
         double max = 0;
