@@ -1,12 +1,13 @@
 package ai.djl.xlstm.training;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Progress;
-import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
-import ai.djl.xlstm.state.XLstmState;
 
 import java.util.Arrays;
 import java.util.Objects;
@@ -43,6 +44,22 @@ public final class TextEvaluation {
             Progress progress) {
         Objects.requireNonNull(model, "model");
         Objects.requireNonNull(manager, "manager");
+        return evaluate(model, model.getConfig().vocabSize(),
+                model.zeroState(manager, manager.getDevice(), 1).toNDList(), manager, tokens, segment, progress);
+    }
+
+    /**
+     * As {@link #evaluate(XLstmLanguageModel, NDManager, long[], int, Progress)}, for any recurrent
+     * language model {@code block} that maps {@code [tokens [1, n], state...]} to {@code [logits [1,
+     * n, V], next state...]} (an xLSTM model, or a baseline with the same convention).
+     *
+     * @param initialState the state before the first token (in {@code manager}, which this closes)
+     */
+    public static Result evaluate(Block block, int vocab, NDList initialState, NDManager manager, long[] tokens,
+            int segment, Progress progress) {
+        Objects.requireNonNull(block, "block");
+        Objects.requireNonNull(initialState, "initialState");
+        Objects.requireNonNull(manager, "manager");
         Objects.requireNonNull(tokens, "tokens");
         if (segment < 1) {
             throw new IllegalArgumentException("segment must be >= 1, got " + segment);
@@ -50,7 +67,6 @@ public final class TextEvaluation {
         if (tokens.length < 2) {
             throw new IllegalArgumentException("need at least 2 tokens to predict one, got " + tokens.length);
         }
-        int vocab = model.getConfig().vocabSize();
         for (int i = 0; i < tokens.length; i++) {
             if (tokens[i] < 0 || tokens[i] >= vocab) {
                 throw new IllegalArgumentException("token id " + tokens[i] + " at " + i
@@ -63,7 +79,8 @@ public final class TextEvaluation {
         }
         ParameterStore ps = new ParameterStore(manager, false);
         NDManager carry = manager.newSubManager();
-        XLstmState state = null;
+        initialState.attach(carry);
+        NDList state = initialState;
         double nll = 0;
         long count = 0;
         try {
@@ -72,12 +89,15 @@ public final class TextEvaluation {
                 try (NDManager scratch = manager.newSubManager()) {
                     NDArray input = scratch.create(Arrays.copyOfRange(tokens, start, end)).reshape(1, end - start);
                     NDArray labels = scratch.create(Arrays.copyOfRange(tokens, start + 1, end + 1)).reshape(1, end - start);
-                    LmOutput out = model.forward(ps, input, state, false); // [1, n, V] and the state after
-                    NDArray[] sums = CausalLmLoss.negativeLogLikelihood(labels, out.logits());
-                    nll += sums[0].toType(ai.djl.ndarray.types.DataType.FLOAT64, false).getDouble();
+                    NDList in = new NDList(input);
+                    in.addAll(state);
+                    NDList out = block.forward(ps, in, false); // [logits [1, n, V], the state after...]
+                    NDArray[] sums = CausalLmLoss.negativeLogLikelihood(labels, out.get(0));
+                    nll += sums[0].toType(DataType.FLOAT64, false).getDouble();
                     count += end - start;
                     NDManager next = manager.newSubManager();
-                    state = out.state().attach(next);
+                    state = out.subNDList(1);
+                    state.attach(next);
                     carry.close();
                     carry = next;
                 }

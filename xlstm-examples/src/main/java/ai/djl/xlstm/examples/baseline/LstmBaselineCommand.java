@@ -1,0 +1,162 @@
+package ai.djl.xlstm.examples.baseline;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.util.ProgressBar;
+import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.training.TextEvaluation;
+import ai.djl.xlstm.training.TokenWindowDataset;
+import ai.djl.xlstm.training.TrainingSession;
+import ai.djl.xlstm.training.TrainingSettings;
+import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.DataOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Timer;
+import java.util.TimerTask;
+import java.util.concurrent.Callable;
+
+/**
+ * {@code xlstm lstm-baseline}: the paper's claim in miniature. Trains the classical {@link
+ * LstmLanguageModel} on the same text, tokenizer and validation split as {@code xlstm train}, for
+ * a number of updates or a wall-time budget (whichever ends first), then measures its perplexity
+ * on a held-out text read as one sequence with its state carried, as {@code xlstm eval} does for
+ * an xLSTM. Writes {@code results.json} and the weights ({@code lstm.params}, DJL's format).
+ */
+@Command(name = "lstm-baseline", mixinStandardHelpOptions = true, version = "xlstm lstm-baseline",
+        description = "Train and evaluate the classical LSTM language model baseline.")
+public final class LstmBaselineCommand implements Callable<Integer> {
+
+    @Option(names = "--text", required = true, paramLabel = "FILE_OR_DIR", description = "the training text (a file or a folder of .txt)")
+    private Path text;
+
+    @Option(names = "--tokenizer", required = true, paramLabel = "tokenizer.json", description = "a Hugging Face tokenizer.json")
+    private Path tokenizer;
+
+    @Option(names = "--heldout", required = true, paramLabel = "FILE", description = "the held-out text")
+    private Path heldout;
+
+    @Option(names = "--out", required = true, paramLabel = "DIR", description = "where results.json and lstm.params go")
+    private Path out;
+
+    @Option(names = "--embedding", defaultValue = "256", description = "embedding size (default: ${DEFAULT-VALUE})")
+    private int embedding;
+
+    @Option(names = "--hidden", defaultValue = "272", description = "LSTM state size (default: ${DEFAULT-VALUE})")
+    private int hidden;
+
+    @Option(names = "--layers", defaultValue = "2", description = "LSTM layers (default: ${DEFAULT-VALUE})")
+    private int layers;
+
+    @Option(names = "--dropout", defaultValue = "0.1", description = "dropout between LSTM layers (default: ${DEFAULT-VALUE})")
+    private float dropout;
+
+    @Option(names = "--steps", defaultValue = "1000", description = "optimizer updates of the schedule (default: ${DEFAULT-VALUE})")
+    private int steps;
+
+    @Option(names = "--minutes", defaultValue = "0", description = "stop after this wall time, 0 for none (default: ${DEFAULT-VALUE})")
+    private double minutes;
+
+    @Option(names = "--batch", defaultValue = "16", description = "sequences per batch (default: ${DEFAULT-VALUE})")
+    private int batch;
+
+    @Option(names = "--seq-len", defaultValue = "256", description = "tokens per sequence (default: ${DEFAULT-VALUE})")
+    private int seqLen;
+
+    @Option(names = "--lr", defaultValue = "2e-3", description = "peak learning rate (default: ${DEFAULT-VALUE})")
+    private float lr;
+
+    @Option(names = "--warmup", defaultValue = "60", description = "warm-up updates (default: ${DEFAULT-VALUE})")
+    private int warmup;
+
+    @Option(names = "--weight-decay", defaultValue = "0.1", description = "decoupled weight decay (default: ${DEFAULT-VALUE})")
+    private float weightDecay;
+
+    @Option(names = "--seed", defaultValue = "7", description = "seed (default: ${DEFAULT-VALUE})")
+    private long seed;
+
+    @Option(names = "--validate-every", defaultValue = "100", description = "updates between validations (default: ${DEFAULT-VALUE})")
+    private int validateEvery;
+
+    @Option(names = "--segment", defaultValue = "512", description = "tokens per forward pass of the held-out reading (default: ${DEFAULT-VALUE})")
+    private int segment;
+
+    @Override
+    public Integer call() throws Exception {
+        for (Path p : new Path[] {text, tokenizer, heldout}) {
+            if (!Files.exists(p)) {
+                throw new IllegalArgumentException("file not found: " + p);
+            }
+        }
+        try (HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(tokenizer)) {
+            int vocab = codec.vocabularySize();
+            long[][] split = TokenWindowDataset.split(text, codec, 0.1);
+            TokenWindowDataset train = TokenWindowDataset.builder().setTokens(split[0]).setSequenceLength(seqLen)
+                    .setSampling(batch, true).build();
+            TokenWindowDataset validation = TokenWindowDataset.builder().setTokens(split[1]).setSequenceLength(seqLen)
+                    .setSampling(batch, false).build();
+            LstmLanguageModel block = new LstmLanguageModel(vocab, embedding, hidden, layers, dropout);
+            TrainingSettings settings = new TrainingSettings(steps, batch, 1, lr, lr / 10, warmup, weightDecay, 1f,
+                    seed, Math.max(1, Math.min(10, steps / 100)), validateEvery, 20, 0);
+            JsonObject results = new JsonObject();
+            try (TrainingSession session = TrainingSession.fresh(block, settings, null, null)) {
+                long params = block.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
+                System.out.printf(Locale.ROOT, "LSTM baseline: %,d parameters (E %d, H %d, %d layers); %,d training tokens%n",
+                        params, embedding, hidden, layers, train.tokenCount());
+                Timer timer = new Timer("wall-time budget", true);
+                if (minutes > 0) {
+                    timer.schedule(new TimerTask() {
+                        @Override
+                        public void run() {
+                            session.requestStop();
+                        }
+                    }, (long) (minutes * 60_000));
+                }
+                TrainingSession.Summary s;
+                try {
+                    s = session.train(train, validation, true);
+                } finally {
+                    timer.cancel();
+                }
+                double[] val = session.validate(validation);
+                Files.createDirectories(out);
+                try (DataOutputStream os = new DataOutputStream(Files.newOutputStream(out.resolve("lstm.params")))) {
+                    block.saveParameters(os);
+                }
+                long[] ids = codec.encode(Files.readString(heldout, StandardCharsets.UTF_8));
+                long[] tokens = new long[ids.length + 1];
+                tokens[0] = codec.endOfText().orElse(0);
+                System.arraycopy(ids, 0, tokens, 1, ids.length);
+                NDManager manager = session.getModel().getNDManager();
+                TextEvaluation.Result held;
+                try (NDManager eval = manager.newSubManager()) {
+                    held = TextEvaluation.evaluate(block, vocab, block.zeroState(eval, 1), eval, tokens, segment,
+                            new ProgressBar());
+                }
+                results.addProperty("parameters", params);
+                results.addProperty("steps", s.steps());
+                results.addProperty("stopped_by_time", s.stopped());
+                results.addProperty("train_seconds", s.seconds());
+                results.addProperty("tokens_per_second", s.tokensPerSecond());
+                results.addProperty("train_loss", s.lastTrainLoss());
+                results.addProperty("validation_loss", val[0]);
+                results.addProperty("validation_perplexity", val[1]);
+                results.addProperty("heldout_tokens", held.tokens());
+                results.addProperty("heldout_loss", held.loss());
+                results.addProperty("heldout_perplexity", held.perplexity());
+            }
+            String json = new GsonBuilder().setPrettyPrinting().create().toJson(results);
+            AtomicFiles.writeString(out.resolve("results.json"), json + "\n");
+            System.out.println(json);
+        }
+        return 0;
+    }
+}
