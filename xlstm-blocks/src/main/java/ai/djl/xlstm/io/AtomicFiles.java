@@ -6,7 +6,9 @@ import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
 import java.util.Comparator;
+import java.util.UUID;
 import java.util.stream.Stream;
 
 /**
@@ -25,15 +27,24 @@ public final class AtomicFiles {
 
     /** Writes {@code bytes} to {@code file}, replacing it atomically. */
     public static void write(Path file, byte[] bytes) throws IOException {
-        Path dir = file.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        Path tmp = temporaryBeside(file);
         try {
-            Files.write(tmp, bytes);
+            Files.write(tmp, bytes, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
             move(tmp, file);
         } finally {
             Files.deleteIfExists(tmp);
         }
+    }
+
+    /**
+     * A new name beside {@code file} for its temporary version. Created by the caller with the
+     * usual permissions (a temporary file from {@code Files.createTempFile} would be readable by its
+     * owner alone, and keep that after the rename).
+     */
+    public static Path temporaryBeside(Path file) throws IOException {
+        Path dir = file.toAbsolutePath().getParent();
+        Files.createDirectories(dir);
+        return dir.resolve("." + file.getFileName() + "." + UUID.randomUUID() + ".tmp");
     }
 
     /**

@@ -252,10 +252,9 @@ public final class SafeTensors {
         }
         prefix.flip();
         // written beside the target, then renamed over it: a crash leaves the old file or the new
-        Path dir = file.toAbsolutePath().getParent();
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
+        Path tmp = AtomicFiles.temporaryBeside(file);
         try {
-            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 writeFully(channel, prefix);
                 for (NDArray array : tensors.values()) {
                     Dtype dtype = narrowed(Dtype.of(array.getDataType(), ""), storage);

@@ -121,12 +121,20 @@ public final class UpstreamCheckpoint {
      * with nothing else (a folder is useful without that module too).
      */
     public static void save(XLstmLanguageModel model, Path dir) throws IOException {
+        save(model, dir, SafeTensors.FloatStorage.AS_IS);
+    }
+
+    /**
+     * As {@link #save(XLstmLanguageModel, Path)}, storing the weights as {@code storage} says (F16
+     * or BF16 halve the file; loading widens them back to float32).
+     */
+    public static void save(XLstmLanguageModel model, Path dir, SafeTensors.FloatStorage storage) throws IOException {
         Files.createDirectories(dir);
         ConfigFiles.write(model.getConfig(), dir.resolve("config.json"));
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
         SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt",
-                "xlstm_slstm_layout", "cuda", "xlstm_weight_mode", "single"));
+                "xlstm_slstm_layout", "cuda", "xlstm_weight_mode", "single"), storage);
         Files.writeString(dir.resolve("serving.properties"), SERVING_PROPERTIES, StandardCharsets.UTF_8);
     }
 

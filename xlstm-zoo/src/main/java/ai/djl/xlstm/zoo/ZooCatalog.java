@@ -6,6 +6,7 @@ import ai.djl.repository.MRL;
 import ai.djl.repository.Metadata;
 import ai.djl.util.JsonUtils;
 import ai.djl.util.Utils;
+import ai.djl.xlstm.io.AtomicFiles;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonParseException;
@@ -25,7 +26,6 @@ import java.net.URLConnection;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -155,14 +155,7 @@ final class ZooCatalog {
             } else {
                 metadata = metadata(entry, huggingFaceFiles(entry));
             }
-            Files.createDirectories(dir);
-            Path tmp = Files.createTempFile(dir, "metadata", ".tmp");
-            try {
-                Files.writeString(tmp, JsonUtils.GSON_PRETTY.toJson(metadata), StandardCharsets.UTF_8);
-                Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            } finally {
-                Files.deleteIfExists(tmp);
-            }
+            AtomicFiles.writeString(file, JsonUtils.GSON_PRETTY.toJson(metadata));
         } catch (IOException | RuntimeException e) {
             published.remove(entry.name());
             throw e;
