@@ -66,9 +66,10 @@ public final class TrainingSession implements AutoCloseable {
     private final TrainingSettings settings;
     private final Path outDir;
     private final GroupedAdamW optimizer;
-    private final Trainer trainer;
     private final LossCapture lossCapture = new LossCapture();
     private final MetricsLog metrics;
+    private final java.util.List<TrainingListener> listeners = new java.util.ArrayList<>();
+    private Trainer trainer;
     private int step;
     private long consumedBatches;
     private double elapsedSeconds;
@@ -94,13 +95,44 @@ public final class TrainingSession implements AutoCloseable {
                 .optMaxGradNorm(settings.maxGradNorm())
                 .optAccumulationSteps(settings.accumulationSteps())
                 .build();
-        DefaultTrainingConfig config = new DefaultTrainingConfig(new CausalLmLoss())
-                .optOptimizer(optimizer)
-                .optDevices(new Device[] {model.getNDManager().getDevice()})
-                .addTrainingListeners(lossCapture);
-        trainer = model.newTrainer(config);
-        trainer.setMetrics(new ai.djl.metric.Metrics());
         this.metrics = metrics;
+        listeners.add(new DivergenceGuard());
+        if (outDir != null) {
+            listeners.add(new MetricsListener());
+            listeners.add(new CheckpointListener());
+        }
+    }
+
+    /**
+     * Adds a listener: a DJL {@link TrainingListener} sees the trainer's events (per batch); an
+     * {@link UpdateListener} is also told of every update, after the session's own listeners (the
+     * divergence guard, then the metrics and checkpoints of a session that writes them).
+     *
+     * @throws IllegalStateException once training or validation has begun
+     */
+    public TrainingSession addListener(TrainingListener listener) {
+        java.util.Objects.requireNonNull(listener, "listener");
+        if (trainer != null) {
+            throw new IllegalStateException("add listeners before the first train or validate call");
+        }
+        listeners.add(listener);
+        return this;
+    }
+
+    /** The DJL trainer, made on first use with every listener. */
+    private Trainer trainer() {
+        if (trainer == null) {
+            DefaultTrainingConfig config = new DefaultTrainingConfig(new CausalLmLoss())
+                    .optOptimizer(optimizer)
+                    .optDevices(new Device[] {model.getNDManager().getDevice()})
+                    .addTrainingListeners(lossCapture);
+            for (TrainingListener l : listeners) {
+                config.addTrainingListeners(l);
+            }
+            trainer = model.newTrainer(config);
+            trainer.setMetrics(new ai.djl.metric.Metrics());
+        }
+        return trainer;
     }
 
     /** Linear warm-up from 0, then cosine decay to the minimum learning rate at the last step. */
@@ -285,6 +317,7 @@ public final class TrainingSession implements AutoCloseable {
         }
         SeededBatchSampler sampler =
                 new SeededBatchSampler(settings.batchSize(), settings.seed(), true, consumedBatches);
+        Trainer trainer = trainer();
         Iterator<Batch> batches = training.getData(trainer.getManager(), sampler).iterator();
         ProgressBar bar = progressBar ? new ProgressBar("Training", settings.steps()) : null;
         if (bar != null) {
@@ -294,8 +327,6 @@ public final class TrainingSession implements AutoCloseable {
         double trainSeconds = 0;
         double lastTrain = Double.NaN;
         double[] lastVal = {Double.NaN, Double.NaN};
-        double lossSum = 0;
-        int lossCount = 0;
         boolean stopped = false;
         while (step < stopStep) {
             float lr = optimizer.currentLearningRate();
@@ -315,35 +346,25 @@ public final class TrainingSession implements AutoCloseable {
             trainSeconds += seconds;
             elapsedSeconds += seconds;
             stepLoss /= settings.accumulationSteps();
-            if (!Double.isFinite(stepLoss)) {
-                throw new IllegalStateException("training diverged: loss " + stepLoss + " at step " + step);
-            }
-            lossSum += stepLoss;
-            lossCount++;
             boolean last = step == stopStep;
-            boolean validate = validation != null
+            boolean validate = validation != null && Double.isFinite(stepLoss)
                     && (last || settings.validateEvery() > 0 && step % settings.validateEvery() == 0);
             double[] val = validate ? validate(validation) : new double[] {Double.NaN, Double.NaN};
             if (validate) {
                 lastVal = val;
             }
-            if (step % settings.logEvery() == 0 || last || validate) {
-                lastTrain = lossSum / lossCount;
-                if (metrics != null) {
-                    metrics.add(new MetricsLog.Row(step, lastTrain, val[0], val[1], lr,
-                            optimizer.getLastGradNorm(), tokens / Math.max(1e-9, trainSeconds), elapsedSeconds));
+            lastTrain = stepLoss;
+            stopped = stopRequested && !last;
+            UpdateListener.Update update = new UpdateListener.Update(step, stepLoss, lr, optimizer.getLastGradNorm(),
+                    val[0], val[1], tokens / Math.max(1e-9, trainSeconds), elapsedSeconds, last, stopped);
+            for (TrainingListener l : listeners) {
+                if (l instanceof UpdateListener u) {
+                    u.onUpdate(this, update);
                 }
-                lossSum = 0;
-                lossCount = 0;
             }
             if (bar != null) {
                 bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f%s", stepLoss,
                         Double.isNaN(lastVal[0]) ? "" : String.format(java.util.Locale.ROOT, " val %.4f", lastVal[0])));
-            }
-            stopped = stopRequested && !last;
-            if (outDir != null && (last || stopped
-                    || settings.checkpointEvery() > 0 && step % settings.checkpointEvery() == 0)) {
-                checkpoint();
             }
             if (stopped) {
                 break;
@@ -366,6 +387,7 @@ public final class TrainingSession implements AutoCloseable {
         long count = settings.validationBatches() == 0 ? perPass : Math.min(perPass, settings.validationBatches());
         double nll = 0;
         double labelled = 0;
+        Trainer trainer = trainer();
         Iterator<Batch> it = validation.getData(trainer.getManager(), order).iterator();
         for (long i = 0; i < count; i++) {
             try (Batch batch = it.next()) {
@@ -430,8 +452,49 @@ public final class TrainingSession implements AutoCloseable {
 
     @Override
     public void close() {
-        trainer.close();
+        if (trainer != null) {
+            trainer.close();
+        }
         model.close();
+    }
+
+    /** Stops training at a non-finite loss, naming the step. */
+    private static final class DivergenceGuard implements UpdateListener {
+        @Override
+        public void onUpdate(TrainingSession session, Update u) {
+            if (!Double.isFinite(u.loss())) {
+                throw new IllegalStateException("training diverged: loss " + u.loss() + " at step " + u.step());
+            }
+        }
+    }
+
+    /** One metrics row every {@code logEvery} updates (the mean loss since the last row), and at validations. */
+    private final class MetricsListener implements UpdateListener {
+        private double lossSum;
+        private int lossCount;
+
+        @Override
+        public void onUpdate(TrainingSession session, Update u) {
+            lossSum += u.loss();
+            lossCount++;
+            boolean validated = !Double.isNaN(u.validationLoss());
+            if (u.step() % settings.logEvery() == 0 || u.last() || validated) {
+                metrics.add(new MetricsLog.Row(u.step(), lossSum / lossCount, u.validationLoss(),
+                        u.validationPerplexity(), u.learningRate(), u.gradNorm(), u.tokensPerSecond(), u.elapsedSeconds()));
+                lossSum = 0;
+                lossCount = 0;
+            }
+        }
+    }
+
+    /** A checkpoint every {@code checkpointEvery} updates, after the last, and before a requested stop. */
+    private final class CheckpointListener implements UpdateListener {
+        @Override
+        public void onUpdate(TrainingSession session, Update u) throws IOException {
+            if (u.last() || u.stopping() || settings.checkpointEvery() > 0 && u.step() % settings.checkpointEvery() == 0) {
+                checkpoint();
+            }
+        }
     }
 
     /** Records the mean loss of each training batch (EasyTrain computes it inside its collector). */

@@ -241,4 +241,47 @@ class TrainingTest {
         assertArrayEquals(moments[0], moments[1], 1e-5f, "mean gradient of 2 micro-batches of 2 vs one batch of 4");
         assertArrayEquals(after[0], after[1], 1e-5f, "weights after the update");
     }
+
+    @Test
+    void listenersSeeEveryUpdateAndDjlEventsAndCanStopTraining() throws Exception {
+        XLstmConfig config = TestModels.neurips(2, List.of(1), VOCAB);
+        TokenWindowDataset train = windows(repetitiveCorpus(2000, 4), 16);
+        TrainingSettings s = new TrainingSettings(6, 2, 2, 1e-3f, 1e-4f, 1, 0.1f, 1f, 3, 1, 0, 0, 0); // 2 micro-batches per update
+        List<Integer> updates = new java.util.ArrayList<>();
+        int[] batches = {0};
+        try (TrainingSession session = TrainingSession.fresh(config, s, null, null)) {
+            session.addListener(new UpdateListener() {
+                @Override
+                public void onUpdate(TrainingSession ts, Update u) {
+                    updates.add(u.step());
+                    assertTrue(Double.isFinite(u.loss()) && u.learningRate() >= 0 && u.gradNorm() > 0, "an update's figures");
+                }
+
+                @Override
+                public void onTrainingBatch(ai.djl.training.Trainer trainer, BatchData data) {
+                    batches[0]++;
+                }
+            });
+            session.train(train, null, false);
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> session.addListener(new UpdateListener() {
+                        @Override
+                        public void onUpdate(TrainingSession ts, Update u) {}
+                    }), "listeners are fixed once training began");
+        }
+        assertEquals(List.of(1, 2, 3, 4, 5, 6), updates);
+        assertEquals(12, batches[0], "DJL's per-batch event, two micro-batches per update");
+
+        try (TrainingSession session = TrainingSession.fresh(config, s, null, null)) {
+            session.addListener((UpdateListener) (ts, u) -> {
+                if (u.step() == 3) {
+                    throw new java.io.IOException("stop at 3");
+                }
+            });
+            java.io.IOException e = org.junit.jupiter.api.Assertions.assertThrows(java.io.IOException.class,
+                    () -> session.train(train, null, false));
+            assertEquals("stop at 3", e.getMessage());
+            assertEquals(3, session.getStep());
+        }
+    }
 }
