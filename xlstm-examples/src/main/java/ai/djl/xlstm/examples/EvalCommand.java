@@ -39,6 +39,9 @@ final class EvalCommand implements Callable<Integer> {
             description = "tokens per forward pass; the state carries across (default: ${DEFAULT-VALUE})")
     private int segment;
 
+    @Option(names = "--max-tokens", paramLabel = "N", description = "evaluate only the first N tokens of the text (default: all)")
+    private Integer maxTokens;
+
     @Option(names = "--json", description = "end with one JSON line: tokens, loss, perplexity")
     private boolean json;
 
@@ -57,6 +60,12 @@ final class EvalCommand implements Callable<Integer> {
         String content = Files.readString(text, StandardCharsets.UTF_8);
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
             long[] ids = folder.codec().encode(content);
+            if (maxTokens != null) {
+                if (maxTokens < 1) {
+                    throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
+                }
+                ids = java.util.Arrays.copyOf(ids, Math.min(ids.length, maxTokens));
+            }
             Long eos = folder.endOfText();
             long[] tokens = ids;
             if (eos != null) {
