@@ -56,7 +56,7 @@ final class ChatCommand implements Callable<Integer> {
             GenerateCommand.requireWritable(sessionFile, "--session");
         }
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
-            GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"));
+            GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"), folder.generationDefaults());
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();
             try {

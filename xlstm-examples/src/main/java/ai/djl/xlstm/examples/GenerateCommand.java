@@ -78,7 +78,7 @@ final class GenerateCommand implements Callable<Integer> {
             requireWritable(stateOut, "--state-out");
         }
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
-            GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of());
+            GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of(), folder.generationDefaults());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)
                     : folder.generator().newSession()) {

@@ -20,30 +20,35 @@ final class GenerationOptions {
             "minP", "--min-p", "repetitionPenalty", "--repetition-penalty", "numBeams", "--num-beams",
             "lengthPenalty", "--length-penalty", "prefillSegment", "--prefill-segment", "stopStrings", "--stop");
 
-    // no defaultValue: picocli would apply it after parsing, over a value given as --max-tokens
+    // no defaultValue here: an option left out takes the model's generation_config.json, else the
+    // value its description names (and picocli would apply a default over a value given as --max-tokens)
     @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N",
-            description = "the most tokens to generate (default: ${DEFAULT-VALUE}); also --max-tokens")
-    int maxNewTokens = 128;
+            description = "the most tokens to generate (default: the model's generation_config.json, else 128); also --max-tokens")
+    Integer maxNewTokens;
 
     @Option(names = "--max-tokens", paramLabel = "N", hidden = true, description = "the former name of --max-new-tokens")
     void setMaxTokens(int n) {
         maxNewTokens = n;
     }
 
-    @Option(names = "--temperature", description = "0 for greedy (default: 0.8)")
+    private static <T> T pick(T given, boolean beams, T forBeams, T fromModel, T otherwise) {
+        return given != null ? given : beams ? forBeams : fromModel != null ? fromModel : otherwise;
+    }
+
+    @Option(names = "--temperature", description = "0 for greedy (default: the model's generation_config.json, else 0.8)")
     Float temperature;
 
-    @Option(names = "--top-k", defaultValue = "0", description = "keep the k most likely tokens, 0 for off (default: ${DEFAULT-VALUE})")
-    int topK;
+    @Option(names = "--top-k", description = "keep the k most likely tokens, 0 for off (default: the model's, else 0)")
+    Integer topK;
 
-    @Option(names = "--top-p", description = "nucleus sampling mass in (0, 1] (default: 0.95)")
+    @Option(names = "--top-p", description = "nucleus sampling mass in (0, 1] (default: the model's, else 0.95)")
     Float topP;
 
-    @Option(names = "--min-p", defaultValue = "0", description = "drop tokens below this fraction of the most likely one (default: ${DEFAULT-VALUE})")
-    float minP;
+    @Option(names = "--min-p", description = "drop tokens below this fraction of the most likely one (default: the model's, else 0)")
+    Float minP;
 
-    @Option(names = "--repetition-penalty", defaultValue = "1.0", description = "> 1 discourages repeats, 1 for off (default: ${DEFAULT-VALUE})")
-    float repetitionPenalty;
+    @Option(names = "--repetition-penalty", description = "> 1 discourages repeats, 1 for off (default: the model's, else 1.0)")
+    Float repetitionPenalty;
 
     @Option(names = "--seed", description = "sampling seed (default: random)")
     Long seed;
@@ -57,27 +62,33 @@ final class GenerationOptions {
     private long resolvedSeed = Long.MIN_VALUE;
 
     /**
-     * The generation config of these options, with the tokenizer's end-of-text token as EOS and BOS.
+     * The generation config of these options. An option left out takes the model's {@code
+     * generation_config.json} ({@code model}, null when the folder has none), else the CLI's default;
+     * EOS is the model's, else the tokenizer's end-of-text token, which is also BOS.
      *
      * @throws IllegalArgumentException naming the command-line option of a bad setting
      */
-    GenerationConfig toConfig(int beams, float lengthPenalty, Long endOfText, List<String> defaultStops) {
+    GenerationConfig toConfig(int beams, float lengthPenalty, Long endOfText, List<String> defaultStops,
+            GenerationConfig model) {
         List<String> stops = new ArrayList<>();
         for (String s : stop.isEmpty() ? defaultStops : stop) {
             stops.add(s.replace("\\n", "\n").replace("\\t", "\t"));
         }
+        boolean b = beams > 1;
+        GenerationConfig m = model;
         try {
             return GenerationConfig.builder()
-                    .maxNewTokens(maxNewTokens)
-                    .temperature(temperature != null ? temperature : beams > 1 ? 0f : 0.8f)
-                    .topK(topK)
-                    .topP(topP != null ? topP : beams > 1 ? 1f : 0.95f)
-                    .minP(minP)
-                    .repetitionPenalty(repetitionPenalty)
+                    .maxNewTokens(pick(maxNewTokens, false, 0, m == null ? null : m.maxNewTokens(), 128))
+                    .temperature(pick(temperature, b, 0f, m == null ? null : m.temperature(), 0.8f))
+                    .topK(pick(topK, b, 0, m == null ? null : m.topK(), 0))
+                    .topP(pick(topP, b, 1f, m == null ? null : m.topP(), 0.95f))
+                    .minP(pick(minP, b, 0f, m == null ? null : m.minP(), 0f))
+                    .repetitionPenalty(pick(repetitionPenalty, false, 1f, m == null ? null : m.repetitionPenalty(), 1f))
                     .numBeams(beams)
                     .lengthPenalty(lengthPenalty)
                     .seed(seed())
-                    .eosTokenIds(endOfText == null ? Set.of() : Set.of(endOfText))
+                    .eosTokenIds(m != null && !m.eosTokenIds().isEmpty() ? m.eosTokenIds()
+                            : endOfText == null ? Set.of() : Set.of(endOfText))
                     .bosTokenId(endOfText)
                     .stopStrings(stops)
                     .prefillSegment(prefillSegment)

@@ -24,7 +24,7 @@ import java.util.Set;
  * top_p}, {@code min_p}, {@code repetition_penalty}, {@code num_beams}, {@code length_penalty},
  * {@code seed} and {@code stop} (a string, a list of strings, or a JSON array of strings).
  */
-final class GenerationArguments {
+public final class GenerationArguments {
 
     /** The Criteria arguments read here. */
     static final Set<String> NAMES = Set.of("max_new_tokens", "temperature", "top_k", "top_p", "min_p",
@@ -37,7 +37,8 @@ final class GenerationArguments {
      *
      * @throws IllegalArgumentException naming the argument or field of a bad value
      */
-    static GenerationConfig read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText) throws IOException {
+    public static GenerationConfig read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
+            throws IOException {
         GenerationConfig.Builder b = GenerationConfig.builder();
         Set<Long> eos = new LinkedHashSet<>();
         endOfText.ifPresent(eos::add);
