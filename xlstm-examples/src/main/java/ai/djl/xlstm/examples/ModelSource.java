@@ -14,7 +14,7 @@ import java.nio.file.Path;
 final class ModelSource {
 
     /** The zoo model a command uses when given neither option. */
-    static final String DEFAULT_MODEL = "xlstm-austen-tiny";
+    static final String DEFAULT_MODEL = "xlstm-austen-small";
 
     @Option(names = "--model", paramLabel = "NAME",
             description = "a model of the xLSTM zoo (default: " + DEFAULT_MODEL + ")")

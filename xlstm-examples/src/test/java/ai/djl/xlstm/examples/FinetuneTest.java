@@ -48,7 +48,7 @@ class FinetuneTest {
 
     @Test
     void finetunedWeightsReloadThroughCriteriaWithThePathAlone(@TempDir Path tmp) throws Exception {
-        Path base = ModelFolder.zooFolder(ModelSource.DEFAULT_MODEL);
+        Path base = ModelFolder.zooFolder("xlstm-austen-tiny");
         Path out = tmp.resolve("ft");
         float[] before = logitsByPath(base);
         float[] trained;
@@ -80,7 +80,7 @@ class FinetuneTest {
     @Test
     void finetuneCommandTrainsResumesAndGenerates(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("run");
-        String[] r = CliRun.run(List.of("finetune", "--model", ModelSource.DEFAULT_MODEL, "--text", text(tmp).toString(),
+        String[] r = CliRun.run(List.of("finetune", "--model", "xlstm-austen-tiny", "--text", text(tmp).toString(),
                 "--out", out.toString(), "--steps", "2", "--batch", "2", "--seq-len", "16", "--checkpoint-every", "1",
                 "--validate-every", "1", "--validation-batches", "2"));
         assertEquals("0", r[0], r[2]);

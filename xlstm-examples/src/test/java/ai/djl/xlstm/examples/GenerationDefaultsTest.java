@@ -21,7 +21,7 @@ class GenerationDefaultsTest {
 
     @Test
     void generateWithDefaultsEqualsTheZooTranslatorWithTheSameSeed() throws Exception {
-        String[] r = CliRun.run(List.of("generate", "--model", ModelSource.DEFAULT_MODEL, "--prompt", "It is", "--seed", "3",
+        String[] r = CliRun.run(List.of("generate", "--model", "xlstm-austen-tiny", "--prompt", "It is", "--seed", "3",
                 "--json"));
         assertEquals("0", r[0], r[2]);
         JsonObject cli = JsonParser.parseString(r[1].strip().lines().reduce((a, b) -> b).orElseThrow()).getAsJsonObject();
@@ -31,7 +31,7 @@ class GenerationDefaultsTest {
             cliTokens[i] = ids.get(i).getAsLong();
         }
         try (ZooModel<String, GenerationResult> model = Criteria.builder().setTypes(String.class, GenerationResult.class)
-                .optGroupId("ai.djl.xlstm").optArtifactId(ModelSource.DEFAULT_MODEL).optArgument("seed", 3)
+                .optGroupId("ai.djl.xlstm").optArtifactId("xlstm-austen-tiny").optArgument("seed", 3)
                 .build().loadModel();
                 Predictor<String, GenerationResult> p = model.newPredictor()) {
             GenerationResult zoo = p.predict("It is");
