@@ -334,8 +334,9 @@ public final class Generator {
         }
 
         /**
-         * Computes the next token if none is waiting; false once generation has finished, or at
-         * once after {@link #cancel} or an interrupt of the consuming thread (which stays set).
+         * Computes the next token if none is waiting; false once generation has finished, or (once
+         * the tokens already produced are read) after {@link #cancel}, {@link #close} or an
+         * interrupt of the consuming thread (which stays set).
          */
         @Override
         public synchronized boolean hasNext() {
@@ -388,10 +389,14 @@ public final class Generator {
             }
         }
 
+        /**
+         * Ends generation; tokens already produced stay to be read, so that a {@code next()} after a
+         * {@code hasNext()} that returned true still gets its token when another thread closed the
+         * stream in between.
+         */
         private void stop() {
             if (more) {
                 more = false;
-                queue.clear();
                 loop.cancel();
             } else {
                 loop.close();
