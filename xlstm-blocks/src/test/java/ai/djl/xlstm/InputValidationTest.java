@@ -13,7 +13,6 @@ import ai.djl.xlstm.state.XLstmState;
 
 import org.junit.jupiter.api.Test;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -73,16 +72,7 @@ class InputValidationTest {
     }
 
     private static void assertConfigError(Map<String, Object> override, String expected) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("architecture", "xlstm-neurips");
-        m.put("vocab_size", 10);
-        m.put("embedding_dim", 16);
-        m.put("num_blocks", 2);
-        m.put("slstm_at", List.of(1));
-        m.put("mlstm", Map.of("num_heads", 2));
-        m.put("slstm", Map.of("num_heads", 2));
-        m.put("feedforward", Map.of());
-        m.putAll(override);
+        Map<String, Object> m = TestModels.neuripsFields(override);
         if (override.containsKey("num_heads")) {
             m.put("slstm", Map.of("num_heads", override.get("num_heads")));
         }

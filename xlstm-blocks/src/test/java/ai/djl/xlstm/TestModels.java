@@ -87,4 +87,22 @@ public final class TestModels {
     public static NDArray randomTokens(NDManager manager, int batch, int len, int vocab) {
         return manager.randomInteger(0, vocab, new Shape(batch, len), DataType.INT64);
     }
+
+    /**
+     * The fields of a small valid NeurIPS config (V = 10, D = 16, sLSTM at 1 of 2 blocks) with
+     * {@code override} applied: the base of the config-validation tests.
+     */
+    public static java.util.Map<String, Object> neuripsFields(java.util.Map<String, Object> override) {
+        java.util.Map<String, Object> m = new java.util.LinkedHashMap<>();
+        m.put("architecture", "xlstm-neurips");
+        m.put("vocab_size", 10);
+        m.put("embedding_dim", 16);
+        m.put("num_blocks", 2);
+        m.put("slstm_at", List.of(1));
+        m.put("mlstm", java.util.Map.of("num_heads", 2));
+        m.put("slstm", java.util.Map.of("num_heads", 2));
+        m.put("feedforward", java.util.Map.of());
+        m.putAll(override);
+        return m;
+    }
 }

@@ -194,17 +194,7 @@ class ConfigBoundsTest {
 
     /** A valid NeurIPS config (D = 16, sLSTM at 1 of 2 blocks) with {@code override} applied. */
     private static Map<String, Object> neurips(Map<String, Object> override) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("architecture", "xlstm-neurips");
-        m.put("vocab_size", 10);
-        m.put("embedding_dim", 16);
-        m.put("num_blocks", 2);
-        m.put("slstm_at", List.of(1));
-        m.put("mlstm", Map.of("num_heads", 2));
-        m.put("slstm", Map.of("num_heads", 2));
-        m.put("feedforward", Map.of());
-        m.putAll(override);
-        return m;
+        return ai.djl.xlstm.TestModels.neuripsFields(override);
     }
 
     private static Map<String, Object> mlstm(String key, Object value) {
