@@ -3,7 +3,6 @@ package ai.djl.xlstm.examples;
 import ai.djl.Device;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
 
@@ -52,8 +51,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
             private Path folder() throws IOException {
                 if (folder == null) {
-                    Path dir = source.zooName() != null ? ModelFolder.zooFolder(source.zooName()) : source.path;
-                    folder = UpstreamCheckpoint.resolveFolder(dir);
+                    folder = source.checkpointFolder();
                 }
                 return folder;
             }

@@ -45,13 +45,7 @@ final class InspectCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         engine.configure();
-        Path dir;
-        try {
-            dir = source.zooName() != null ? ModelFolder.zooFolder(source.zooName()) : source.path;
-            dir = UpstreamCheckpoint.resolveFolder(dir);
-        } catch (IllegalArgumentException e) {
-            throw e; // a bad option: exit 2 as every command
-        }
+        Path dir = source.checkpointFolder(); // a bad option fails here: exit 2 as every command
         try {
             JsonObject report = inspect(dir);
             if (json) {

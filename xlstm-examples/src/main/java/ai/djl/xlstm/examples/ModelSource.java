@@ -1,5 +1,7 @@
 package ai.djl.xlstm.examples;
 
+import ai.djl.xlstm.io.UpstreamCheckpoint;
+
 import picocli.CommandLine.Option;
 
 import java.nio.file.Files;
@@ -35,6 +37,15 @@ final class ModelSource {
     String zooName() {
         check();
         return path != null ? null : name != null ? name : DEFAULT_MODEL;
+    }
+
+    /**
+     * The checkpoint folder on disk: the zoo model's folder in the DJL cache (copied or downloaded
+     * there first), or the given folder, a run's folder meaning its newest checkpoint.
+     */
+    Path checkpointFolder() throws java.io.IOException {
+        String zoo = zooName();
+        return UpstreamCheckpoint.resolveFolder(zoo != null ? ModelFolder.zooFolder(zoo) : path);
     }
 
     /** What the user asked for, for messages. */
