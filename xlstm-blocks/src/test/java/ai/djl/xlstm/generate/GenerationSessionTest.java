@@ -232,7 +232,8 @@ class GenerationSessionTest {
         Map<String, Parameter> target = ParameterNames.of(to);
         ParameterNames.of(from).forEach((name, p) -> {
             NDArray source = p.getArray();
-            target.get(name).getArray().intern(m.create(source.toFloatArray(), source.getShape()));
+            // duplicate(): create() only borrows the Java array, which a GC may free and reuse
+            target.get(name).getArray().intern(m.create(source.toFloatArray(), source.getShape()).duplicate());
         });
     }
 
