@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Map;
 
 /**
  * A model config of either architecture: the NeurIPS xLSTM LM or xLSTM Large.
@@ -64,7 +65,7 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
      * The config as upstream field names and values (nested sections as upstream's NeurIPS
      * {@code config.json}), plus {@code architecture}; {@link ConfigFiles#fromMap} reads it back.
      */
-    java.util.Map<String, Object> toUpstreamMap();
+    Map<String, Object> toUpstreamMap();
 
     /**
      * A stable hash of every field, identifying the model shape (used to refuse a saved state or

@@ -9,10 +9,14 @@ import ai.djl.xlstm.state.XLstmState;
 
 import java.io.IOException;
 import java.nio.file.Path;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
+import java.util.NoSuchElementException;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
 
 /**
@@ -170,7 +174,7 @@ public final class Generator {
     }
 
     /**
-     * Generates with an {@link java.util.Iterator}: tokens are produced as they are pulled.
+     * Generates with an {@link Iterator}: tokens are produced as they are pulled.
      * Close the stream to stop early; the session then holds the tokens generated so far.
      */
     public TokenStream stream(GenerationSession session, String prompt, GenerationConfig config) {
@@ -187,7 +191,7 @@ public final class Generator {
             throw new IllegalArgumentException("beam search cannot stream (numBeams = " + config.numBeams()
                     + "): its best sequence is known only at the end");
         }
-        java.util.ArrayDeque<GeneratedToken> queue = new java.util.ArrayDeque<>();
+        ArrayDeque<GeneratedToken> queue = new ArrayDeque<>();
         DecodeLoop loop = new DecodeLoop(this, List.of(session), List.of(prompt), config, queue::add, true);
         return new TokenStream(loop, queue);
     }
@@ -215,7 +219,7 @@ public final class Generator {
         int step = Math.min(segment, MAX_PREFILL_SEGMENT);
         for (int start = 0; start < tokens.length; start += step) {
             if (Thread.currentThread().isInterrupted()) {
-                throw new java.util.concurrent.CancellationException("interrupted while reading the prompt ("
+                throw new CancellationException("interrupted while reading the prompt ("
                         + start + " of " + tokens.length + " tokens read)");
             }
             long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + step));
@@ -322,13 +326,13 @@ public final class Generator {
     record LmOutputOnHost(float[] logits, XLstmState state) {}
 
     /** A token stream; see {@link #stream}. */
-    public static final class TokenStream implements java.util.Iterator<GeneratedToken>, AutoCloseable {
+    public static final class TokenStream implements Iterator<GeneratedToken>, AutoCloseable {
         private final DecodeLoop loop;
-        private final java.util.ArrayDeque<GeneratedToken> queue;
+        private final ArrayDeque<GeneratedToken> queue;
         private boolean more = true;
         private volatile boolean cancelled;
 
-        TokenStream(DecodeLoop loop, java.util.ArrayDeque<GeneratedToken> queue) {
+        TokenStream(DecodeLoop loop, ArrayDeque<GeneratedToken> queue) {
             this.loop = loop;
             this.queue = queue;
         }
@@ -353,7 +357,7 @@ public final class Generator {
         @Override
         public synchronized GeneratedToken next() {
             if (!hasNext()) {
-                throw new java.util.NoSuchElementException("generation has finished");
+                throw new NoSuchElementException("generation has finished");
             }
             return queue.poll();
         }

@@ -1,6 +1,5 @@
 package ai.djl.xlstm.mlstm;
 
-
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
@@ -22,6 +21,7 @@ import ai.djl.xlstm.config.MLstmLayerConfig;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
 import ai.djl.xlstm.state.MLstmCellState;
+
 import java.util.Iterator;
 
 /**

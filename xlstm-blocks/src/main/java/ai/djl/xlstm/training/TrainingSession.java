@@ -31,8 +31,12 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Iterator;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 
 /**
  * Trains an xLSTM language model with DJL's {@link Trainer} and {@link EasyTrain}, counted in
@@ -68,7 +72,7 @@ public final class TrainingSession implements AutoCloseable {
     private final GroupedAdamW optimizer;
     private final LossCapture lossCapture = new LossCapture();
     private final MetricsLog metrics;
-    private final java.util.List<TrainingListener> listeners = new java.util.ArrayList<>();
+    private final List<TrainingListener> listeners = new ArrayList<>();
     private Trainer trainer;
     private int step;
     private long consumedBatches;
@@ -111,7 +115,7 @@ public final class TrainingSession implements AutoCloseable {
      * @throws IllegalStateException once training or validation has begun
      */
     public TrainingSession addListener(TrainingListener listener) {
-        java.util.Objects.requireNonNull(listener, "listener");
+        Objects.requireNonNull(listener, "listener");
         if (trainer != null) {
             throw new IllegalStateException("add listeners before the first train or validate call");
         }
@@ -363,8 +367,8 @@ public final class TrainingSession implements AutoCloseable {
                 }
             }
             if (bar != null) {
-                bar.update(step, String.format(java.util.Locale.ROOT, "loss %.4f%s", stepLoss,
-                        Double.isNaN(lastVal[0]) ? "" : String.format(java.util.Locale.ROOT, " val %.4f", lastVal[0])));
+                bar.update(step, String.format(Locale.ROOT, "loss %.4f%s", stepLoss,
+                        Double.isNaN(lastVal[0]) ? "" : String.format(Locale.ROOT, " val %.4f", lastVal[0])));
             }
             if (stopped) {
                 break;
@@ -412,7 +416,7 @@ public final class TrainingSession implements AutoCloseable {
             throw new IllegalStateException("this session writes no checkpoints (no output folder)");
         }
         Files.createDirectories(outDir);
-        String name = String.format(java.util.Locale.ROOT, "%s%06d", CHECKPOINT_PREFIX, step);
+        String name = String.format(Locale.ROOT, "%s%06d", CHECKPOINT_PREFIX, step);
         Path latestFile = outDir.resolve(UpstreamCheckpoint.LATEST);
         String previous = Files.isRegularFile(latestFile) ? Files.readString(latestFile, StandardCharsets.UTF_8).trim() : null;
         if (!name.equals(previous)) {

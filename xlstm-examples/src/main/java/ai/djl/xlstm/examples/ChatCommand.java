@@ -10,6 +10,7 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -108,7 +109,7 @@ final class ChatCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void save(GenerationSession session, PrintStream out) throws java.io.IOException {
+    private void save(GenerationSession session, PrintStream out) throws IOException {
         if (sessionFile == null) {
             out.println("(no --session FILE given: nothing to save to)");
         } else if (session.isEmpty()) {

@@ -18,15 +18,16 @@ import java.util.concurrent.Callable;
 /**
  * {@code xlstm export}: writes a model as a clean folder to ship or to put in a zoo: {@code
  * config.json}, {@code model.safetensors} (float32, or F16/BF16 at half the size), the tokenizer,
- * a {@code generation_config.json} if given, and {@code serving.properties}. A training run's
- * folder exports its newest checkpoint, without optimizer or trainer state.
+ * the {@code generation_config.json} (the one given, else the source's, if any) and {@code
+ * serving.properties}. A training run's folder exports its newest checkpoint, without optimizer or
+ * trainer state; a zoo model exports from its cached folder.
  */
 @Command(name = "export", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
         description = "Write a model as a clean folder (optionally with float16 weights).")
 final class ExportCommand implements Callable<Integer> {
 
-    @Option(names = "--model-path", required = true, paramLabel = "DIR", description = "a run or checkpoint folder")
-    private Path modelPath;
+    @Mixin
+    private ModelSource source;
 
     @Option(names = "--out", required = true, paramLabel = "DIR", description = "the folder to write (must not exist)")
     private Path out;
@@ -34,7 +35,8 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--dtype", defaultValue = "f32", paramLabel = "f32|f16|bf16", description = "how to store the weights (default: ${DEFAULT-VALUE})")
     private String dtype;
 
-    @Option(names = "--generation-config", paramLabel = "FILE", description = "a generation_config.json to include")
+    @Option(names = "--generation-config", paramLabel = "FILE",
+            description = "a generation_config.json to include (default: the source's, if it has one)")
     private Path generationConfig;
 
     @Mixin
@@ -49,18 +51,16 @@ final class ExportCommand implements Callable<Integer> {
             case "bf16", "bfloat16" -> SafeTensors.FloatStorage.BF16;
             default -> throw new IllegalArgumentException("--dtype must be f32, f16 or bf16, got " + dtype);
         };
-        if (!Files.isDirectory(modelPath)) {
-            throw new IllegalArgumentException("--model-path: not a folder: " + modelPath);
-        }
         if (Files.exists(out)) {
             throw new IllegalArgumentException("--out " + out + " exists: choose a new folder");
         }
         if (generationConfig != null && !Files.isRegularFile(generationConfig)) {
             throw new IllegalArgumentException("--generation-config: file not found: " + generationConfig);
         }
-        Path checkpoint = UpstreamCheckpoint.resolveFolder(modelPath);
-        Path tokenizer = Files.isRegularFile(checkpoint.resolve("tokenizer.json")) ? checkpoint.resolve("tokenizer.json")
-                : modelPath.resolve("tokenizer.json");
+        Path checkpoint = source.checkpointFolder();
+        Path tokenizer = besideCheckpoint(checkpoint, "tokenizer.json");
+        Path generation = generationConfig != null ? generationConfig
+                : besideCheckpoint(checkpoint, "generation_config.json");
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(checkpoint, manager);
             UpstreamCheckpoint.save(model, out, storage);
@@ -68,11 +68,17 @@ final class ExportCommand implements Callable<Integer> {
         if (Files.isRegularFile(tokenizer)) {
             Files.copy(tokenizer, out.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
         }
-        if (generationConfig != null) {
-            Files.copy(generationConfig, out.resolve("generation_config.json"), StandardCopyOption.REPLACE_EXISTING);
+        if (Files.isRegularFile(generation)) {
+            Files.copy(generation, out.resolve("generation_config.json"), StandardCopyOption.REPLACE_EXISTING);
         }
         System.out.printf(Locale.ROOT, "exported %s to %s (%s weights, %,d bytes)%n", checkpoint, out, dtype,
                 Files.size(out.resolve("model.safetensors")));
         return 0;
+    }
+
+    /** The checkpoint's file {@code name}, else the run folder's (a run keeps its tokenizer there). */
+    private Path besideCheckpoint(Path checkpoint, String name) {
+        Path inCheckpoint = checkpoint.resolve(name);
+        return Files.isRegularFile(inCheckpoint) || source.path == null ? inCheckpoint : source.path.resolve(name);
     }
 }

@@ -4,6 +4,7 @@ import ai.djl.xlstm.io.UpstreamCheckpoint;
 
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
@@ -43,7 +44,7 @@ final class ModelSource {
      * The checkpoint folder on disk: the zoo model's folder in the DJL cache (copied or downloaded
      * there first), or the given folder, a run's folder meaning its newest checkpoint.
      */
-    Path checkpointFolder() throws java.io.IOException {
+    Path checkpointFolder() throws IOException {
         String zoo = zooName();
         return UpstreamCheckpoint.resolveFolder(zoo != null ? ModelFolder.zooFolder(zoo) : path);
     }

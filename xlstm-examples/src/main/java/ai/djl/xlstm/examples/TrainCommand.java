@@ -12,6 +12,7 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
@@ -46,7 +47,7 @@ final class TrainCommand implements Callable<Integer> {
         }
         TrainingRun.Start start = new TrainingRun.Start() {
             @Override
-            public XLstmConfig config() throws java.io.IOException {
+            public XLstmConfig config() throws IOException {
                 TrainingRun.requireFile(config, "--config");
                 return ConfigFiles.read(config);
             }
@@ -58,7 +59,7 @@ final class TrainCommand implements Callable<Integer> {
             }
 
             @Override
-            public TrainingSession session(TrainingSettings settings, Path out, Device d) throws java.io.IOException {
+            public TrainingSession session(TrainingSettings settings, Path out, Device d) throws IOException {
                 return TrainingSession.fresh(config(), settings, out, d);
             }
         };

@@ -19,6 +19,10 @@ import picocli.CommandLine.Model.CommandSpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 
 /**
@@ -146,7 +150,7 @@ final class TrainingRun {
             // The run's folder carries its tokenizer and data settings, so that `xlstm generate
             // --model-path DIR` needs nothing else and `--resume DIR` takes everything from it.
             Files.createDirectories(dir);
-            Files.copy(tokenizerFile, dir.resolve("tokenizer.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(tokenizerFile, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
             AtomicFiles.writeString(dir.resolve(RUN_FILE), new GsonBuilder().setPrettyPrinting().create()
                     .toJson(new RunFile(text.toAbsolutePath().toString(), seqLen)));
         }
@@ -194,7 +198,7 @@ final class TrainingRun {
      */
     private void refuseChangedSettings(TrainingSettings s, RunFile run, Path dir, Path config, Path tokenizer)
             throws IOException {
-        java.util.List<String> conflicts = new java.util.ArrayList<>();
+        List<String> conflicts = new ArrayList<>();
         CommandLine.ParseResult given = spec.commandLine().getParseResult();
         conflict(conflicts, given, "--batch", o.batch, s.batchSize());
         conflict(conflicts, given, "--seq-len", o.seqLen, run.seqLen());
@@ -213,7 +217,7 @@ final class TrainingRun {
         if (o.out != null && !o.out.toAbsolutePath().normalize().equals(dir.toAbsolutePath().normalize())) {
             conflicts.add("--out " + o.out + " (a resumed run writes into its own folder " + dir + ")");
         }
-        if (tokenizer != null && !java.util.Arrays.equals(Files.readAllBytes(tokenizer),
+        if (tokenizer != null && !Arrays.equals(Files.readAllBytes(tokenizer),
                 Files.readAllBytes(dir.resolve("tokenizer.json")))) {
             conflicts.add("--tokenizer " + tokenizer + " (differs from the run's tokenizer.json)");
         }
@@ -224,7 +228,7 @@ final class TrainingRun {
         }
     }
 
-    private static void conflict(java.util.List<String> conflicts, CommandLine.ParseResult given, String option,
+    private static void conflict(List<String> conflicts, CommandLine.ParseResult given, String option,
             Object value, Object saved) {
         if (given.hasMatchedOption(option) && !String.valueOf(value).equals(String.valueOf(saved))) {
             conflicts.add(option + " " + value + " (the run uses " + saved + ")");

@@ -17,7 +17,7 @@ import picocli.CommandLine.Command;
 public final class XLstmCli {
 
     /** The version every command's {@code --version} prints. */
-    static final String VERSION = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)";
+    public static final String VERSION = "xlstm 0.1.0 (DJL 0.36.0, PyTorch engine)";
 
     private XLstmCli() {}
 

@@ -17,7 +17,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
-/** {@code xlstm export} writes a folder that reloads to the same model (f32) or its float16 rounding. */
+/**
+ * {@code xlstm export} writes a folder, from a zoo model or a folder, that reloads to the same model
+ * (f32) or its float16 rounding.
+ */
 class ExportCommandTest {
 
     private static final long[][] TOKENS = {{464, 318, 257, 3872, 11, 290}};
@@ -33,9 +36,11 @@ class ExportCommandTest {
     void exportReloadsExactlyInFloat32AndCloselyInFloat16(@TempDir Path tmp) throws Exception {
         Path source = ModelFolder.zooFolder("xlstm-austen-tiny");
         float[] expected = logits(source);
-        String[] f32 = CliRun.run(List.of("export", "--model-path", source.toString(), "--out", tmp.resolve("f32").toString()));
+        String[] f32 = CliRun.run(List.of("export", "--model", "xlstm-austen-tiny", "--out", tmp.resolve("f32").toString()));
         assertEquals("0", f32[0], f32[2]);
         assertArrayEquals(expected, logits(tmp.resolve("f32")), 0f, "f32 export reloads bit-identical");
+        assertEquals(Files.readString(source.resolve("generation_config.json")),
+                Files.readString(tmp.resolve("f32/generation_config.json")), "the source's generation settings travel along");
         String[] f16 = CliRun.run(List.of("export", "--model-path", source.toString(), "--out", tmp.resolve("f16").toString(),
                 "--dtype", "f16", "--generation-config", source.resolve("generation_config.json").toString()));
         assertEquals("0", f16[0], f16[2]);

@@ -32,7 +32,9 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The zoo's models, as {@code models.json} beside this class lists them, and their registration in
@@ -88,7 +90,7 @@ final class ZooCatalog {
     private record Catalog(List<Entry> models) {}
 
     private final Map<String, Entry> entries;
-    private final java.util.Set<String> published = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<String> published = ConcurrentHashMap.newKeySet();
 
     private ZooCatalog(Map<String, Entry> entries) {
         this.entries = entries;

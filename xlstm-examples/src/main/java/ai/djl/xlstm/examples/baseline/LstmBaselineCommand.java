@@ -2,6 +2,7 @@ package ai.djl.xlstm.examples.baseline;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.util.ProgressBar;
+import ai.djl.xlstm.examples.XLstmCli;
 import ai.djl.xlstm.io.AtomicFiles;
 import ai.djl.xlstm.training.TextEvaluation;
 import ai.djl.xlstm.training.TokenWindowDataset;
@@ -31,7 +32,7 @@ import java.util.concurrent.Callable;
  * on a held-out text read as one sequence with its state carried, as {@code xlstm eval} does for
  * an xLSTM. Writes {@code results.json} and the weights ({@code lstm.params}, DJL's format).
  */
-@Command(name = "lstm-baseline", mixinStandardHelpOptions = true, version = "xlstm lstm-baseline",
+@Command(name = "lstm-baseline", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
         description = "Train and evaluate the classical LSTM language model baseline.")
 public final class LstmBaselineCommand implements Callable<Integer> {
 
@@ -96,6 +97,19 @@ public final class LstmBaselineCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("file not found: " + p);
             }
         }
+        require(embedding >= 1, "--embedding must be >= 1, got " + embedding);
+        require(hidden >= 1, "--hidden must be >= 1, got " + hidden);
+        require(layers >= 1, "--layers must be >= 1, got " + layers);
+        require(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), got " + dropout);
+        require(steps >= 1, "--steps must be >= 1, got " + steps);
+        require(minutes >= 0 && Double.isFinite(minutes), "--minutes must be >= 0, got " + minutes);
+        require(batch >= 1, "--batch must be >= 1, got " + batch);
+        require(seqLen >= 2, "--seq-len must be >= 2, got " + seqLen);
+        require(lr > 0 && Float.isFinite(lr), "--lr must be > 0, got " + lr);
+        require(warmup >= 0, "--warmup must be >= 0, got " + warmup);
+        require(weightDecay >= 0, "--weight-decay must be >= 0, got " + weightDecay);
+        require(validateEvery >= 0, "--validate-every must be >= 0, got " + validateEvery);
+        require(segment >= 1, "--segment must be >= 1, got " + segment);
         try (HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(tokenizer)) {
             int vocab = codec.vocabularySize();
             long[][] split = TokenWindowDataset.split(text, codec, 0.1);
@@ -142,6 +156,20 @@ public final class LstmBaselineCommand implements Callable<Integer> {
                             new ProgressBar());
                 }
                 results.addProperty("parameters", params);
+                JsonObject run = new JsonObject(); // what reproduces the run
+                run.addProperty("embedding", embedding);
+                run.addProperty("hidden", hidden);
+                run.addProperty("layers", layers);
+                run.addProperty("dropout", dropout);
+                run.addProperty("schedule_steps", steps);
+                run.addProperty("minutes", minutes);
+                run.addProperty("batch", batch);
+                run.addProperty("seq_len", seqLen);
+                run.addProperty("lr", lr);
+                run.addProperty("warmup", warmup);
+                run.addProperty("weight_decay", weightDecay);
+                run.addProperty("seed", seed);
+                results.add("settings", run);
                 results.addProperty("steps", s.steps());
                 results.addProperty("stopped_by_time", s.stopped());
                 results.addProperty("train_seconds", s.seconds());
@@ -158,5 +186,11 @@ public final class LstmBaselineCommand implements Callable<Integer> {
             System.out.println(json);
         }
         return 0;
+    }
+
+    private static void require(boolean condition, String message) {
+        if (!condition) {
+            throw new IllegalArgumentException(message);
+        }
     }
 }
