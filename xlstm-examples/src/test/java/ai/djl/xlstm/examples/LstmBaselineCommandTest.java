@@ -62,6 +62,9 @@ class LstmBaselineCommandTest {
         assertTrue(json.get("heldout_tokens").getAsLong() > 500, json.toString());
         assertEquals(24, json.getAsJsonObject("settings").get("hidden").getAsInt(), "the settings are recorded");
         assertTrue(Files.size(out.resolve("lstm.params")) > 0);
+        String[] again = CliRun.run(command(tmp, out, "--steps", "4"));
+        assertEquals("2", again[0], "a finished run is not overwritten");
+        assertTrue(again[2].contains("already holds a baseline run"), again[2]);
     }
 
     @Test

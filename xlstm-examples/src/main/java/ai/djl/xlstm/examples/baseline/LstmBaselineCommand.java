@@ -110,6 +110,8 @@ public final class LstmBaselineCommand implements Callable<Integer> {
         require(weightDecay >= 0, "--weight-decay must be >= 0, got " + weightDecay);
         require(validateEvery >= 0, "--validate-every must be >= 0, got " + validateEvery);
         require(segment >= 1, "--segment must be >= 1, got " + segment);
+        require(!Files.exists(out.resolve("results.json")) && !Files.exists(out.resolve("lstm.params")),
+                "--out " + out + " already holds a baseline run: choose a new folder");
         try (HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(tokenizer)) {
             int vocab = codec.vocabularySize();
             long[][] split = TokenWindowDataset.split(text, codec, 0.1);
