@@ -51,11 +51,11 @@ public class LinearHeadwiseExpand extends AbstractXLstmBlock {
         Shape lead = s.slice(0, s.dimension() - 1);
         long n = lead.size();
         NDArray w = value(ps, weight, x, training); // [NH, DOUT, DIN]
-        // One batched matmul per head over all positions: [NH, N, DIN] @ [NH, DIN, DOUT].
-        NDArray y = x.reshape(n, numHeads, inPerHead)
-                .transpose(1, 0, 2)
-                .matMul(scoped(w.transpose(0, 2, 1), x)); // [NH, N, DOUT]
-        return y.transpose(1, 0, 2).reshape(lead.add(-1));
+        // One batched matmul per head over all positions: [NH, N, DIN] @ [NH, DIN, DOUT]. For one
+        // position (decoding at batch 1) reshapes alone move the heads: two native calls fewer.
+        NDArray heads = n == 1 ? x.reshape(numHeads, 1, inPerHead) : x.reshape(n, numHeads, inPerHead).transpose(1, 0, 2);
+        NDArray y = heads.matMul(scoped(w.transpose(0, 2, 1), x)); // [NH, N, DOUT]
+        return (n == 1 ? y : y.transpose(1, 0, 2)).reshape(lead.add(-1));
     }
 
     /** {@code [..., NH * DIN] -> [..., NH * DOUT]}. */

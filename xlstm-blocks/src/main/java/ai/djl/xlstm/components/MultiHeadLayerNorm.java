@@ -69,7 +69,9 @@ public class MultiHeadLayerNorm extends AbstractXLstmBlock {
         }
         DataType inType = x.getDataType();
         NDArray y = TensorOps.layerNormLastAxis(x.toType(DataType.FLOAT32, false), null, null, eps);
-        y = y.toType(inType, false).transpose(0, 2, 1, 3).reshape(s.get(0), s.get(2), -1);
+        y = y.toType(inType, false);
+        // [B, NH, S, DH] -> [B, S, NH * DH]; for one position (decode) the reshape alone does it
+        y = s.get(2) == 1 ? y.reshape(s.get(0), 1, -1) : y.transpose(0, 2, 1, 3).reshape(s.get(0), s.get(2), -1);
         NDArray w = value(ps, weight, x, training);
         y = y.mul(residualWeight ? scoped(w.add(TensorOps.scalar(x, 1f)), x) : w); // [B, S, NH * DH]
         return bias == null ? y : y.add(value(ps, bias, x, training));

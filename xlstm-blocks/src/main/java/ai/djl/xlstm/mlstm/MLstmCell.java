@@ -80,9 +80,13 @@ final class MLstmCell extends AbstractXLstmBlock {
         return new Pair<>(h, out.getValue());
     }
 
-    /** [B, S, NH * DH] -> [B, NH, S, DH]. */
+    /**
+     * [B, S, NH * DH] -> [B, NH, S, DH]. For one position (decode) a reshape alone gives the same
+     * tensor: one native call instead of two.
+     */
     private NDArray heads(NDArray x, long batch, long len) {
-        return x.reshape(batch, len, numHeads, headDim).transpose(0, 2, 1, 3);
+        return len == 1 ? x.reshape(batch, numHeads, 1, headDim)
+                : x.reshape(batch, len, numHeads, headDim).transpose(0, 2, 1, 3);
     }
 
     @Override
