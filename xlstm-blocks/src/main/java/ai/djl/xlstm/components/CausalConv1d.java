@@ -89,7 +89,7 @@ public class CausalConv1d extends AbstractXLstmBlock {
         if (x.getShape().get(1) == 1) {
             // One step (decoding): y = b + sum_k w[k] * full[k], element-wise; much cheaper per token
             // than a convolution call on a length-K input.
-            NDArray w = scoped(value(ps, weight, x, training).reshape(dim, kernelSize), x).transpose(); // [K, D]
+            NDArray w = scoped(value(ps, weight, x, training).transpose(1, 2, 0), x); // [D, 1, K] -> [1, K, D]
             y = full.mul(w).sum(new int[] {1}, true).add(value(ps, bias, x, training)); // [B, 1, D]
         } else {
             y = Conv1d.conv1d(
