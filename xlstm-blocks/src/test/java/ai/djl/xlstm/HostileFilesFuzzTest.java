@@ -72,6 +72,7 @@ class HostileFilesFuzzTest {
         Random random = new Random(11);
         // per damage: refused, loaded exactly, loaded another model (weights or config) the format cannot tell
         TreeMap<Damage, int[]> outcomes = new TreeMap<>();
+        TreeMap<Damage, String> example = new TreeMap<>(); // one refusal message per damage, for the log
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(2, List.of(1), VOCAB), manager, 5, 0.3f);
             Path good = tmp.resolve("good");
@@ -115,6 +116,7 @@ class HostileFilesFuzzTest {
                         loaded = UpstreamCheckpoint.load(dir, scope);
                     } catch (Exception e) {
                         assertClearRefusal(e, what);
+                        example.putIfAbsent(damage, e.getMessage().lines().findFirst().orElse(""));
                         counts[0]++;
                         continue;
                     }
@@ -138,8 +140,9 @@ class HostileFilesFuzzTest {
         StringBuilder table = new StringBuilder();
         int refused = 0;
         for (var e : outcomes.entrySet()) {
-            table.append(String.format("%n  %-15s refused %3d, loaded exactly %3d, loaded changed %3d",
-                    e.getKey(), e.getValue()[0], e.getValue()[1], e.getValue()[2]));
+            table.append(String.format("%n  %-15s refused %3d, loaded exactly %3d, loaded changed %3d%s",
+                    e.getKey(), e.getValue()[0], e.getValue()[1], e.getValue()[2],
+                    example.containsKey(e.getKey()) ? "; e.g. " + example.get(e.getKey()) : ""));
             refused += e.getValue()[0];
         }
         System.out.printf("[fuzz] checkpoints, %d rounds:%s%n", ROUNDS, table);

@@ -8,10 +8,12 @@ import com.google.gson.reflect.TypeToken;
 import org.yaml.snakeyaml.LoaderOptions;
 import org.yaml.snakeyaml.Yaml;
 import org.yaml.snakeyaml.constructor.SafeConstructor;
+import org.yaml.snakeyaml.error.YAMLException;
 
 import java.io.IOException;
-import java.io.Reader;
+import java.nio.charset.MalformedInputException;
 import java.nio.charset.StandardCharsets;
+import java.nio.charset.UnmappableCharacterException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -60,17 +62,24 @@ public final class ConfigFiles {
     /** The fields of one config file as parsed (JSON, or YAML when the name ends in .yaml/.yml). */
     public static Map<String, Object> readMap(Path file) throws IOException {
         String name = file.getFileName().toString();
+        String text;
+        try {
+            text = Files.readString(file, StandardCharsets.UTF_8);
+        } catch (MalformedInputException | UnmappableCharacterException e) {
+            throw new IllegalArgumentException("config " + file + " is not UTF-8 text", e);
+        }
         Map<String, Object> map;
-        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
-            if (name.endsWith(".yaml") || name.endsWith(".yml")) {
-                Object doc = new Yaml(new SafeConstructor(new LoaderOptions())).load(reader);
-                map = asMap(doc, file);
-            } else {
-                try {
-                    map = new Gson().fromJson(reader, new TypeToken<Map<String, Object>>() {}.getType());
-                } catch (JsonParseException e) {
-                    throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage(), e);
-                }
+        if (name.endsWith(".yaml") || name.endsWith(".yml")) {
+            try {
+                map = asMap(new Yaml(new SafeConstructor(new LoaderOptions())).load(text), file);
+            } catch (YAMLException e) {
+                throw new IllegalArgumentException("config " + file + " is not valid YAML: " + e.getMessage(), e);
+            }
+        } else {
+            try {
+                map = new Gson().fromJson(text, new TypeToken<Map<String, Object>>() {}.getType());
+            } catch (JsonParseException e) {
+                throw new IllegalArgumentException("config " + file + " is not valid JSON: " + e.getMessage(), e);
             }
         }
         if (map == null) {

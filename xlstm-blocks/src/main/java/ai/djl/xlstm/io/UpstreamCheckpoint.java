@@ -179,7 +179,7 @@ public final class UpstreamCheckpoint {
         if (!problems.isEmpty()) {
             throw new IllegalArgumentException(
                     "checkpoint " + source + " does not fit the " + config.architecture() + " model ("
-                            + problems.size() + " problems):\n  " + String.join("\n  ", problems));
+                            + count(problems) + "):\n  " + String.join("\n  ", problems));
         }
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
             Parameter p = e.getValue();
@@ -389,7 +389,7 @@ public final class UpstreamCheckpoint {
         }
         throw new IllegalArgumentException(
                 "checkpoint " + source + " cannot be loaded as the " + config.architecture() + " model its config"
-                        + " describes (" + problems.size() + " problems, found from the config and the safetensors"
+                        + " describes (" + count(problems) + ", found from the config and the safetensors"
                         + " headers before allocating the model):\n  " + String.join("\n  ", problems));
     }
 
@@ -427,5 +427,10 @@ public final class UpstreamCheckpoint {
             // no com.sun.management on this JVM: no memory check
         }
         return -1;
+    }
+
+    /** "1 problem", "3 problems". */
+    private static String count(List<String> problems) {
+        return problems.size() + (problems.size() == 1 ? " problem" : " problems");
     }
 }

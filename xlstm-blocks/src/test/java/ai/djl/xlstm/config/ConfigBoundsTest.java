@@ -151,6 +151,22 @@ class ConfigBoundsTest {
     }
 
     @Test
+    void unreadableConfigFilesAreNamedWithTheirProblem(@TempDir Path dir) throws Exception {
+        Path latin1 = dir.resolve("config.json");
+        Files.write(latin1, new byte[] {'{', '"', 'a', (byte) 0xE9, '"', ':', '1', '}'}); // Latin-1, not UTF-8
+        Path badYaml = Files.writeString(dir.resolve("config.yaml"), "model:\n  a: [1, 2\n");
+        Path latin1Yaml = dir.resolve("other.yaml");
+        Files.write(latin1Yaml, new byte[] {'a', ':', ' ', (byte) 0xE9});
+        Path badJson = Files.writeString(dir.resolve("broken.json"), "{\"a\": ");
+        for (Object[] c : new Object[][] {{latin1, "is not UTF-8 text"}, {latin1Yaml, "is not UTF-8 text"},
+                {badYaml, "is not valid YAML"}, {badJson, "is not valid JSON"}}) {
+            Path file = (Path) c[0];
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConfigFiles.readMap(file));
+            assertTrue(e.getMessage().startsWith("config " + file + " " + c[1]), e.getMessage());
+        }
+    }
+
+    @Test
     void realModelsAndTheBoundsThemselvesAreAccepted() {
         // xLSTM 7B (the Hugging Face field names)
         Map<String, Object> xlstm7b = new LinkedHashMap<>();
