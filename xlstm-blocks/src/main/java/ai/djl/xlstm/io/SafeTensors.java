@@ -34,6 +34,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Function;
@@ -41,6 +42,7 @@ import java.util.function.IntUnaryOperator;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import java.util.zip.CRC32C;
 
 /**
  * Reads and writes tensors in the
@@ -64,6 +66,12 @@ public final class SafeTensors {
     private static final String EXTENSION = ".safetensors";
     private static final Pattern NUMBERED_SHARD = Pattern.compile("model_(\\d{1,9})\\.safetensors");
     private static final String METADATA_KEY = "__metadata__";
+    /**
+     * The metadata key under which {@link #save} stores the CRC32C of the tensor data (8 hex digits);
+     * a file that has it is checked against it on every load.
+     */
+    public static final String DATA_CHECKSUM_KEY = "xlstm.data_crc32c";
+    private static final String CHECKSUM_PLACEHOLDER = "00000000";
     private static final long MAX_HEADER_BYTES = 100L << 20;
     private static final int CHUNK_BYTES = 1 << 20;
 
@@ -187,7 +195,9 @@ public final class SafeTensors {
 
     /**
      * Writes arrays to a safetensors file, in the iteration order of {@code tensors}. The header is
-     * padded with spaces to a multiple of 8 bytes, as the reference implementation does.
+     * padded with spaces to a multiple of 8 bytes, as the reference implementation does. The
+     * metadata also gets {@link #DATA_CHECKSUM_KEY}, the CRC32C of the tensor data, which every
+     * later load checks: a changed byte is refused instead of loaded as another value.
      *
      * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
      * @param tensors the arrays by name, of type float32, float64, int64, int32, int8, uint8 or
@@ -220,11 +230,12 @@ public final class SafeTensors {
     public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata,
             FloatStorage storage) throws IOException {
         JsonObject header = new JsonObject();
-        if (metadata != null && !metadata.isEmpty()) {
-            JsonObject entries = new JsonObject();
+        JsonObject entries = new JsonObject();
+        if (metadata != null) {
             metadata.forEach(entries::addProperty);
-            header.add(METADATA_KEY, entries);
         }
+        entries.addProperty(DATA_CHECKSUM_KEY, CHECKSUM_PLACEHOLDER); // filled in once the data is written
+        header.add(METADATA_KEY, entries);
         long offset = 0;
         for (Map.Entry<String, NDArray> tensor : tensors.entrySet()) {
             String name = tensor.getKey();
@@ -243,7 +254,12 @@ public final class SafeTensors {
             offset += length;
         }
 
-        byte[] json = header.toString().getBytes(StandardCharsets.UTF_8);
+        String jsonText = header.toString();
+        byte[] json = jsonText.getBytes(StandardCharsets.UTF_8);
+        String checksumField = "\"" + DATA_CHECKSUM_KEY + "\":\"";
+        // the metadata comes first in the header, so the first occurrence is the checksum's value
+        long checksumAt = 8 + jsonText.substring(0, jsonText.indexOf(checksumField) + checksumField.length())
+                .getBytes(StandardCharsets.UTF_8).length;
         int paddedLength = (json.length + 7) / 8 * 8;
         ByteBuffer prefix = ByteBuffer.allocate(8 + paddedLength).order(ByteOrder.LITTLE_ENDIAN);
         prefix.putLong(paddedLength).put(json);
@@ -256,10 +272,17 @@ public final class SafeTensors {
         try {
             try (FileChannel channel = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
                 writeFully(channel, prefix);
+                CRC32C crc = new CRC32C();
                 for (NDArray array : tensors.values()) {
                     Dtype dtype = narrowed(Dtype.of(array.getDataType(), ""), storage);
-                    writeFully(channel, dtype.size == 2 && array.getDataType() == DataType.FLOAT32
-                            ? narrow(array.toFloatArray(), dtype) : array.toByteBuffer());
+                    ByteBuffer data = dtype.size == 2 && array.getDataType() == DataType.FLOAT32
+                            ? narrow(array.toFloatArray(), dtype) : array.toByteBuffer();
+                    crc.update(data.duplicate());
+                    writeFully(channel, data);
+                }
+                ByteBuffer checksum = ByteBuffer.wrap(hex(crc.getValue()).getBytes(StandardCharsets.US_ASCII));
+                while (checksum.hasRemaining()) {
+                    channel.write(checksum, checksumAt + checksum.position());
                 }
             }
             AtomicFiles.move(tmp, file);
@@ -576,6 +599,7 @@ public final class SafeTensors {
             Path file, NDManager manager, Collection<String> names) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             Header header = readHeader(channel, file);
+            verifyChecksum(channel, header, file);
             Map<String, NDArray> arrays = new LinkedHashMap<>();
             try {
                 for (String name : names == null ? header.tensors().keySet() : names) {
@@ -832,6 +856,35 @@ public final class SafeTensors {
     private static int shardNumber(Path file) {
         Matcher matcher = NUMBERED_SHARD.matcher(file.getFileName().toString());
         return matcher.matches() ? Integer.parseInt(matcher.group(1)) : -1;
+    }
+
+    /**
+     * Checks the tensor data against {@link #DATA_CHECKSUM_KEY} when the file has it (files of other
+     * writers do not, and are read as they are).
+     */
+    private static void verifyChecksum(FileChannel channel, Header header, Path file) throws IOException {
+        String saved = header.metadata().get(DATA_CHECKSUM_KEY);
+        if (saved == null) {
+            return;
+        }
+        long end = header.tensors().values().stream().mapToLong(TensorInfo::end).max().orElse(0);
+        CRC32C crc = new CRC32C();
+        ByteBuffer chunk = ByteBuffer.allocateDirect((int) Math.min(CHUNK_BYTES, Math.max(1, end)));
+        for (long at = 0; at < end; at += chunk.limit()) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), end - at));
+            readFully(channel, chunk, header.dataStart() + at, file);
+            chunk.flip();
+            crc.update(chunk);
+        }
+        String actual = hex(crc.getValue());
+        if (!actual.equals(saved)) {
+            throw new IllegalArgumentException(file + " is corrupted: its tensor data do not match the checksum"
+                    + " saved with them (" + DATA_CHECKSUM_KEY + " " + saved + ", the data give " + actual + ")");
+        }
+    }
+
+    private static String hex(long crc32c) {
+        return String.format(Locale.ROOT, "%08x", crc32c);
     }
 
     private static void readFully(FileChannel channel, ByteBuffer target, long position, Path file)

@@ -25,6 +25,7 @@ import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.zip.CRC32C;
 
 class SafeTensorsTest {
 
@@ -62,7 +63,11 @@ class SafeTensorsTest {
         assertEquals(0, headerLength % 8);
         byte[] bytes = Files.readAllBytes(file);
         String json = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
-        assertTrue(json.startsWith("{\"__metadata__\":{\"format\":\"pt\"}"), json);
+        assertTrue(json.startsWith("{\"__metadata__\":{\"format\":\"pt\",\"" + SafeTensors.DATA_CHECKSUM_KEY + "\":\""), json);
+        CRC32C crc = new CRC32C();
+        crc.update(bytes, (int) (8 + headerLength), (int) (bytes.length - 8 - headerLength));
+        assertEquals(String.format("%08x", crc.getValue()), SafeTensors.readMetadata(file).get(SafeTensors.DATA_CHECKSUM_KEY),
+                "the checksum of the data as written");
 
         Map<String, SafeTensors.TensorInfo> header = SafeTensors.readHeader(file);
         assertEquals(List.copyOf(tensors.keySet()), List.copyOf(header.keySet()));
@@ -81,6 +86,17 @@ class SafeTensorsTest {
         }
         assertArrayEquals(new float[] {0, 3, 1, 4, 2, 5}, loaded.get("weight").toFloatArray());
         assertArrayEquals(new long[] {-1, 0, Long.MAX_VALUE}, loaded.get("ids").toLongArray());
+    }
+
+    @Test
+    void aChangedByteInSavedDataIsRefusedAsCorruption() throws IOException {
+        Path file = dir.resolve("flip.safetensors");
+        SafeTensors.save(file, Map.of("w", manager.arange(64f)), null);
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[bytes.length - 3] ^= 1; // a low mantissa bit of the last float: still a plausible value
+        Files.write(file, bytes);
+        SafeTensors.readHeader(file); // the header alone is fine
+        assertMessage(() -> SafeTensors.load(file, manager), file + " is corrupted: its tensor data do not match the checksum");
     }
 
     @Test
