@@ -202,8 +202,8 @@ public final class SafeTensors {
      * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
      * @param tensors the arrays by name, of type float32, float64, int64, int32, int8, uint8 or
      *     boolean
-     * @param metadata the string pairs stored as {@code __metadata__}; {@code null} or empty for
-     *     none
+     * @param metadata the string pairs stored as {@code __metadata__} (beside the checksum);
+     *     {@code null} or empty for none
      * @throws IOException if the file cannot be written
      * @throws IllegalArgumentException if a name is {@code __metadata__} or an array has another
      *     type
