@@ -1,7 +1,7 @@
 package ai.djl.xlstm;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -175,7 +175,7 @@ class HostileFilesFuzzTest {
                 try (GenerationSession s = generator.loadSession(file)) {
                     assertArrayEquals(tokens, s.tokens(), what + ": tokens");
                     NDList got = s.state().toNDList();
-                    assertFalse(got.size() != state.size(), what + ": state tensors");
+                    assertEquals(state.size(), got.size(), what + ": state tensors");
                     for (int i = 0; i < got.size(); i++) {
                         assertArrayEquals(state.get(i), got.get(i).toFloatArray(), 0f, what + ": state tensor " + i);
                     }

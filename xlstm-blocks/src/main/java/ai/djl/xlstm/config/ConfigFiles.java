@@ -11,9 +11,8 @@ import org.yaml.snakeyaml.constructor.SafeConstructor;
 import org.yaml.snakeyaml.error.YAMLException;
 
 import java.io.IOException;
-import java.nio.charset.MalformedInputException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
-import java.nio.charset.UnmappableCharacterException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -65,7 +64,7 @@ public final class ConfigFiles {
         String text;
         try {
             text = Files.readString(file, StandardCharsets.UTF_8);
-        } catch (MalformedInputException | UnmappableCharacterException e) {
+        } catch (CharacterCodingException e) {
             throw new IllegalArgumentException("config " + file + " is not UTF-8 text", e);
         }
         Map<String, Object> map;
