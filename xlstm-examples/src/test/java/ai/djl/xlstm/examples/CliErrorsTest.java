@@ -9,9 +9,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -21,17 +18,10 @@ import java.util.Map;
 /** Bad input to the command line: a one-line error, a non-zero exit, no stack trace (unless --verbose). */
 class CliErrorsTest {
 
+    /** {exit code, stderr}. */
     private static String[] run(String... args) {
-        PrintStream err = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        int code;
-        try {
-            code = XLstmCli.run(args);
-        } finally {
-            System.setErr(err);
-        }
-        return new String[] {Integer.toString(code), buf.toString(StandardCharsets.UTF_8)};
+        String[] r = CliRun.run(List.of(args));
+        return new String[] {r[0], r[2]};
     }
 
     private static void assertOneLineError(String[] result, String expected) {

@@ -8,8 +8,6 @@ import org.junit.jupiter.api.Test;
 
 import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -78,7 +76,7 @@ class CliHelpTest {
     @Test
     void shortHelpFlagPrintsUsageAndNothingElse() {
         for (List<String> path : commands()) {
-            String[] r = runInProcess(args(path, "-h"));
+            String[] r = CliRun.run(List.of(args(path, "-h")));
             String name = String.join(" ", args(path, "-h"));
             assertEquals("0", r[0], name + ": " + r[1] + r[2]);
             assertTrue(r[1].startsWith("Usage: "), name + ": " + r[1]);
@@ -95,7 +93,7 @@ class CliHelpTest {
             for (String name : path) {
                 cmd = cmd.getSubcommands().get(name);
             }
-            String help = runInProcess(args(path, "--help"))[1];
+            String help = CliRun.run(List.of(args(path, "--help")))[1];
             Matcher m = option.matcher(help);
             while (m.find()) {
                 List<String> flags = m.group().matches("-[a-zA-Z]{2,}") // clustered short options: [-hV]
@@ -110,26 +108,9 @@ class CliHelpTest {
 
     @Test
     void renamedOptionsKeepTheirOldNamesOutOfTheUsageLine() {
-        String help = runInProcess("generate", "--help")[1];
+        String help = CliRun.run(List.of("generate", "--help"))[1];
         assertTrue(help.contains("-n, --max-new-tokens=N") && help.contains("--num-beams=N"), help);
         String synopsis = help.substring(0, help.indexOf("Generate text from a prompt"));
         assertFalse(synopsis.contains("--max-tokens") || synopsis.contains("--beams="), synopsis);
-    }
-
-    /** Runs the CLI in this JVM; returns exit code, stdout, stderr. */
-    static String[] runInProcess(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-        System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-        try {
-            int code = XLstmCli.run(args);
-            return new String[] {Integer.toString(code), o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8)};
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
     }
 }
