@@ -11,6 +11,7 @@ import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import java.util.Arrays;
 import java.util.Objects;
+import java.util.OptionalLong;
 
 /**
  * The mean next-token loss and perplexity of a language model on a token stream of any length,
@@ -30,6 +31,24 @@ public final class TextEvaluation {
     public record Result(long tokens, double loss, double perplexity) {}
 
     private TextEvaluation() {}
+
+    /**
+     * A text's token ids as a document: after the end-of-text token when the tokenizer has one (as
+     * documents are separated in training), so that the first id of the text is predicted too.
+     *
+     * @param ids the text's ids
+     * @param endOfText the tokenizer's end-of-text id, if any
+     * @return {@code [endOfText, ids...]}, or {@code ids} itself when there is none
+     */
+    public static long[] asDocument(long[] ids, OptionalLong endOfText) {
+        if (endOfText.isEmpty()) {
+            return ids;
+        }
+        long[] tokens = new long[ids.length + 1];
+        tokens[0] = endOfText.getAsLong();
+        System.arraycopy(ids, 0, tokens, 1, ids.length);
+        return tokens;
+    }
 
     /**
      * Evaluates {@code tokens}: every token after the first is predicted from all before it.

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.training;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -17,6 +18,7 @@ import ai.djl.xlstm.model.XLstmLanguageModel;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.Random;
 
 /** Evaluation in segments with the state carried equals one pass over the whole text. */
@@ -62,5 +64,12 @@ class TextEvaluationTest {
                         () -> TextEvaluation.evaluate(model, manager, new long[] {1}, 4, null));
             }
         }
+    }
+
+    @Test
+    void aDocumentStartsWithTheEndOfTextTokenWhenThereIsOne() {
+        long[] ids = {5, 6, 7};
+        assertArrayEquals(new long[] {9, 5, 6, 7}, TextEvaluation.asDocument(ids, OptionalLong.of(9)));
+        assertArrayEquals(ids, TextEvaluation.asDocument(ids, OptionalLong.empty()));
     }
 }

@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -64,15 +65,9 @@ final class EvalCommand implements Callable<Integer> {
                 if (maxTokens < 1) {
                     throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
                 }
-                ids = java.util.Arrays.copyOf(ids, Math.min(ids.length, maxTokens));
+                ids = Arrays.copyOf(ids, Math.min(ids.length, maxTokens));
             }
-            Long eos = folder.endOfText();
-            long[] tokens = ids;
-            if (eos != null) {
-                tokens = new long[ids.length + 1];
-                tokens[0] = eos;
-                System.arraycopy(ids, 0, tokens, 1, ids.length);
-            }
+            long[] tokens = TextEvaluation.asDocument(ids, folder.codec().endOfText());
             long start = System.nanoTime();
             TextEvaluation.Result r = TextEvaluation.evaluate(folder.model(), folder.manager(), tokens, segment,
                     new ProgressBar());

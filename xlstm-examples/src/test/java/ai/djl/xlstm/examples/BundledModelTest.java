@@ -14,6 +14,7 @@ import org.junit.jupiter.api.Test;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -32,10 +33,7 @@ class BundledModelTest {
         try (NDManager manager = NDManager.newBaseManager();
                 HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(dir.resolve("tokenizer.json"))) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(dir, manager);
-            long[] ids = codec.encode(book);
-            long[] tokens = new long[count + 1];
-            tokens[0] = codec.endOfText().getAsLong(); // as xlstm eval reads a text
-            System.arraycopy(ids, 0, tokens, 1, count);
+            long[] tokens = TextEvaluation.asDocument(Arrays.copyOf(codec.encode(book), count), codec.endOfText()); // as xlstm eval reads a text
             TextEvaluation.Result r = TextEvaluation.evaluate(model, manager, tokens, 512, null);
             System.out.printf("[card] first %d tokens of Persuasion: perplexity %.3f (card: %.2f)%n", count, r.perplexity(), stated);
             assertEquals(count, r.tokens());

@@ -147,10 +147,8 @@ public final class LstmBaselineCommand implements Callable<Integer> {
                 try (DataOutputStream os = new DataOutputStream(Files.newOutputStream(out.resolve("lstm.params")))) {
                     block.saveParameters(os);
                 }
-                long[] ids = codec.encode(Files.readString(heldout, StandardCharsets.UTF_8));
-                long[] tokens = new long[ids.length + 1];
-                tokens[0] = codec.endOfText().orElse(0);
-                System.arraycopy(ids, 0, tokens, 1, ids.length);
+                long[] tokens = TextEvaluation.asDocument(codec.encode(Files.readString(heldout, StandardCharsets.UTF_8)),
+                        codec.endOfText());
                 NDManager manager = session.getModel().getNDManager();
                 TextEvaluation.Result held;
                 try (NDManager eval = manager.newSubManager()) {
