@@ -58,9 +58,9 @@ final class ExportCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--generation-config: file not found: " + generationConfig);
         }
         Path checkpoint = source.checkpointFolder();
-        Path tokenizer = besideCheckpoint(checkpoint, "tokenizer.json");
+        Path tokenizer = source.besideCheckpoint(checkpoint, "tokenizer.json");
         Path generation = generationConfig != null ? generationConfig
-                : besideCheckpoint(checkpoint, "generation_config.json");
+                : source.besideCheckpoint(checkpoint, "generation_config.json");
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(checkpoint, manager);
             UpstreamCheckpoint.save(model, out, storage);
@@ -74,11 +74,5 @@ final class ExportCommand implements Callable<Integer> {
         System.out.printf(Locale.ROOT, "exported %s to %s (%s weights, %,d bytes)%n", checkpoint, out, dtype,
                 Files.size(out.resolve("model.safetensors")));
         return 0;
-    }
-
-    /** The checkpoint's file {@code name}, else the run folder's (a run keeps its tokenizer there). */
-    private Path besideCheckpoint(Path checkpoint, String name) {
-        Path inCheckpoint = checkpoint.resolve(name);
-        return Files.isRegularFile(inCheckpoint) || source.path == null ? inCheckpoint : source.path.resolve(name);
     }
 }

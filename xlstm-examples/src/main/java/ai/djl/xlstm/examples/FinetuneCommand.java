@@ -63,10 +63,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
             @Override
             public Path tokenizer() throws IOException {
-                Path tok = tokenizer != null ? tokenizer : folder().resolve("tokenizer.json");
-                if (!Files.isRegularFile(tok) && tokenizer == null && source.path != null) {
-                    tok = source.path.resolve("tokenizer.json"); // a run's tokenizer sits beside its checkpoints
-                }
+                Path tok = tokenizer != null ? tokenizer : source.besideCheckpoint(folder(), "tokenizer.json");
                 if (!Files.isRegularFile(tok)) {
                     throw new IllegalArgumentException(tokenizer != null ? "--tokenizer: file not found: " + tok
                             : "no tokenizer.json in " + source.describe() + ": pass --tokenizer FILE");

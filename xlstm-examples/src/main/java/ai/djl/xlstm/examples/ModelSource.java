@@ -49,6 +49,15 @@ final class ModelSource {
         return UpstreamCheckpoint.resolveFolder(zoo != null ? ModelFolder.zooFolder(zoo) : path);
     }
 
+    /**
+     * The file {@code name} of the checkpoint folder {@code checkpoint}, else of the folder given
+     * with {@code --model-path} (a training run keeps its tokenizer beside its checkpoints).
+     */
+    Path besideCheckpoint(Path checkpoint, String name) {
+        Path inCheckpoint = checkpoint.resolve(name);
+        return Files.isRegularFile(inCheckpoint) || path == null ? inCheckpoint : path.resolve(name);
+    }
+
     /** What the user asked for, for messages. */
     String describe() {
         return path != null ? path.toString() : zooName();
