@@ -4,12 +4,20 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.xlstm.examples.baseline.LstmLanguageModel;
+import ai.djl.xlstm.training.TextEvaluation;
+import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
+
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.DataInputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -61,7 +69,19 @@ class LstmBaselineCommandTest {
         assertEquals(Math.exp(json.get("heldout_loss").getAsDouble()), ppl, 1e-6 * ppl);
         assertTrue(json.get("heldout_tokens").getAsLong() > 500, json.toString());
         assertEquals(24, json.getAsJsonObject("settings").get("hidden").getAsInt(), "the settings are recorded");
-        assertTrue(Files.size(out.resolve("lstm.params")) > 0);
+        // the saved weights reload to the model that gave the held-out figure
+        try (NDManager manager = NDManager.newBaseManager();
+                HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(Path.of("data/gpt2-8k-tokenizer.json"));
+                DataInputStream in = new DataInputStream(Files.newInputStream(out.resolve("lstm.params")))) {
+            LstmLanguageModel reloaded = new LstmLanguageModel(8192, 16, 24, 1, 0.1f);
+            reloaded.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+            reloaded.loadParameters(manager, in);
+            long[] tokens = TextEvaluation.asDocument(codec.encode(Files.readString(tmp.resolve("heldout.txt"))),
+                    codec.endOfText());
+            double loss = TextEvaluation.evaluate(reloaded, 8192, reloaded.zeroState(manager, 1), manager.newSubManager(),
+                    tokens, 100, null).loss();
+            assertEquals(json.get("heldout_loss").getAsDouble(), loss, 0, "held-out loss of the reloaded weights");
+        }
         String[] again = CliRun.run(command(tmp, out, "--steps", "4"));
         assertEquals("2", again[0], "a finished run is not overwritten");
         assertTrue(again[2].contains("already holds a baseline run"), again[2]);
