@@ -95,6 +95,12 @@ class ReferenceParityTest {
         return folders.stream();
     }
 
+    /** Whether {@code folder} is one of the references shipped in the test resources. */
+    static boolean isShipped(Path folder) throws URISyntaxException {
+        Path shipped = Path.of(ReferenceParityTest.class.getResource("/reference").toURI());
+        return shipped.equals(folder.toAbsolutePath().getParent());
+    }
+
     @Test
     void shippedReferencesArePresent() throws Exception {
         List<String> names = referenceFolders().map(p -> p.getFileName().toString()).toList();
