@@ -5,10 +5,14 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import com.sun.management.ThreadMXBean;
+
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -24,7 +28,7 @@ import java.util.function.Supplier;
  */
 class ConfigBoundsTest {
 
-    /** Loads the config classes, so that the timings below measure the checks alone. */
+    /** Loads the config classes, so that the allocations below measure the checks alone. */
     @BeforeAll
     static void warmUp() {
         ConfigFiles.fromMap(neurips(Map.of()));
@@ -198,14 +202,46 @@ class ConfigBoundsTest {
                 "num_heads", 64, "qk_dim_factor", 64.0, "v_dim_factor", 64.0, "ffn_proj_factor", 64.0)));
     }
 
-    /** Asserts that {@code build} throws within a second, with {@code expected} in the message. */
+    /**
+     * At most this many bytes may be allocated on the Java heap while refusing a config: the
+     * exception and its message take a few kilobytes, a list of 10^9 blocks or a vocabulary-sized
+     * array takes gigabytes.
+     */
+    private static final long REFUSAL_ALLOCATION_LIMIT = 1 << 20;
+
+    /**
+     * Asserts that {@code build} throws with {@code expected} in the message having built nothing
+     * from the value: the thread allocates at most {@link #REFUSAL_ALLOCATION_LIMIT} bytes on the
+     * way (measured by the JVM, so a loaded machine does not change it; a list of a billion
+     * blocks built before the check fails it, or runs out of memory). The timeout only guards
+     * against a hang.
+     */
     private static void assertFailsFast(Supplier<?> build, String expected) {
-        long start = System.nanoTime();
-        IllegalArgumentException e = assertTimeoutPreemptively(Duration.ofSeconds(10),
-                () -> assertThrows(IllegalArgumentException.class, build::get, expected));
-        long millis = (System.nanoTime() - start) / 1_000_000;
+        ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
+        assertTrue(threads.isThreadAllocatedMemorySupported() && threads.isThreadAllocatedMemoryEnabled(),
+                "this JVM measures per-thread allocation");
+        long[] allocated = new long[1];
+        IllegalArgumentException e = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
+            long before = threads.getCurrentThreadAllocatedBytes();
+            try {
+                return assertThrows(IllegalArgumentException.class, build::get, expected);
+            } finally {
+                allocated[0] = threads.getCurrentThreadAllocatedBytes() - before;
+            }
+        });
         assertTrue(e.getMessage().contains(expected), "message '" + e.getMessage() + "' lacks '" + expected + "'");
-        assertTrue(millis < 1000, "took " + millis + " ms to refuse: " + expected);
+        assertTrue(allocated[0] <= REFUSAL_ALLOCATION_LIMIT,
+                "allocated " + allocated[0] + " bytes before refusing, more than " + REFUSAL_ALLOCATION_LIMIT + ": " + expected);
+        maxAllocated = Math.max(maxAllocated, allocated[0]);
+    }
+
+    /** The most any refusal allocated, printed once all ran. */
+    private static long maxAllocated;
+
+    @AfterAll
+    static void printAllocation() {
+        System.out.printf("[config-bounds] the most a refusal allocated: %,d bytes (limit %,d)%n", maxAllocated,
+                REFUSAL_ALLOCATION_LIMIT);
     }
 
     /** A valid NeurIPS config (D = 16, sLSTM at 1 of 2 blocks) with {@code override} applied. */

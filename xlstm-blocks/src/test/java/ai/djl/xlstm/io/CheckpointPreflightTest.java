@@ -21,6 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -77,19 +79,52 @@ class CheckpointPreflightTest {
         }
     }
 
-    /** Loads {@code dir}, expecting an IllegalArgumentException within {@code limit}. */
-    private static IllegalArgumentException refusal(Path dir, Duration limit) {
-        long start = System.nanoTime();
-        IllegalArgumentException e = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThrows(
-                IllegalArgumentException.class, () -> {
-                    try (NDManager manager = NDManager.newBaseManager()) {
-                        UpstreamCheckpoint.load(dir, manager);
-                    }
-                }));
-        long millis = (System.nanoTime() - start) / 1_000_000;
-        System.out.printf("[preflight] %s refused in %d ms: %s%n", dir.getFileName(), millis, e.getMessage());
-        assertTrue(millis < limit.toMillis(), dir.getFileName() + ": refused after " + millis + " ms: " + e.getMessage());
+    /**
+     * Loads {@code dir}, expecting an IllegalArgumentException raised before the model is
+     * allocated and before any tensor data is read:
+     *
+     * <ul>
+     *   <li>the load gets a capped manager ({@link NDManager#cap()}), so creating any array or
+     *       sub-manager in it throws an IllegalStateException instead, and the manager is asserted
+     *       to hold no array afterwards;
+     *   <li>the data section of every safetensors file of the folder is first inverted byte by byte
+     *       (the headers are kept), so any load of tensor data fails on the data checksum instead
+     *       of giving the expected message.
+     * </ul>
+     */
+    private static IllegalArgumentException refusal(Path dir) throws IOException {
+        invertTensorData(dir);
+        IllegalArgumentException e;
+        try (NDManager manager = NDManager.newBaseManager()) {
+            manager.cap();
+            // the timeout only guards against a hang
+            e = assertTimeoutPreemptively(Duration.ofSeconds(60), () -> assertThrows(
+                    IllegalArgumentException.class, () -> UpstreamCheckpoint.load(dir, manager)));
+            assertEquals(List.of(), manager.getManagedArrays(), dir.getFileName() + ": arrays allocated before refusing");
+        }
+        assertFalse(e.getMessage().contains("do not match the checksum"), dir.getFileName() + ": tensor data read before refusing: "
+                + e.getMessage());
+        System.out.printf("[preflight] %s refused with nothing allocated and no tensor data read: %s%n", dir.getFileName(),
+                e.getMessage());
         return e;
+    }
+
+    /** Inverts every byte after the header of each {@code *.safetensors} file of {@code dir}. */
+    private static void invertTensorData(Path dir) throws IOException {
+        List<Path> files;
+        try (var list = Files.list(dir)) {
+            files = list.filter(f -> f.getFileName().toString().endsWith(".safetensors")).toList();
+        }
+        assertFalse(files.isEmpty(), dir + " holds no safetensors file");
+        for (Path file : files) {
+            byte[] bytes = Files.readAllBytes(file);
+            long dataStart = 8 + ByteBuffer.wrap(bytes, 0, 8).order(ByteOrder.LITTLE_ENDIAN).getLong();
+            assertTrue(dataStart < bytes.length, file + " has no tensor data");
+            for (int i = (int) dataStart; i < bytes.length; i++) {
+                bytes[i] = (byte) ~bytes[i];
+            }
+            Files.write(file, bytes);
+        }
     }
 
     private static void assertContains(String message, String... parts) {
@@ -111,7 +146,7 @@ class CheckpointPreflightTest {
             Files.copy(valid.resolve("model.safetensors"), dir.resolve("model.safetensors"));
             Files.copy(valid.resolve("config.json"), dir.resolve("config.json"));
             editConfig(dir, Map.of(c.getKey(), c.getValue()[0]));
-            assertContains(refusal(dir, Duration.ofSeconds(1)).getMessage(), (String) c.getValue()[1]);
+            assertContains(refusal(dir).getMessage(), (String) c.getValue()[1]);
         }
     }
 
@@ -141,7 +176,7 @@ class CheckpointPreflightTest {
         Files.copy(single.resolve("config.json"), shards.resolve("config.json"));
         Files.copy(single.resolve("config.json"), hf.resolve("config.json"));
         for (Path dir : List.of(single, shards, hf)) {
-            String msg = refusal(dir, Duration.ofSeconds(1)).getMessage();
+            String msg = refusal(dir).getMessage();
             assertContains(msg, "vocab_size: config 60, checkpoint 50 (rows of token_embedding.weight [50, 32])",
                     "before allocating the model", "parameter elements: config implies");
             assertFalse(msg.contains("missing (expected"), "the per-tensor check ran, so the model was allocated: " + msg);
@@ -153,7 +188,7 @@ class CheckpointPreflightTest {
         Path dir = checkpoint(TestModels.large(50, 16), tmp.resolve("large-hf"));
         editTensors(dir, t -> t.put("backbone.embeddings.weight", t.remove("embedding.weight")));
         editConfig(dir, Map.of("embedding_dim", 64, "vocab_size", 51));
-        String msg = refusal(dir, Duration.ofSeconds(1)).getMessage();
+        String msg = refusal(dir).getMessage();
         assertContains(msg, "vocab_size: config 51, checkpoint 50 (rows of backbone.embeddings.weight [50, 32])",
                 "embedding_dim: config 64, checkpoint 32 (columns of backbone.embeddings.weight [50, 32])");
     }
@@ -164,7 +199,7 @@ class CheckpointPreflightTest {
         Path dir = checkpoint(neurips(false), tmp.resolve("huge"));
         editConfig(dir, Map.of("vocab_size", 1 << 24, "embedding_dim", 1 << 16));
         XLstmConfig huge = ConfigFiles.readFolder(dir);
-        String msg = refusal(dir, Duration.ofSeconds(2)).getMessage();
+        String msg = refusal(dir).getMessage();
         assertContains(msg, "vocab_size: config 16777216, checkpoint 50", "embedding_dim: config 65536, checkpoint 32",
                 String.format(Locale.ROOT, "parameter elements: config implies %,d", huge.parameterCount()));
         long memory = UpstreamCheckpoint.physicalMemoryBytes();
@@ -195,7 +230,7 @@ class CheckpointPreflightTest {
     void missingBlocksAreNamed(@TempDir Path tmp) throws Exception {
         Path dir = checkpoint(neurips(false), tmp.resolve("blocks"));
         editTensors(dir, t -> t.keySet().removeIf(n -> n.startsWith("xlstm_block_stack.blocks.2.")));
-        assertContains(refusal(dir, Duration.ofSeconds(1)).getMessage(),
+        assertContains(refusal(dir).getMessage(),
                 "num_blocks: config 3, checkpoint has 2 blocks (xlstm_block_stack.blocks.N for N in [0, 1])");
     }
 
@@ -204,7 +239,12 @@ class CheckpointPreflightTest {
         // embedding and blocks fit, memory suffices: loadWeights names the tensor, which a total cannot
         Path dir = checkpoint(neurips(false), tmp.resolve("norm"));
         editTensors(dir, t -> t.remove("xlstm_block_stack.post_blocks_norm.weight"));
-        String msg = refusal(dir, Duration.ofSeconds(60)).getMessage();
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                UpstreamCheckpoint.load(dir, manager);
+            }
+        });
+        String msg = e.getMessage();
         assertContains(msg, "xlstm_block_stack.post_blocks_norm.weight: missing (expected (32))", "(1 problem)");
     }
 
