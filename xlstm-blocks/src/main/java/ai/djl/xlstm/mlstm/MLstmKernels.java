@@ -51,7 +51,7 @@ public final class MLstmKernels {
 
     /**
      * The parallel (quadratic) form, upstream's {@code parallel_stabilized_simple}: the decay
-     * matrix {@code log D[t, j] = sum_{s=j+1..t} log f_s + i_j} (j <= t) is stabilized row-wise by
+     * matrix {@code log D[t, j] = sum_{s=j+1..t} log f_s + i_j} ({@code j <= t}) is stabilized row-wise by
      * its maximum {@code m_t}, and {@code h = (C / max(|rowsum C|, exp(-m)) + eps) V} with {@code C =
      * (Q K^T) * D}. Starts from an empty memory; memory is quadratic in S.
      */
