@@ -32,6 +32,11 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
 
     private final Map<Block, Shape> childInputShapes = new HashMap<>();
 
+    /**
+     * Creates the block.
+     *
+     * @param version the block's version, as DJL's {@link AbstractBlock} stores it
+     */
     protected AbstractXLstmBlock(byte version) {
         super(version);
     }
@@ -39,6 +44,14 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
     /**
      * Adds a DJL {@link Linear} child mapping {@code in} to {@code out} features, its weight
      * initialized by {@code weightInit} and its bias (if any) by {@code biasInit} (null: zeros).
+     *
+     * @param name the child's name (its upstream name)
+     * @param in the input features
+     * @param out the output features
+     * @param bias whether it has a bias
+     * @param weightInit the weight's initializer
+     * @param biasInit the bias's initializer, or null for zeros
+     * @return the child
      */
     protected final Linear addLinear(
             String name, long in, long out, boolean bias,
@@ -55,7 +68,15 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
         return linear;
     }
 
-    /** Adds a parameter with a fixed shape. */
+    /**
+     * Adds a parameter with a fixed shape.
+     *
+     * @param name the parameter's name (its upstream name)
+     * @param type the parameter's type
+     * @param shape its shape
+     * @param init its initializer
+     * @return the parameter
+     */
     protected final Parameter addParameter(
             String name, Parameter.Type type, Shape shape, ai.djl.training.initializer.Initializer init) {
         Parameter.Builder builder = Parameter.builder().setName(name).setType(type).optShape(shape);
@@ -83,19 +104,39 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
      * manager of the input {@code like}, so that it is freed with the request's or step's manager.
      * DJL attaches a result to its first operand's manager, which for such arrays is the model's
      * own manager: left there, they would accumulate with every forward pass.
+     *
+     * @param fromParameters the array computed from parameters
+     * @param like an input of the forward pass
+     * @return {@code fromParameters}, attached to {@code like}'s manager
      */
     protected static NDArray scoped(NDArray fromParameters, NDArray like) {
         fromParameters.attach(like.getManager());
         return fromParameters;
     }
 
-    /** Returns the value of {@code parameter} on the device of {@code like}. */
+    /**
+     * Returns the value of {@code parameter} on the device of {@code like}.
+     *
+     * @param ps the parameter store
+     * @param parameter the parameter
+     * @param like an array on the wanted device
+     * @param training whether in training mode
+     * @return the parameter's value
+     */
     protected static NDArray value(
             ParameterStore ps, Parameter parameter, NDArray like, boolean training) {
         return ps.getValue(parameter, like.getDevice(), training);
     }
 
-    /** Applies a DJL {@link Linear} child to {@code x}. */
+    /**
+     * Applies a DJL {@link Linear} child to {@code x}.
+     *
+     * @param ps the parameter store
+     * @param block the child
+     * @param x the input
+     * @param training whether in training mode
+     * @return the output
+     */
     protected static NDArray apply(
             ParameterStore ps, Block block, NDArray x, boolean training) {
         return block.forward(ps, new NDList(x), training).singletonOrThrow();
@@ -111,6 +152,11 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
     /**
      * Stateless forward of one tensor; blocks with recurrent state override {@link
      * #forwardInternal} or expose a stateful method beside this one.
+     *
+     * @param ps the parameter store
+     * @param x the input
+     * @param training whether in training mode
+     * @return the output
      */
     public abstract NDArray forward(ParameterStore ps, NDArray x, boolean training);
 }

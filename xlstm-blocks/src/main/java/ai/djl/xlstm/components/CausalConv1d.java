@@ -58,12 +58,23 @@ public class CausalConv1d extends AbstractXLstmBlock {
         }
     }
 
-    /** Returns K; 0 when the convolution is disabled. */
+    /**
+     * Returns K; 0 when the convolution is disabled.
+     *
+     * @return K
+     */
     public int getKernelSize() {
         return kernelSize;
     }
 
-    /** Returns a zero window {@code [B, K - 1, D]}, or null when K is 0. */
+    /**
+     * Returns a zero window {@code [B, K - 1, D]}, or null when K is 0.
+     *
+     * @param manager the manager of the window
+     * @param device its device
+     * @param batch the batch size
+     * @return the window, or null
+     */
     public NDArray zeroWindow(NDManager manager, Device device, long batch) {
         if (kernelSize == 0) {
             return null;
@@ -74,6 +85,10 @@ public class CausalConv1d extends AbstractXLstmBlock {
     /**
      * Convolves {@code x [B, S, D]} continuing from {@code window [B, K - 1, D]} (null: zeros).
      *
+     * @param ps the parameter store
+     * @param x the input
+     * @param window the previous window, or null
+     * @param training whether in training mode
      * @return the output {@code [B, S, D]} and the new window (null when K is 0)
      */
     public Pair<NDArray, NDArray> forward(

@@ -23,7 +23,12 @@ public class GatedFeedForward extends AbstractXLstmBlock {
     private final Linear projUp;
     private final Linear projDown;
 
-    /** Creates the feed-forward block for {@code config} in a stack of {@code numBlocks}. */
+    /**
+     * Creates the feed-forward block for {@code config} in a stack of {@code numBlocks}.
+     *
+     * @param config the feed-forward config
+     * @param numBlocks the number of blocks of the stack (for the output initialization)
+     */
     public GatedFeedForward(FeedForwardConfig config, int numBlocks) {
         super(VERSION);
         this.config = config;

@@ -14,22 +14,44 @@ public final class Inits {
 
     private Inits() {}
 
-    /** {@code small_init}: normal with std {@code sqrt(2 / (5 * dim))} (Nguyen and Salazar). */
+    /**
+     * {@code small_init}: normal with std {@code sqrt(2 / (5 * dim))} (Nguyen and Salazar).
+     *
+     * @param dim the model dimension
+     * @return the initializer
+     */
     public static Initializer small(long dim) {
         return new NormalInitializer((float) Math.sqrt(2.0 / (5.0 * dim)));
     }
 
-    /** {@code wang_init}: normal with std {@code 2 / numBlocks / sqrt(dim)}, for output projections. */
+    /**
+     * {@code wang_init}: normal with std {@code 2 / numBlocks / sqrt(dim)}, for output projections.
+     *
+     * @param dim the model dimension
+     * @param numBlocks the number of blocks
+     * @return the initializer
+     */
     public static Initializer wang(long dim, int numBlocks) {
         return new NormalInitializer((float) (2.0 / Math.max(1, numBlocks) / Math.sqrt(dim)));
     }
 
-    /** A constant value (xLSTM Large's input gate bias: -10). */
+    /**
+     * A constant value (xLSTM Large's input gate bias: -10).
+     *
+     * @param value the value
+     * @return the initializer
+     */
     public static Initializer constant(float value) {
         return (manager, shape, dataType) -> manager.full(shape, value, dataType);
     }
 
-    /** Evenly spaced values from {@code start} to {@code end} (the mLSTM forget gate bias: 3 to 6). */
+    /**
+     * Evenly spaced values from {@code start} to {@code end} (the mLSTM forget gate bias: 3 to 6).
+     *
+     * @param start the first value
+     * @param end the last value
+     * @return the initializer
+     */
     public static Initializer linspace(float start, float end) {
         return (manager, shape, dataType) -> {
             long n = shape.size();
@@ -42,6 +64,12 @@ public final class Inits {
      * gate, per head, {@code -(-5 + 12 * (d / (DH - 1))^(0.3 + 1.3 * r))} with {@code r =
      * blockIndex / (numBlocks - 1)}, so that deeper blocks start with longer memory. Layout (head,
      * gate, dim).
+     *
+     * @param numHeads the number of heads
+     * @param headDim DH
+     * @param blockIndex the block's index
+     * @param numBlocks the number of blocks
+     * @return the initializer
      */
     public static Initializer slstmBias(int numHeads, int headDim, int blockIndex, int numBlocks) {
         return (manager, shape, dataType) -> {

@@ -44,17 +44,32 @@ public record MLstmBackend(Form form, int chunkSize, boolean recurrentTail) {
      * Whether a sequence of {@code length} runs in the parallel form: when that is the form chosen,
      * the memory starts empty and no state is wanted, and the sequence is at most {@link
      * #MAX_PARALLEL_LENGTH} long.
+     *
+     * @param length the sequence length
+     * @param hasState whether the sequence starts from a state
+     * @param needState whether the state after it is wanted
+     * @return whether the parallel form runs
      */
     public boolean useParallel(long length, boolean hasState, boolean needState) {
         return form == Form.PARALLEL && !hasState && !needState && length <= MAX_PARALLEL_LENGTH;
     }
 
-    /** The chunkwise form with a padded last chunk. */
+    /**
+     * The chunkwise form with a padded last chunk.
+     *
+     * @param chunkSize the chunk length
+     * @return the backend
+     */
     public static MLstmBackend chunkwise(int chunkSize) {
         return new MLstmBackend(Form.CHUNKWISE, chunkSize, false);
     }
 
-    /** The parallel form (chunkwise with {@code chunkSize} where a state is needed). */
+    /**
+     * The parallel form (chunkwise with {@code chunkSize} where a state is needed).
+     *
+     * @param chunkSize the chunk length where a state is needed
+     * @return the backend
+     */
     public static MLstmBackend parallel(int chunkSize) {
         return new MLstmBackend(Form.PARALLEL, chunkSize, false);
     }

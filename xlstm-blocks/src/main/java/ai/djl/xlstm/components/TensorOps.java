@@ -29,22 +29,42 @@ public final class TensorOps {
      * little cheaper: no Java buffer); the tensor is freed with {@code like}'s manager. In a
      * float32 model the results are bit-identical to the {@code Number} overloads', whose operand
      * is a float32 0-d tensor too; a 0-d operand leaves the result's shape and type {@code x}'s.
+     *
+     * @param like the array whose manager, type and device the constant takes
+     * @param value the value
+     * @return a 0-d array
      */
     public static NDArray scalar(NDArray like, float value) {
         return like.getManager().full(SCALAR, value, like.getDataType(), like.getDevice());
     }
 
-    /** {@code log(sigmoid(x)) = -softplus(-x)}, stable for large |x|. */
+    /**
+     * {@code log(sigmoid(x)) = -softplus(-x)}, stable for large |x|.
+     *
+     * @param x the input
+     * @return {@code log(sigmoid(x))}
+     */
     public static NDArray logSigmoid(NDArray x) {
         return x.neg().getNDArrayInternal().softPlus().neg();
     }
 
-    /** SiLU (swish with beta 1): {@code x * sigmoid(x)}. */
+    /**
+     * SiLU (swish with beta 1): {@code x * sigmoid(x)}.
+     *
+     * @param x the input
+     * @return {@code x * sigmoid(x)}
+     */
     public static NDArray silu(NDArray x) {
         return x.mul(x.getNDArrayInternal().sigmoid());
     }
 
-    /** Soft cap {@code cap * tanh(x / cap)}; a cap {@code <= 0} disables it. */
+    /**
+     * Soft cap {@code cap * tanh(x / cap)}; a cap {@code <= 0} disables it.
+     *
+     * @param x the input
+     * @param cap the cap
+     * @return the capped values
+     */
     public static NDArray softCap(NDArray x, float cap) {
         if (cap <= 0) {
             return x;
@@ -58,8 +78,11 @@ public final class TensorOps {
      * biased variance, as one native op (instead of seven element-wise ones: it matters when
      * decoding one token at a time).
      *
+     * @param x the input {@code [..., D]}
+     * @param eps added to the variance
      * @param gamma the scale {@code [D]}, or null for ones
      * @param beta the shift {@code [D]}, or null for zeros
+     * @return the normalized values
      */
     public static NDArray layerNormLastAxis(NDArray x, NDArray gamma, NDArray beta, float eps) {
         Shape s = x.getShape();
@@ -70,7 +93,13 @@ public final class TensorOps {
         return x.getNDArrayInternal().layerNorm(x, last, g, b, eps).singletonOrThrow();
     }
 
-    /** Divides by the root mean square over the last axis: {@code x / sqrt(mean(x^2) + eps)}. */
+    /**
+     * Divides by the root mean square over the last axis: {@code x / sqrt(mean(x^2) + eps)}.
+     *
+     * @param x the input {@code [..., D]}
+     * @param eps added to the mean square
+     * @return the normalized values
+     */
     public static NDArray rmsNormalizeLastAxis(NDArray x, float eps) {
         return x.div(x.square().mean(new int[] {-1}, true).add(scalar(x, eps)).sqrt());
     }

@@ -31,7 +31,14 @@ public class TokenEmbedding extends AbstractXLstmBlock {
                         Inits.small(dim));
     }
 
-    /** The embedding matrix {@code [V, D]}, also used by a tied LM head. */
+    /**
+     * The embedding matrix {@code [V, D]}, also used by a tied LM head.
+     *
+     * @param ps the parameter store
+     * @param like an array on the wanted device
+     * @param training whether in training mode
+     * @return the embedding matrix
+     */
     public NDArray weight(ParameterStore ps, NDArray like, boolean training) {
         return value(ps, weight, like, training);
     }

@@ -31,12 +31,23 @@ public final class ConfigFiles {
 
     private ConfigFiles() {}
 
-    /** Reads {@code config.json}, or else {@code config.yaml}, from a checkpoint folder. */
+    /**
+     * Reads {@code config.json}, or else {@code config.yaml}, from a checkpoint folder.
+     *
+     * @param dir the checkpoint folder
+     * @return the config
+     * @throws IOException if the file cannot be read
+     */
     public static XLstmConfig readFolder(Path dir) throws IOException {
         return read(configFile(dir));
     }
 
-    /** The config file of a checkpoint folder: {@code config.json}, else {@code config.yaml}. */
+    /**
+     * The config file of a checkpoint folder: {@code config.json}, else {@code config.yaml}.
+     *
+     * @param dir the checkpoint folder
+     * @return the path of its config file
+     */
     public static Path configFile(Path dir) {
         for (String name : new String[] {"config.json", "config.yaml", "config.yml"}) {
             Path file = dir.resolve(name);
@@ -48,7 +59,13 @@ public final class ConfigFiles {
                 "no config.json or config.yaml in checkpoint folder " + dir);
     }
 
-    /** Reads one config file (JSON, or YAML when the name ends in .yaml/.yml). */
+    /**
+     * Reads one config file (JSON, or YAML when the name ends in .yaml/.yml).
+     *
+     * @param file the config file
+     * @return the config
+     * @throws IOException if the file cannot be read
+     */
     public static XLstmConfig read(Path file) throws IOException {
         Map<String, Object> map = readMap(file);
         try {
@@ -58,7 +75,13 @@ public final class ConfigFiles {
         }
     }
 
-    /** The fields of one config file as parsed (JSON, or YAML when the name ends in .yaml/.yml). */
+    /**
+     * The fields of one config file as parsed (JSON, or YAML when the name ends in .yaml/.yml).
+     *
+     * @param file the config file
+     * @return the fields by name
+     * @throws IOException if the file cannot be read
+     */
     public static Map<String, Object> readMap(Path file) throws IOException {
         String name = file.getFileName().toString();
         String text;
@@ -87,7 +110,12 @@ public final class ConfigFiles {
         return map;
     }
 
-    /** Builds the config of the architecture that {@code map} describes. */
+    /**
+     * Builds the config of the architecture that {@code map} describes.
+     *
+     * @param map the fields, upstream or Hugging Face names
+     * @return the config
+     */
     public static XLstmConfig fromMap(Map<String, Object> map) {
         Object arch = map.get("architecture");
         if (arch == null) {
@@ -113,7 +141,13 @@ public final class ConfigFiles {
                         + "' or '" + XLstmLargeConfig.ARCHITECTURE + "'");
     }
 
-    /** Writes {@code config} as {@code config.json} with upstream field names. */
+    /**
+     * Writes {@code config} as {@code config.json} with upstream field names.
+     *
+     * @param config the config
+     * @param file the file to write
+     * @throws IOException if the file cannot be written
+     */
     public static void write(XLstmConfig config, Path file) throws IOException {
         String json = new GsonBuilder().setPrettyPrinting().create().toJson(config.toUpstreamMap());
         Files.writeString(file, json + "\n", StandardCharsets.UTF_8);

@@ -38,12 +38,20 @@ public record FeedForwardConfig(
         ConfigMap.requireRate("feedforward.dropout", dropout);
     }
 
-    /** The up-projection dimension P. */
+    /**
+     * The up-projection dimension P.
+     *
+     * @return P
+     */
     public int projUpDim() {
         return ConfigMap.roundUpToMultiple(projFactor * embeddingDim, roundUpToMultipleOf);
     }
 
-    /** The number of parameter elements of the feed-forward ({@code proj_up}, {@code proj_down}). */
+    /**
+     * The number of parameter elements of the feed-forward ({@code proj_up}, {@code proj_down}).
+     *
+     * @return the parameter element count
+     */
     public long parameterCount() {
         long d = embeddingDim;
         long p = projUpDim();

@@ -45,12 +45,20 @@ public record MLstmLayerConfig(
                 "mlstm: qkv_proj_blocksize " + qkvProjBlocksize + " must divide the inner dimension " + inner);
     }
 
-    /** The inner (up-projected) dimension. */
+    /**
+     * The inner (up-projected) dimension.
+     *
+     * @return the inner dimension
+     */
     public int innerDim() {
         return ConfigMap.roundUpToMultiple(projFactor * embeddingDim, roundUpToMultipleOf);
     }
 
-    /** The head dimension DH of the mLSTM cell. */
+    /**
+     * The head dimension DH of the mLSTM cell.
+     *
+     * @return DH
+     */
     public int headDim() {
         return innerDim() / numHeads;
     }
@@ -58,6 +66,8 @@ public record MLstmLayerConfig(
     /**
      * The number of parameter elements of one layer ({@code MLstmLayer}; the block's {@code
      * xlstm_norm} is not part of it).
+     *
+     * @return the parameter element count
      */
     public long parameterCount() {
         long d = embeddingDim;

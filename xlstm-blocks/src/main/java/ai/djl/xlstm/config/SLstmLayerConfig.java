@@ -22,7 +22,11 @@ public record SLstmLayerConfig(
         ConfigMap.requireRate("slstm.dropout", dropout);
     }
 
-    /** The head dimension DH. */
+    /**
+     * The head dimension DH.
+     *
+     * @return DH
+     */
     public int headDim() {
         return embeddingDim / numHeads;
     }
@@ -30,6 +34,8 @@ public record SLstmLayerConfig(
     /**
      * The number of parameter elements of one layer ({@code SLstmLayer}; the block's norms and
      * feed-forward are not part of it).
+     *
+     * @return the parameter element count
      */
     public long parameterCount() {
         long d = embeddingDim;

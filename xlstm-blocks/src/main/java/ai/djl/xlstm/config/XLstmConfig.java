@@ -42,34 +42,56 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
     /** The largest rounding multiple ({@code round_proj_up_to_multiple_of}, ...): 2^16. */
     int MAX_ROUND_UP_TO_MULTIPLE_OF = 1 << 16;
 
-    /** The vocabulary size V. */
+    /**
+     * The vocabulary size V.
+     *
+     * @return V
+     */
     int vocabSize();
 
-    /** The model dimension D. */
+    /**
+     * The model dimension D.
+     *
+     * @return D
+     */
     int embeddingDim();
 
-    /** The number of residual blocks. */
+    /**
+     * The number of residual blocks.
+     *
+     * @return the block count
+     */
     int numBlocks();
 
     /**
      * The number of parameter elements of the model this config builds (the sum of the sizes of
      * all its parameter arrays), in closed form: known before anything is allocated. A tied LM
      * head shares the embedding and adds nothing.
+     *
+     * @return the parameter element count
      */
     long parameterCount();
 
-    /** {@code xlstm-neurips} or {@code xlstm-large}, as in {@code config.json}'s architecture. */
+    /**
+     * {@code xlstm-neurips} or {@code xlstm-large}, as in {@code config.json}'s architecture.
+     *
+     * @return the architecture name
+     */
     String architecture();
 
     /**
      * The config as upstream field names and values (nested sections as upstream's NeurIPS
      * {@code config.json}), plus {@code architecture}; {@link ConfigFiles#fromMap} reads it back.
+     *
+     * @return the upstream fields
      */
     Map<String, Object> toUpstreamMap();
 
     /**
      * A stable hash of every field, identifying the model shape (used to refuse a saved state or
      * checkpoint that belongs to another model).
+     *
+     * @return the fingerprint, a hex string
      */
     default String fingerprint() {
         try {

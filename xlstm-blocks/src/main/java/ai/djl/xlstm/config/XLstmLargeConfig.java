@@ -121,17 +121,29 @@ public record XLstmLargeConfig(
                 + numBlocks * block;
     }
 
-    /** The query/key dimension (all heads). */
+    /**
+     * The query/key dimension (all heads).
+     *
+     * @return the qk dimension
+     */
     public int qkDim() {
         return (int) (embeddingDim * qkDimFactor);
     }
 
-    /** The value dimension (all heads). */
+    /**
+     * The value dimension (all heads).
+     *
+     * @return the v dimension
+     */
     public int vDim() {
         return (int) (embeddingDim * vDimFactor);
     }
 
-    /** The feed-forward up-projection dimension. */
+    /**
+     * The feed-forward up-projection dimension.
+     *
+     * @return the up-projection dimension
+     */
     public int ffnUpDim() {
         return ConfigMap.roundUpToMultiple(embeddingDim * ffnProjFactor, ffnRoundUpToMultipleOf);
     }

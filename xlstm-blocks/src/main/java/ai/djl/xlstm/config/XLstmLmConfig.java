@@ -140,7 +140,12 @@ public record XLstmLmConfig(
         return n;
     }
 
-    /** Whether block {@code index} is an sLSTM block. */
+    /**
+     * Whether block {@code index} is an sLSTM block.
+     *
+     * @param index the block index
+     * @return whether it is an sLSTM block
+     */
     public boolean isSLstmBlock(int index) {
         return slstmAt.contains(index);
     }

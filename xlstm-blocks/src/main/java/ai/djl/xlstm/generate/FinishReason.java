@@ -17,6 +17,8 @@ public enum FinishReason {
      * The name used in JSON output, as the OpenAI API's {@code finish_reason}: {@code stop} for an
      * end-of-sequence token or a stop string, {@code length} for the token limit (any other reason:
      * its lower-case name).
+     *
+     * @return the JSON name
      */
     public String jsonName() {
         return switch (this) {

@@ -117,17 +117,29 @@ public record GenerationConfig(
         }
     }
 
-    /** Whether tokens are chosen by argmax (temperature 0 or top-k 1). */
+    /**
+     * Whether tokens are chosen by argmax (temperature 0 or top-k 1).
+     *
+     * @return whether decoding is greedy
+     */
     public boolean isGreedy() {
         return temperature == 0 || topK == 1;
     }
 
-    /** A builder starting from the defaults: greedy, 128 new tokens, no EOS, no stop strings. */
+    /**
+     * A builder starting from the defaults: greedy, 128 new tokens, no EOS, no stop strings.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
 
-    /** A builder starting from this config. */
+    /**
+     * A builder starting from this config.
+     *
+     * @return a new builder with this config's settings
+     */
     public Builder toBuilder() {
         Builder b = new Builder();
         b.maxNewTokens = maxNewTokens;
@@ -164,85 +176,154 @@ public record GenerationConfig(
 
         Builder() {}
 
-        /** The most tokens to generate (default 128). */
+        /**
+         * The most tokens to generate (default 128).
+         *
+         * @param value the token limit (>= 0)
+         * @return this builder
+         */
         public Builder maxNewTokens(int value) {
             maxNewTokens = value;
             return this;
         }
 
-        /** 0 for greedy (the default), otherwise the sampling temperature. */
+        /**
+         * 0 for greedy (the default), otherwise the sampling temperature.
+         *
+         * @param value the temperature (0 or > 0)
+         * @return this builder
+         */
         public Builder temperature(float value) {
             temperature = value;
             return this;
         }
 
-        /** Top-k filtering (0, the default, is off). */
+        /**
+         * Top-k filtering (0, the default, is off).
+         *
+         * @param value how many of the most likely tokens stay candidates (0: all)
+         * @return this builder
+         */
         public Builder topK(int value) {
             topK = value;
             return this;
         }
 
-        /** Nucleus filtering (1, the default, is off). */
+        /**
+         * Nucleus filtering (1, the default, is off).
+         *
+         * @param value the nucleus mass, in (0, 1]
+         * @return this builder
+         */
         public Builder topP(float value) {
             topP = value;
             return this;
         }
 
-        /** Min-p filtering (0, the default, is off). */
+        /**
+         * Min-p filtering (0, the default, is off).
+         *
+         * @param value the relative probability floor, in [0, 1)
+         * @return this builder
+         */
         public Builder minP(float value) {
             minP = value;
             return this;
         }
 
-        /** The repetition penalty (1, the default, is off). */
+        /**
+         * The repetition penalty (1, the default, is off).
+         *
+         * @param value the penalty (> 0)
+         * @return this builder
+         */
         public Builder repetitionPenalty(float value) {
             repetitionPenalty = value;
             return this;
         }
 
-        /** The beam width (1, the default, is no beam search). */
+        /**
+         * The beam width (1, the default, is no beam search).
+         *
+         * @param value the beam width (>= 1)
+         * @return this builder
+         */
         public Builder numBeams(int value) {
             numBeams = value;
             return this;
         }
 
-        /** Beam search's length penalty exponent (default 1). */
+        /**
+         * Beam search's length penalty exponent (default 1).
+         *
+         * @param value the exponent of the length in beam ranking
+         * @return this builder
+         */
         public Builder lengthPenalty(float value) {
             lengthPenalty = value;
             return this;
         }
 
-        /** The sampling seed (default 0). */
+        /**
+         * The sampling seed (default 0).
+         *
+         * @param value the seed of sampling
+         * @return this builder
+         */
         public Builder seed(long value) {
             seed = value;
             return this;
         }
 
-        /** The end-of-sequence tokens (default none; null for none). */
+        /**
+         * The end-of-sequence tokens (default none; null for none).
+         *
+         * @param value the end-of-sequence token ids, or null for none
+         * @return this builder
+         */
         public Builder eosTokenIds(Set<Long> value) {
             eosTokenIds = value;
             return this;
         }
 
-        /** The start token for an empty prompt on an empty state (default none). */
+        /**
+         * The start token for an empty prompt on an empty state (default none).
+         *
+         * @param value the start token id, or null
+         * @return this builder
+         */
         public Builder bosTokenId(Long value) {
             bosTokenId = value;
             return this;
         }
 
-        /** The stop strings (default none; null for none). */
+        /**
+         * The stop strings (default none; null for none).
+         *
+         * @param value the stop strings, or null for none
+         * @return this builder
+         */
         public Builder stopStrings(List<String> value) {
             stopStrings = value;
             return this;
         }
 
-        /** The most prompt tokens per forward pass (default 512). */
+        /**
+         * The most prompt tokens per forward pass (default 512).
+         *
+         * @param value the most prompt tokens per forward pass (>= 1)
+         * @return this builder
+         */
         public Builder prefillSegment(int value) {
             prefillSegment = value;
             return this;
         }
 
-        /** Validates and builds. */
+        /**
+         * Validates and builds.
+         *
+         * @return the validated config
+         */
         public GenerationConfig build() {
             return new GenerationConfig(maxNewTokens, temperature, topK, topP, minP, repetitionPenalty, numBeams,
                     lengthPenalty, seed, eosTokenIds, bosTokenId, stopStrings, prefillSegment);

@@ -25,7 +25,11 @@ public record GenerationResult(
         Objects.requireNonNull(finishReason, "finishReason");
     }
 
-    /** The sum of the generated tokens' log-probabilities. */
+    /**
+     * The sum of the generated tokens' log-probabilities.
+     *
+     * @return the total log-probability
+     */
     public double totalLogProb() {
         double sum = 0;
         for (double lp : logProbs) {
@@ -34,7 +38,11 @@ public record GenerationResult(
         return sum;
     }
 
-    /** Generated tokens per second of decoding (0 when nothing was generated). */
+    /**
+     * Generated tokens per second of decoding (0 when nothing was generated).
+     *
+     * @return the decoding speed in tokens per second
+     */
     public double tokensPerSecond() {
         return decodeNanos <= 0 || tokens.length == 0 ? 0 : tokens.length * 1e9 / decodeNanos;
     }

@@ -70,6 +70,10 @@ public final class GenerationSession implements AutoCloseable {
     /**
      * An empty session (no tokens seen) of {@code model}, its state kept in a sub-manager of {@code
      * manager}. Prefer {@link Generator#newSession()}, whose sessions share one weights hash.
+     *
+     * @param model the model (initialized)
+     * @param manager the manager whose sub-manager holds the state
+     * @return the session; the caller closes it
      */
     public static GenerationSession create(XLstmLanguageModel model, NDManager manager) {
         Objects.requireNonNull(model, "model");
@@ -77,32 +81,56 @@ public final class GenerationSession implements AutoCloseable {
         return new GenerationSession(model, TensorDigest.weightsOnce(model), manager);
     }
 
-    /** The model this session belongs to. */
+    /**
+     * The model this session belongs to.
+     *
+     * @return the model
+     */
     public XLstmLanguageModel getModel() {
         return model;
     }
 
-    /** Whether the session has seen no token yet. */
+    /**
+     * Whether the session has seen no token yet.
+     *
+     * @return whether no token was seen
+     */
     public boolean isEmpty() {
         return state == null;
     }
 
-    /** Every token the state has consumed, in order. */
+    /**
+     * Every token the state has consumed, in order.
+     *
+     * @return a copy of the token ids
+     */
     public long[] tokens() {
         return tokens.clone();
     }
 
-    /** How many tokens the state has consumed. */
+    /**
+     * How many tokens the state has consumed.
+     *
+     * @return the number of tokens consumed
+     */
     public int length() {
         return tokens.length;
     }
 
-    /** The state after the last token (batch size 1), or null for an empty session. */
+    /**
+     * The state after the last token (batch size 1), or null for an empty session.
+     *
+     * @return the state, or null
+     */
     public XLstmState state() {
         return state;
     }
 
-    /** The logits {@code [V]} of the token after the last one, or null for an empty session. */
+    /**
+     * The logits {@code [V]} of the token after the last one, or null for an empty session.
+     *
+     * @return a copy of the logits, or null
+     */
     public float[] nextLogits() {
         return nextLogits == null ? null : nextLogits.clone();
     }
@@ -145,8 +173,10 @@ public final class GenerationSession implements AutoCloseable {
      * Writes the session to {@code file} (safetensors; replaced atomically, so a crash never leaves
      * a half-written session), with the weights hash and a checksum of the tensors.
      *
+     * @param file the file to write
      * @throws IllegalStateException if the session is empty, or its state or logits are not finite
      *     (such a session could not be loaded back)
+     * @throws IOException if the file cannot be written
      */
     public void save(Path file) throws IOException {
         Objects.requireNonNull(file, "file");
@@ -195,10 +225,15 @@ public final class GenerationSession implements AutoCloseable {
      * checksum saved with them, and the state and logits must be finite. Prefer {@link
      * Generator#loadSession}, which hashes the model's weights once for all its sessions.
      *
+     * @param file a file written by {@link #save}
+     * @param model the model the session must belong to
+     * @param manager the manager whose sub-manager will hold the state
+     * @return the restored session; the caller closes it
      * @throws IllegalArgumentException if the file is not a session file, belongs to another model
      *     (another config fingerprint) or to the same config with other weights, is corrupted (its
      *     tensors do not match their checksum), or holds tensors of the wrong shape, a state or
      *     logits that are not finite, or token ids outside the vocabulary
+     * @throws IOException if the file cannot be read
      */
     public static GenerationSession load(Path file, XLstmLanguageModel model, NDManager manager) throws IOException {
         Objects.requireNonNull(file, "file");

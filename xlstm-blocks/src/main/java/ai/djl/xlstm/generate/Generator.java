@@ -74,17 +74,29 @@ public final class Generator {
         }
     }
 
-    /** The model. */
+    /**
+     * The model.
+     *
+     * @return the model
+     */
     public XLstmLanguageModel getModel() {
         return model;
     }
 
-    /** The tokenizer, or null. */
+    /**
+     * The tokenizer, or null.
+     *
+     * @return the tokenizer, or null
+     */
     public TextCodec getCodec() {
         return codec;
     }
 
-    /** A new, empty session. */
+    /**
+     * A new, empty session.
+     *
+     * @return a session with an empty state; the caller closes it
+     */
     public GenerationSession newSession() {
         return new GenerationSession(model, weightsHash, manager);
     }
@@ -92,12 +104,22 @@ public final class Generator {
     /**
      * Restores a session saved by {@link GenerationSession#save} (refused if a model with another
      * config or other weights wrote it, or if the file is corrupted).
+     *
+     * @param file a file written by {@link GenerationSession#save}
+     * @return the restored session; the caller closes it
+     * @throws IOException if the file cannot be read
      */
     public GenerationSession loadSession(Path file) throws IOException {
         return GenerationSession.load(Objects.requireNonNull(file, "file"), model, weightsHash, manager);
     }
 
-    /** Generates a completion of {@code prompt} from an empty state. */
+    /**
+     * Generates a completion of {@code prompt} from an empty state.
+     *
+     * @param prompt the text to complete
+     * @param config the decoding settings
+     * @return the generated tokens, their text and timings
+     */
     public GenerationResult generate(String prompt, GenerationConfig config) {
         return generate(prompt, config, null);
     }
@@ -105,17 +127,35 @@ public final class Generator {
     /**
      * Generates a completion of {@code prompt} from an empty state, streaming tokens to {@code
      * listener} (or null).
+     *
+     * @param prompt the text to complete
+     * @param config the decoding settings
+     * @param listener receives each token as it is chosen, or null
+     * @return the generated tokens, their text and timings
      */
     public GenerationResult generate(String prompt, GenerationConfig config, TokenListener listener) {
         return generate(encode(prompt), config, listener);
     }
 
-    /** Generates a completion of the token ids {@code prompt} from an empty state. */
+    /**
+     * Generates a completion of the token ids {@code prompt} from an empty state.
+     *
+     * @param prompt the token ids to complete
+     * @param config the decoding settings
+     * @return the generated tokens, their text and timings
+     */
     public GenerationResult generate(long[] prompt, GenerationConfig config) {
         return generate(prompt, config, null);
     }
 
-    /** Generates a completion of the token ids {@code prompt} from an empty state, streaming tokens. */
+    /**
+     * Generates a completion of the token ids {@code prompt} from an empty state, streaming tokens.
+     *
+     * @param prompt the token ids to complete
+     * @param config the decoding settings
+     * @param listener receives each token as it is chosen, or null
+     * @return the generated tokens, their text and timings
+     */
     public GenerationResult generate(long[] prompt, GenerationConfig config, TokenListener listener) {
         Objects.requireNonNull(prompt, "prompt");
         Objects.requireNonNull(config, "config");
@@ -128,6 +168,12 @@ public final class Generator {
      * Continues {@code session}: feeds {@code prompt} (may be empty when the session is not),
      * generates, and leaves the session after the last generated token, ready to go on or to be
      * saved.
+     *
+     * @param session the session to continue
+     * @param prompt the text to feed first (may be empty when the session is not)
+     * @param config the decoding settings
+     * @param listener receives each token as it is chosen, or null
+     * @return the generated tokens, their text and timings
      */
     public GenerationResult generate(
             GenerationSession session, String prompt, GenerationConfig config, TokenListener listener) {
@@ -135,7 +181,15 @@ public final class Generator {
         return generate(session, encode(prompt), config, listener);
     }
 
-    /** As {@link #generate(GenerationSession, String, GenerationConfig, TokenListener)}, on token ids. */
+    /**
+     * As {@link #generate(GenerationSession, String, GenerationConfig, TokenListener)}, on token ids.
+     *
+     * @param session the session to continue
+     * @param prompt the token ids to feed first (may be empty when the session is not)
+     * @param config the decoding settings
+     * @param listener receives each token as it is chosen, or null
+     * @return the generated tokens, their text and timings
+     */
     public GenerationResult generate(
             GenerationSession session, long[] prompt, GenerationConfig config, TokenListener listener) {
         Objects.requireNonNull(session, "session");
@@ -148,6 +202,11 @@ public final class Generator {
      * Generates completions of several prompts together (see the class comment); the results are
      * in prompt order and equal those of generating each prompt alone. Beam search runs the
      * prompts one after the other, each as a batch of beams.
+     *
+     * @param prompts the texts to complete
+     * @param config the decoding settings
+     * @param listener receives each token of every prompt as it is chosen, or null
+     * @return the results, in prompt order
      */
     public List<GenerationResult> generateBatch(List<String> prompts, GenerationConfig config, TokenListener listener) {
         requireElements(prompts, "prompts");
@@ -158,7 +217,14 @@ public final class Generator {
         return generateBatchIds(ids, config, listener);
     }
 
-    /** As {@link #generateBatch}, on token ids. */
+    /**
+     * As {@link #generateBatch}, on token ids.
+     *
+     * @param prompts the token ids to complete
+     * @param config the decoding settings
+     * @param listener receives each token of every prompt as it is chosen, or null
+     * @return the results, in prompt order
+     */
     public List<GenerationResult> generateBatchIds(List<long[]> prompts, GenerationConfig config, TokenListener listener) {
         requireElements(prompts, "prompts");
         Objects.requireNonNull(config, "config");
@@ -176,13 +242,25 @@ public final class Generator {
     /**
      * Generates with an {@link Iterator}: tokens are produced as they are pulled.
      * Close the stream to stop early; the session then holds the tokens generated so far.
+     *
+     * @param session the session to continue
+     * @param prompt the text to feed first
+     * @param config the decoding settings (no beam search)
+     * @return the tokens, produced as they are pulled
      */
     public TokenStream stream(GenerationSession session, String prompt, GenerationConfig config) {
         Objects.requireNonNull(session, "session");
         return stream(session, encode(prompt), config);
     }
 
-    /** As {@link #stream(GenerationSession, String, GenerationConfig)}, on token ids. */
+    /**
+     * As {@link #stream(GenerationSession, String, GenerationConfig)}, on token ids.
+     *
+     * @param session the session to continue
+     * @param prompt the token ids to feed first
+     * @param config the decoding settings (no beam search)
+     * @return the tokens, produced as they are pulled
+     */
     public TokenStream stream(GenerationSession session, long[] prompt, GenerationConfig config) {
         Objects.requireNonNull(session, "session");
         Objects.requireNonNull(prompt, "prompt");
@@ -205,6 +283,10 @@ public final class Generator {
     /**
      * Feeds {@code tokens} to {@code session} in segments of {@code segment} tokens (at most {@link
      * #MAX_PREFILL_SEGMENT}), carrying the state: bounded memory for any length.
+     *
+     * @param session the session to feed
+     * @param tokens the token ids to feed
+     * @param segment the most tokens per forward pass
      */
     public void prefill(GenerationSession session, long[] tokens, int segment) {
         Objects.requireNonNull(session, "session");
@@ -365,6 +447,8 @@ public final class Generator {
         /**
          * The result, once {@link #hasNext()} has returned false (after a cancel: what was generated,
          * with {@link FinishReason#CANCELLED}).
+         *
+         * @return the result of the generation
          */
         public synchronized GenerationResult result() {
             if (hasNext()) {

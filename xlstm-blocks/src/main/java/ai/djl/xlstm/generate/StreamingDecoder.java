@@ -50,7 +50,12 @@ public final class StreamingDecoder {
         this.readOffset = keep;
     }
 
-    /** Adds a generated token; returns the text it makes final (often empty). */
+    /**
+     * Adds a generated token; returns the text it makes final (often empty).
+     *
+     * @param id the token id
+     * @return the text made final, possibly empty
+     */
     public String push(long id) {
         if (stopped) {
             return "";
@@ -70,7 +75,11 @@ public final class StreamingDecoder {
         return release(false);
     }
 
-    /** Releases everything still held back (generation ended); returns it. */
+    /**
+     * Releases everything still held back (generation ended); returns it.
+     *
+     * @return the text held back until now
+     */
     public String finish() {
         if (!stopped && readOffset < size) {
             String before = codec.decode(Arrays.copyOfRange(tokens, prefixOffset, readOffset));
@@ -81,12 +90,20 @@ public final class StreamingDecoder {
         return release(true);
     }
 
-    /** Whether a stop string has appeared. */
+    /**
+     * Whether a stop string has appeared.
+     *
+     * @return whether a stop string has appeared
+     */
     public boolean stopped() {
         return stopped;
     }
 
-    /** All text released so far. */
+    /**
+     * All text released so far.
+     *
+     * @return the text released so far
+     */
     public String text() {
         return text.substring(0, released);
     }

@@ -4,6 +4,10 @@ package ai.djl.xlstm.generate;
 @FunctionalInterface
 public interface TokenListener {
 
-    /** Called once per generated token. */
+    /**
+     * Called once per generated token.
+     *
+     * @param token the token, with its text and log-probability
+     */
     void onToken(GeneratedToken token);
 }

@@ -20,12 +20,24 @@ public final class AtomicFiles {
 
     private AtomicFiles() {}
 
-    /** Writes {@code text} (UTF-8) to {@code file}, replacing it atomically. */
+    /**
+     * Writes {@code text} (UTF-8) to {@code file}, replacing it atomically.
+     *
+     * @param file the file
+     * @param text the text
+     * @throws IOException if it cannot be written
+     */
     public static void writeString(Path file, String text) throws IOException {
         write(file, text.getBytes(StandardCharsets.UTF_8));
     }
 
-    /** Writes {@code bytes} to {@code file}, replacing it atomically. */
+    /**
+     * Writes {@code bytes} to {@code file}, replacing it atomically.
+     *
+     * @param file the file
+     * @param bytes the bytes
+     * @throws IOException if it cannot be written
+     */
     public static void write(Path file, byte[] bytes) throws IOException {
         Path tmp = temporaryBeside(file);
         try {
@@ -40,6 +52,10 @@ public final class AtomicFiles {
      * A new name beside {@code file} for its temporary version. Created by the caller with the
      * usual permissions (a temporary file from {@code Files.createTempFile} would be readable by its
      * owner alone, and keep that after the rename).
+     *
+     * @param file the file to be replaced
+     * @return a path in the same folder, not yet created
+     * @throws IOException if the folder cannot be created
      */
     public static Path temporaryBeside(Path file) throws IOException {
         Path dir = file.toAbsolutePath().getParent();
@@ -50,6 +66,10 @@ public final class AtomicFiles {
     /**
      * Moves {@code source} (a file or a folder) to {@code target} in one atomic rename, replacing a
      * target file; both must be on the same file system.
+     *
+     * @param source the file or folder
+     * @param target where it goes
+     * @throws IOException if the rename fails
      */
     public static void move(Path source, Path target) throws IOException {
         try {
@@ -60,7 +80,12 @@ public final class AtomicFiles {
         }
     }
 
-    /** Deletes {@code path} and everything under it; nothing when it does not exist. */
+    /**
+     * Deletes {@code path} and everything under it; nothing when it does not exist.
+     *
+     * @param path the file or folder
+     * @throws IOException if something cannot be deleted
+     */
     public static void deleteRecursively(Path path) throws IOException {
         if (!Files.exists(path)) {
             return;

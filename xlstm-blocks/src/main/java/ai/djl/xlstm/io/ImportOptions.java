@@ -44,6 +44,9 @@ public record ImportOptions(SLstmLayout slstmLayout, WeightMode weightMode) {
      * The options an upstream config file declares: {@code slstm_backend_layout}, or the sLSTM
      * section's {@code backend} ({@code slstm.backend}, {@code slstm_block.slstm.backend}), and
      * {@code weight_mode}; absent fields take the canonical values.
+     *
+     * @param config the fields of the config file
+     * @return the options
      */
     public static ImportOptions declaredBy(Map<String, Object> config) {
         Object layout = config.get("slstm_backend_layout");

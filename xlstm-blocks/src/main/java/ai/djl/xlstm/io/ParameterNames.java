@@ -18,7 +18,12 @@ public final class ParameterNames {
 
     private ParameterNames() {}
 
-    /** Every parameter under {@code root}, keyed by its upstream name, in block order. */
+    /**
+     * Every parameter under {@code root}, keyed by its upstream name, in block order.
+     *
+     * @param root the model or block
+     * @return the parameters by upstream name
+     */
     public static Map<String, Parameter> of(Block root) {
         Map<String, Parameter> out = new LinkedHashMap<>();
         collect(root, "", out);

@@ -30,7 +30,11 @@ public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBloc
     private final RmsNorm normFfn;
     private final SwiGluFeedForward ffn;
 
-    /** Creates the block for {@code config}. */
+    /**
+     * Creates the block for {@code config}.
+     *
+     * @param config the model config
+     */
     public XLstmLargeBlock(XLstmLargeConfig config) {
         super(VERSION);
         this.config = config;

@@ -26,7 +26,12 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     private final LayerNorm xlstmNorm;
     private final MLstmLayer xlstm;
 
-    /** Creates the block for {@code config} in a stack of {@code numBlocks} blocks. */
+    /**
+     * Creates the block for {@code config} in a stack of {@code numBlocks} blocks.
+     *
+     * @param config the mLSTM layer config
+     * @param numBlocks the number of blocks
+     */
     public MLstmBlock(MLstmLayerConfig config, int numBlocks) {
         super(VERSION);
         xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));

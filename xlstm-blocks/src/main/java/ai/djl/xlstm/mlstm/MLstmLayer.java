@@ -53,7 +53,12 @@ public class MLstmLayer extends AbstractXLstmBlock {
     private final Parameter learnableSkip;
     private final Linear projDown;
 
-    /** Creates the layer for {@code config} in a stack of {@code numBlocks} blocks. */
+    /**
+     * Creates the layer for {@code config} in a stack of {@code numBlocks} blocks.
+     *
+     * @param config the layer config
+     * @param numBlocks the number of blocks
+     */
     public MLstmLayer(MLstmLayerConfig config, int numBlocks) {
         super(VERSION);
         this.config = config;
@@ -74,6 +79,12 @@ public class MLstmLayer extends AbstractXLstmBlock {
     /**
      * Runs the layer from {@code state} (null: zero state).
      *
+     * @param ps the parameter store
+     * @param x the input {@code [B, S, D]}
+     * @param state the state to start from, or null
+     * @param backend how the mLSTM cell runs over the sequence
+     * @param needState whether to return the state after the last position
+     * @param training whether in training mode
      * @return the output {@code [B, S, D]} and the new state (null unless {@code needState})
      */
     public Pair<NDArray, LayerState> forward(
@@ -100,7 +111,14 @@ public class MLstmLayer extends AbstractXLstmBlock {
         return new Pair<>(y, needState ? new LayerState(conv.getValue(), cell.getValue()) : null);
     }
 
-    /** The zero state: a zero conv window and an empty memory. */
+    /**
+     * The zero state: a zero conv window and an empty memory.
+     *
+     * @param manager the manager of the state's arrays
+     * @param device their device
+     * @param batch the batch size
+     * @return the zero state
+     */
     public LayerState zeroState(NDManager manager, Device device, long batch) {
         long dh = config.headDim();
         return new LayerState(
@@ -108,13 +126,23 @@ public class MLstmLayer extends AbstractXLstmBlock {
                 MLstmKernels.zeroState(manager, device, batch, config.numHeads(), dh, dh));
     }
 
-    /** Rebuilds a state from its tensors. */
+    /**
+     * Rebuilds a state from its tensors.
+     *
+     * @param t the tensors, consumed in order
+     * @return the state
+     */
     public LayerState stateOf(Iterator<NDArray> t) {
         NDArray window = conv1d.getKernelSize() > 0 ? t.next() : null;
         return new LayerState(window, new MLstmCellState(t.next(), t.next(), t.next()));
     }
 
-    /** Whether {@code state} has this layer's structure. */
+    /**
+     * Whether {@code state} has this layer's structure.
+     *
+     * @param state a state
+     * @return whether this layer accepts it
+     */
     public boolean accepts(BlockState state) {
         return state instanceof LayerState ls
                 && ls.cell() instanceof MLstmCellState

@@ -48,7 +48,12 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
         this.outNorm = outNorm == null ? null : addChildBlock(outNormName, outNorm);
     }
 
-    /** The NeurIPS stack xLSTM[a:b] of {@code config}. */
+    /**
+     * The NeurIPS stack xLSTM[a:b] of {@code config}.
+     *
+     * @param config the model config
+     * @return the stack
+     */
     public static XLstmBlockStack neurips(XLstmLmConfig config) {
         List<RecurrentBlock> blocks = new ArrayList<>();
         for (int i = 0; i < config.numBlocks(); i++) {
@@ -61,7 +66,12 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
         return new XLstmBlockStack(blocks, "post_blocks_norm", norm);
     }
 
-    /** The xLSTM Large stack of {@code config}. */
+    /**
+     * The xLSTM Large stack of {@code config}.
+     *
+     * @param config the model config
+     * @return the stack
+     */
     public static XLstmBlockStack large(XLstmLargeConfig config) {
         List<RecurrentBlock> blocks = new ArrayList<>();
         for (int i = 0; i < config.numBlocks(); i++) {
@@ -74,12 +84,23 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
         return new XLstmBlockStack(blocks, "out_norm", norm);
     }
 
-    /** The residual blocks, in order. */
+    /**
+     * The residual blocks, in order.
+     *
+     * @return the blocks
+     */
     public List<RecurrentBlock> getBlocks() {
         return blocks;
     }
 
-    /** The state before any token. */
+    /**
+     * The state before any token.
+     *
+     * @param manager the manager of the state's arrays
+     * @param device their device
+     * @param batch the batch size
+     * @return the zero state
+     */
     public XLstmState zeroState(NDManager manager, Device device, long batch) {
         List<BlockState> states = new ArrayList<>();
         for (RecurrentBlock b : blocks) {
@@ -91,6 +112,12 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
     /**
      * Runs every block from {@code state} (null: zero state).
      *
+     * @param ps the parameter store
+     * @param x the input {@code [B, S, D]}
+     * @param state the state to start from, or null
+     * @param backend how the mLSTM cells run over the sequence
+     * @param needState whether to return the state after the last position
+     * @param training whether in training mode
      * @return the normalized output {@code [B, S, D]} and the new state (null unless {@code
      *     needState})
      */
@@ -116,6 +143,12 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
     /**
      * The output of every residual block {@code [B, S, D]}, before the final norm, from the zero
      * state.
+     *
+     * @param ps the parameter store
+     * @param x the input {@code [B, S, D]}
+     * @param backend how the mLSTM cells run over the sequence
+     * @param training whether in training mode
+     * @return the block outputs, in order
      */
     public List<NDArray> blockOutputs(ParameterStore ps, NDArray x, MLstmBackend backend, boolean training) {
         List<NDArray> outputs = new ArrayList<>(blocks.size());

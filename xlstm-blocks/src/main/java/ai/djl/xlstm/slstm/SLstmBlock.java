@@ -34,6 +34,11 @@ public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     /**
      * Creates the block for the sLSTM layer config and its feed-forward config, at position
      * {@code blockIndex} of {@code numBlocks} blocks.
+     *
+     * @param config the sLSTM layer config
+     * @param feedforward the feed-forward config
+     * @param blockIndex the block's index
+     * @param numBlocks the number of blocks
      */
     public SLstmBlock(SLstmLayerConfig config, FeedForwardConfig feedforward, int blockIndex, int numBlocks) {
         super(VERSION);

@@ -70,7 +70,14 @@ public class SLstmCell extends AbstractXLstmBlock {
                 Inits.slstmBias(numHeads, (int) headDim, blockIndex, numBlocks));
     }
 
-    /** The zero state for a batch of {@code batch}: {@code y = c = n = 0, m = -inf}. */
+    /**
+     * The zero state for a batch of {@code batch}: {@code y = c = n = 0, m = -inf}.
+     *
+     * @param manager the manager of the state's arrays
+     * @param device their device
+     * @param batch the batch size
+     * @return the zero state
+     */
     public SLstmCellState zeroState(NDManager manager, Device device, long batch) {
         Shape shape = new Shape(batch, numHeads, 1, headDim);
         DataType dt = DataType.FLOAT32;
@@ -85,6 +92,10 @@ public class SLstmCell extends AbstractXLstmBlock {
      * Runs the recurrence over the input projections {@code wx [B, S, 4 * H]} (gate, head, dim
      * order on the last axis) from {@code state} (null: zero state).
      *
+     * @param ps the parameter store
+     * @param wx the input projections
+     * @param state the state to start from, or null
+     * @param training whether in training mode
      * @return the hidden states {@code [B, NH, S, DH]} and the state after the last position
      */
     public Pair<NDArray, SLstmCellState> forward(

@@ -47,7 +47,13 @@ public class SLstmLayer extends AbstractXLstmBlock {
     private final SLstmCell slstmCell;
     private final MultiHeadLayerNorm groupNorm;
 
-    /** Creates the layer for {@code config} at {@code blockIndex} of {@code numBlocks} blocks. */
+    /**
+     * Creates the layer for {@code config} at {@code blockIndex} of {@code numBlocks} blocks.
+     *
+     * @param config the layer config
+     * @param blockIndex the block's index
+     * @param numBlocks the number of blocks
+     */
     public SLstmLayer(SLstmLayerConfig config, int blockIndex, int numBlocks) {
         super(VERSION);
         this.config = config;
@@ -65,6 +71,11 @@ public class SLstmLayer extends AbstractXLstmBlock {
     /**
      * Runs the layer from {@code state} (null: zero state).
      *
+     * @param ps the parameter store
+     * @param x the input {@code [B, S, D]}
+     * @param state the state to start from, or null
+     * @param needState whether to return the state after the last position
+     * @param training whether in training mode
      * @return the output {@code [B, S, D]} and the new state (null unless {@code needState})
      */
     public Pair<NDArray, LayerState> forward(
@@ -90,19 +101,36 @@ public class SLstmLayer extends AbstractXLstmBlock {
         return new Pair<>(out, needState ? new LayerState(conv.getValue(), cell.getValue()) : null);
     }
 
-    /** The zero state: a zero conv window and the cell's zero state. */
+    /**
+     * The zero state: a zero conv window and the cell's zero state.
+     *
+     * @param manager the manager of the state's arrays
+     * @param device their device
+     * @param batch the batch size
+     * @return the zero state
+     */
     public LayerState zeroState(NDManager manager, Device device, long batch) {
         return new LayerState(
                 conv1d.zeroWindow(manager, device, batch), slstmCell.zeroState(manager, device, batch));
     }
 
-    /** Rebuilds a state from its tensors. */
+    /**
+     * Rebuilds a state from its tensors.
+     *
+     * @param t the tensors, consumed in order
+     * @return the state
+     */
     public LayerState stateOf(Iterator<NDArray> t) {
         NDArray window = conv1d.getKernelSize() > 0 ? t.next() : null;
         return new LayerState(window, new SLstmCellState(t.next(), t.next(), t.next(), t.next()));
     }
 
-    /** Whether {@code state} has this layer's structure. */
+    /**
+     * Whether {@code state} has this layer's structure.
+     *
+     * @param state a state
+     * @return whether this layer accepts it
+     */
     public boolean accepts(BlockState state) {
         return state instanceof LayerState ls
                 && ls.cell() instanceof SLstmCellState

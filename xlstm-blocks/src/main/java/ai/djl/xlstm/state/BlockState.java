@@ -11,9 +11,18 @@ import java.util.List;
  */
 public interface BlockState {
 
-    /** The state's tensors in a fixed order (absent optional parts are left out). */
+    /**
+     * The state's tensors in a fixed order (absent optional parts are left out).
+     *
+     * @return the tensors
+     */
     List<NDArray> tensors();
 
-    /** A state of the same kind built from {@code tensors}, consumed in {@link #tensors()} order. */
+    /**
+     * A state of the same kind built from {@code tensors}, consumed in {@link #tensors()} order.
+     *
+     * @param tensors the tensors, consumed in order
+     * @return the state
+     */
     BlockState withTensors(Iterator<NDArray> tensors);
 }

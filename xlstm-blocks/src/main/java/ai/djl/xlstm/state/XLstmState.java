@@ -21,27 +21,48 @@ public final class XLstmState {
 
     private final List<BlockState> blocks;
 
-    /** Creates a state from per-block states. */
+    /**
+     * Creates a state from per-block states.
+     *
+     * @param blocks the per-block states, in block order
+     */
     public XLstmState(List<BlockState> blocks) {
         this.blocks = List.copyOf(blocks);
     }
 
-    /** The per-block states, in block order. */
+    /**
+     * The per-block states, in block order.
+     *
+     * @return the block states
+     */
     public List<BlockState> blocks() {
         return blocks;
     }
 
-    /** The state of block {@code index}. */
+    /**
+     * The state of block {@code index}.
+     *
+     * @param index the block index
+     * @return the block's state
+     */
     public BlockState block(int index) {
         return blocks.get(index);
     }
 
-    /** The batch size B. */
+    /**
+     * The batch size B.
+     *
+     * @return the batch size
+     */
     public long batchSize() {
         return blocks.get(0).tensors().get(0).getShape().get(0);
     }
 
-    /** All tensors, block after block, in {@link BlockState#tensors()} order. */
+    /**
+     * All tensors, block after block, in {@link BlockState#tensors()} order.
+     *
+     * @return the tensors
+     */
     public NDList toNDList() {
         NDList list = new NDList();
         for (BlockState b : blocks) {
@@ -50,7 +71,12 @@ public final class XLstmState {
         return list;
     }
 
-    /** A state shaped like this one holding {@code tensors} (as produced by {@link #toNDList}). */
+    /**
+     * A state shaped like this one holding {@code tensors} (as produced by {@link #toNDList}).
+     *
+     * @param tensors the tensors, in {@link #toNDList} order
+     * @return the new state
+     */
     public XLstmState withTensors(List<NDArray> tensors) {
         Iterator<NDArray> it = tensors.iterator();
         List<BlockState> out = new ArrayList<>(blocks.size());
@@ -64,7 +90,12 @@ public final class XLstmState {
         return new XLstmState(out);
     }
 
-    /** Applies {@code op} to every tensor. */
+    /**
+     * Applies {@code op} to every tensor.
+     *
+     * @param op the operation
+     * @return the new state
+     */
     public XLstmState map(UnaryOperator<NDArray> op) {
         NDList mapped = new NDList();
         for (NDArray a : toNDList()) {
@@ -73,17 +104,30 @@ public final class XLstmState {
         return withTensors(mapped);
     }
 
-    /** A deep copy. */
+    /**
+     * A deep copy.
+     *
+     * @return the copy
+     */
     public XLstmState copy() {
         return map(NDArray::duplicate);
     }
 
-    /** The same values cut from the autograd graph (truncated back-propagation through time). */
+    /**
+     * The same values cut from the autograd graph (truncated back-propagation through time).
+     *
+     * @return the detached state
+     */
     public XLstmState detach() {
         return map(NDArray::stopGradient);
     }
 
-    /** Moves every tensor to {@code manager} (so it outlives a per-step manager). */
+    /**
+     * Moves every tensor to {@code manager} (so it outlives a per-step manager).
+     *
+     * @param manager the manager to move to
+     * @return this state
+     */
     public XLstmState attach(NDManager manager) {
         for (NDArray a : toNDList()) {
             a.attach(manager);
@@ -91,7 +135,12 @@ public final class XLstmState {
         return this;
     }
 
-    /** The rows {@code rows} of the batch, in that order (repeats allowed, e.g. for beams). */
+    /**
+     * The rows {@code rows} of the batch, in that order (repeats allowed, e.g. for beams).
+     *
+     * @param rows the row indices
+     * @return the new state
+     */
     public XLstmState select(long... rows) {
         long batch = batchSize();
         for (long r : rows) {
@@ -102,7 +151,12 @@ public final class XLstmState {
         return map(a -> a.get(a.getManager().create(rows)));
     }
 
-    /** Concatenates states of the same model along the batch axis. */
+    /**
+     * Concatenates states of the same model along the batch axis.
+     *
+     * @param states the states, each with the same blocks
+     * @return the concatenated state
+     */
     public static XLstmState concat(List<XLstmState> states) {
         if (states.isEmpty()) {
             throw new IllegalArgumentException("cannot concatenate zero states");

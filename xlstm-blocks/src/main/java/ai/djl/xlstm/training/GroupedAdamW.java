@@ -95,7 +95,12 @@ public final class GroupedAdamW extends Optimizer {
         return !embedding && p.getShape() != null && p.getShape().dimension() >= 2;
     }
 
-    /** Whether the parameter with upstream name {@code name} is in the weight-decay group. */
+    /**
+     * Whether the parameter with upstream name {@code name} is in the weight-decay group.
+     *
+     * @param name an upstream parameter name
+     * @return whether weight decay applies to it
+     */
     public boolean isDecayed(String name) {
         for (Map.Entry<String, String> e : names.entrySet()) {
             if (e.getValue().equals(name)) {
@@ -105,17 +110,29 @@ public final class GroupedAdamW extends Optimizer {
         throw new IllegalArgumentException("no parameter named " + name);
     }
 
-    /** The number of updates applied so far. */
+    /**
+     * The number of updates applied so far.
+     *
+     * @return the applied update count
+     */
     public int getAppliedSteps() {
         return appliedSteps;
     }
 
-    /** The learning rate of the next update. */
+    /**
+     * The learning rate of the next update.
+     *
+     * @return the learning rate
+     */
     public float currentLearningRate() {
         return learningRate.getNewValue(appliedSteps);
     }
 
-    /** The factor the last applied update scaled the gradients by (1: not clipped). */
+    /**
+     * The factor the last applied update scaled the gradients by (1: not clipped).
+     *
+     * @return the clip factor, in (0, 1]
+     */
     public float getLastClipScale() {
         return clipScale;
     }
@@ -125,7 +142,11 @@ public final class GroupedAdamW extends Optimizer {
         return firstMoments.get(name);
     }
 
-    /** The global gradient norm of the last applied update, before clipping. */
+    /**
+     * The global gradient norm of the last applied update, before clipping.
+     *
+     * @return the gradient norm
+     */
     public float getLastGradNorm() {
         return lastGradNorm;
     }
@@ -225,12 +246,21 @@ public final class GroupedAdamW extends Optimizer {
         return (float) (maxGradNorm / (norm + 1e-6));
     }
 
-    /** Updates skipped because a gradient was infinite or NaN (the step's gradients are dropped). */
+    /**
+     * Updates skipped because a gradient was infinite or NaN (the step's gradients are dropped).
+     *
+     * @return the skipped update count
+     */
     public int getSkippedSteps() {
         return skippedSteps;
     }
 
-    /** Saves the moments and the update count to a safetensors file. */
+    /**
+     * Saves the moments and the update count to a safetensors file.
+     *
+     * @param file the file to write
+     * @throws IOException if it cannot be written
+     */
     public void saveState(Path file) throws IOException {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         firstMoments.forEach((k, v) -> tensors.put("m." + k, v));
@@ -241,7 +271,13 @@ public final class GroupedAdamW extends Optimizer {
         }
     }
 
-    /** Restores a state written by {@link #saveState}; arrays are created in {@code manager}. */
+    /**
+     * Restores a state written by {@link #saveState}; arrays are created in {@code manager}.
+     *
+     * @param file a file written by {@link #saveState}
+     * @param manager the manager of the restored arrays
+     * @throws IOException if it cannot be read
+     */
     public void loadState(Path file, NDManager manager) throws IOException {
         Map<String, NDArray> tensors = SafeTensors.load(file, manager);
         if (!tensors.containsKey(APPLIED_STEPS)) {
@@ -266,7 +302,11 @@ public final class GroupedAdamW extends Optimizer {
         }
     }
 
-    /** Creates a builder; {@link Builder#setBlock} is required. */
+    /**
+     * Creates a builder; {@link Builder#setBlock} is required.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -290,50 +330,90 @@ public final class GroupedAdamW extends Optimizer {
             return this;
         }
 
-        /** The model whose parameters are optimized (for the groups and the global norm). */
+        /**
+         * The model whose parameters are optimized (for the groups and the global norm).
+         *
+         * @param block the model
+         * @return this builder
+         */
         public Builder setBlock(Block block) {
             this.block = block;
             return this;
         }
 
-        /** The learning-rate schedule over applied updates (default fixed 1e-3). */
+        /**
+         * The learning-rate schedule over applied updates (default fixed 1e-3).
+         *
+         * @param tracker the schedule
+         * @return this builder
+         */
         public Builder optLearningRateTracker(Tracker tracker) {
             this.learningRate = tracker;
             return this;
         }
 
-        /** Adam's betas (default 0.9, 0.95 as upstream). */
+        /**
+         * Adam's betas (default 0.9, 0.95 as upstream).
+         *
+         * @param beta1 the first moment's decay
+         * @param beta2 the second moment's decay
+         * @return this builder
+         */
         public Builder optBetas(float beta1, float beta2) {
             this.beta1 = beta1;
             this.beta2 = beta2;
             return this;
         }
 
-        /** Adam's epsilon (default 1e-8). */
+        /**
+         * Adam's epsilon (default 1e-8).
+         *
+         * @param epsilon the epsilon
+         * @return this builder
+         */
         public Builder optEpsilon(float epsilon) {
             this.epsilon = epsilon;
             return this;
         }
 
-        /** The decoupled weight decay of the decay group (default 0.1). */
+        /**
+         * The decoupled weight decay of the decay group (default 0.1).
+         *
+         * @param weightDecay the weight decay
+         * @return this builder
+         */
         public Builder optWeightDecay(float weightDecay) {
             this.weightDecay = weightDecay;
             return this;
         }
 
-        /** The maximum global gradient norm; 0 disables clipping (default 1). */
+        /**
+         * The maximum global gradient norm; 0 disables clipping (default 1).
+         *
+         * @param maxGradNorm the norm limit, or 0
+         * @return this builder
+         */
         public Builder optMaxGradNorm(float maxGradNorm) {
             this.maxGradNorm = maxGradNorm;
             return this;
         }
 
-        /** Micro-batches per update (default 1). */
+        /**
+         * Micro-batches per update (default 1).
+         *
+         * @param steps the micro-batches per update (>= 1)
+         * @return this builder
+         */
         public Builder optAccumulationSteps(int steps) {
             this.accumulationSteps = steps;
             return this;
         }
 
-        /** Builds the optimizer. */
+        /**
+         * Builds the optimizer.
+         *
+         * @return the optimizer
+         */
         public GroupedAdamW build() {
             if (block == null) {
                 throw new IllegalArgumentException("GroupedAdamW needs the block (setBlock)");

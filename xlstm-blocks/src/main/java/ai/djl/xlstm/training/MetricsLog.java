@@ -48,7 +48,13 @@ public final class MetricsLog {
     /** An empty log. */
     public MetricsLog() {}
 
-    /** A log continuing the rows of {@code csv} (an earlier run's) up to {@code keepUpToStep}. */
+    /**
+     * A log continuing the rows of {@code csv} (an earlier run's) up to {@code keepUpToStep}.
+     *
+     * @param csv the earlier run's CSV file
+     * @param keepUpToStep the last step kept
+     * @throws IOException if the file cannot be read
+     */
     public MetricsLog(Path csv, int keepUpToStep) throws IOException {
         if (keepUpToStep > 0 && Files.isRegularFile(csv)) {
             for (String line : Files.readAllLines(csv, StandardCharsets.UTF_8)) {
@@ -62,17 +68,30 @@ public final class MetricsLog {
         }
     }
 
-    /** The rows so far. */
+    /**
+     * The rows so far.
+     *
+     * @return the rows
+     */
     public List<Row> rows() {
         return List.copyOf(rows);
     }
 
-    /** Adds a row. */
+    /**
+     * Adds a row.
+     *
+     * @param row the row
+     */
     public void add(Row row) {
         rows.add(row);
     }
 
-    /** Writes the rows as CSV to {@code file}, replacing it atomically. */
+    /**
+     * Writes the rows as CSV to {@code file}, replacing it atomically.
+     *
+     * @param file the CSV file
+     * @throws IOException if it cannot be written
+     */
     public void write(Path file) throws IOException {
         StringBuilder csv = new StringBuilder(HEADER).append('\n');
         for (Row r : rows) {

@@ -47,7 +47,11 @@ public final class SeededBatchSampler implements Sampler {
         return batchSize;
     }
 
-    /** Batches handed out so far, including those of the run this one resumed. */
+    /**
+     * Batches handed out so far, including those of the run this one resumed.
+     *
+     * @return the batch count
+     */
     public long consumedBatches() {
         return consumed;
     }

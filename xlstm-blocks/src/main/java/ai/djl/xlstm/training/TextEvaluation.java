@@ -53,9 +53,12 @@ public final class TextEvaluation {
     /**
      * Evaluates {@code tokens}: every token after the first is predicted from all before it.
      *
+     * @param model the model
      * @param manager where the state lives between segments (on the model's device)
+     * @param tokens the token ids
      * @param segment the most tokens per forward pass
      * @param progress updated with the number of tokens read (null for none)
+     * @return the loss and perplexity
      * @throws IllegalArgumentException for fewer than two tokens, an id outside the vocabulary or a
      *     segment below 1
      */
@@ -72,7 +75,14 @@ public final class TextEvaluation {
      * language model {@code block} that maps {@code [tokens [1, n], state...]} to {@code [logits [1,
      * n, V], next state...]} (an xLSTM model, or a baseline with the same convention).
      *
+     * @param block the language model
+     * @param vocab its vocabulary size
      * @param initialState the state before the first token (in {@code manager}, which this closes)
+     * @param manager where the state lives between segments
+     * @param tokens the token ids
+     * @param segment the most tokens per forward pass
+     * @param progress updated with the number of tokens read (null for none)
+     * @return the loss and perplexity
      */
     public static Result evaluate(Block block, int vocab, NDList initialState, NDManager manager, long[] tokens,
             int segment, Progress progress) {

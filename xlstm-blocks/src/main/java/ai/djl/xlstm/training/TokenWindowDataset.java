@@ -37,12 +37,20 @@ public final class TokenWindowDataset extends RandomAccessDataset {
         this.sequenceLength = builder.sequenceLength;
     }
 
-    /** The sequence length T. */
+    /**
+     * The sequence length T.
+     *
+     * @return T
+     */
     public int getSequenceLength() {
         return sequenceLength;
     }
 
-    /** The number of tokens in the corpus. */
+    /**
+     * The number of tokens in the corpus.
+     *
+     * @return the token count
+     */
     public long tokenCount() {
         return tokens.length;
     }
@@ -63,7 +71,11 @@ public final class TokenWindowDataset extends RandomAccessDataset {
     @Override
     public void prepare(Progress progress) {}
 
-    /** A builder over already tokenized text. */
+    /**
+     * A builder over already tokenized text.
+     *
+     * @return a new builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -74,6 +86,12 @@ public final class TokenWindowDataset extends RandomAccessDataset {
      * the last {@code validationFraction} of every document, cut at a paragraph boundary (else a
      * line break, else a space), so that every book is represented in both and no validation text
      * is trained on.
+     *
+     * @param path a text file or a folder of {@code .txt} files
+     * @param tokenizer the tokenizer
+     * @param validationFraction the fraction of each document kept for validation
+     * @return the train and validation token streams
+     * @throws IOException if a file cannot be read
      */
     public static long[][] split(Path path, TextCodec tokenizer, double validationFraction)
             throws IOException {
@@ -156,19 +174,33 @@ public final class TokenWindowDataset extends RandomAccessDataset {
             return this;
         }
 
-        /** The token stream. */
+        /**
+         * The token stream.
+         *
+         * @param tokens the token ids
+         * @return this builder
+         */
         public Builder setTokens(long[] tokens) {
             this.tokens = tokens;
             return this;
         }
 
-        /** The window length T (>= 2). */
+        /**
+         * The window length T (>= 2).
+         *
+         * @param sequenceLength T
+         * @return this builder
+         */
         public Builder setSequenceLength(int sequenceLength) {
             this.sequenceLength = sequenceLength;
             return this;
         }
 
-        /** Builds the dataset. */
+        /**
+         * Builds the dataset.
+         *
+         * @return the dataset
+         */
         public TokenWindowDataset build() {
             if (sequenceLength < 2) {
                 throw new IllegalArgumentException("sequence length must be >= 2, got " + sequenceLength);

@@ -48,13 +48,25 @@ public record TrainingSettings(
                 "validation and checkpoint intervals must be >= 0");
     }
 
-    /** Defaults as upstream trains small models: AdamW 1e-3 cosine to 1e-4, 10% warm-up, decay 0.1, clip 1. */
+    /**
+     * Defaults as upstream trains small models: AdamW 1e-3 cosine to 1e-4, 10% warm-up, decay 0.1, clip 1.
+     *
+     * @param steps the number of updates
+     * @param batchSize the sequences per batch
+     * @param seed the seed of initialization and sampling
+     * @return the settings
+     */
     public static TrainingSettings defaults(int steps, int batchSize, long seed) {
         return new TrainingSettings(steps, batchSize, 1, 1e-3f, 1e-4f, Math.max(1, steps / 10), 0.1f, 1f,
                 seed, Math.max(1, steps / 100), 0, 0, 0);
     }
 
-    /** A copy with another number of steps. */
+    /**
+     * A copy with another number of steps.
+     *
+     * @param newSteps the number of updates
+     * @return the copy
+     */
     public TrainingSettings withSteps(int newSteps) {
         return new TrainingSettings(newSteps, batchSize, accumulationSteps, learningRate, minLearningRate,
                 warmupSteps, weightDecay, maxGradNorm, seed, logEvery, validateEvery, validationBatches, checkpointEvery);

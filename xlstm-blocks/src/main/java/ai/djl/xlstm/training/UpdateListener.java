@@ -32,7 +32,13 @@ public interface UpdateListener extends TrainingListener {
             double validationPerplexity, double tokensPerSecond, double elapsedSeconds, boolean last,
             boolean stopping) {}
 
-    /** Called after every update. An exception stops training. */
+    /**
+     * Called after every update. An exception stops training.
+     *
+     * @param session the training session
+     * @param update the update's figures
+     * @throws IOException if the listener's output cannot be written
+     */
     void onUpdate(TrainingSession session, Update update) throws IOException;
 
     @Override

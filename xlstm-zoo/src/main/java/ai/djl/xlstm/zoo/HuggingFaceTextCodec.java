@@ -44,7 +44,10 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
     /**
      * Loads {@code tokenizer.json}.
      *
+     * @param tokenizerJson the {@code tokenizer.json} file
+     * @return the codec
      * @throws IllegalArgumentException if the file is missing or not a tokenizer.json
+     * @throws IOException if the file cannot be read
      */
     public static HuggingFaceTextCodec load(Path tokenizerJson) throws IOException {
         int size = vocabularySize(tokenizerJson);
@@ -71,7 +74,13 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
         }
     }
 
-    /** The number of token ids {@code tokenizer.json} can produce: its vocabulary and added tokens. */
+    /**
+     * The number of token ids {@code tokenizer.json} can produce: its vocabulary and added tokens.
+     *
+     * @param tokenizerJson the {@code tokenizer.json} file
+     * @return the largest token id plus one
+     * @throws IOException if the file cannot be read
+     */
     public static int vocabularySize(Path tokenizerJson) throws IOException {
         if (!Files.isRegularFile(tokenizerJson)) {
             throw new IllegalArgumentException("tokenizer file not found: " + tokenizerJson);

@@ -63,6 +63,7 @@ public final class TextStream implements Iterator<String>, AutoCloseable {
      * The whole result (text, tokens, log-probabilities, finish reason): generates the rest first
      * if the stream has not ended.
      *
+     * @return the result of the generation
      * @throws IllegalStateException if the stream was closed before generation finished
      */
     public GenerationResult result() {
@@ -72,7 +73,11 @@ public final class TextStream implements Iterator<String>, AutoCloseable {
         return source.result();
     }
 
-    /** Why generation stopped (generates the rest first if the stream has not ended). */
+    /**
+     * Why generation stopped (generates the rest first if the stream has not ended).
+     *
+     * @return the finish reason
+     */
     public FinishReason finishReason() {
         return result().finishReason();
     }
