@@ -58,6 +58,12 @@ import java.util.zip.CRC32C;
  * and {@code INT16} arrays), and streams the file tensor by tensor, so multi-gigabyte checkpoints
  * are never held in one Java array. A little-endian host is assumed, as for every PyTorch
  * platform.
+ *
+ * <p>As the reference reader, it requires the tensors to cover the data section exactly (no gap, no
+ * overlap, nothing after the last tensor). Files written by {@link #save} carry {@link #FORMAT_KEY}
+ * and {@link #CHECKSUM_KEY}, a CRC32C of the whole file checked on every load; see {@link
+ * #CHECKSUM_KEY} and {@link #DATA_CHECKSUM_KEY} for how files of this library, old and new, and of
+ * other writers are told apart.
  */
 public final class SafeTensors {
 
