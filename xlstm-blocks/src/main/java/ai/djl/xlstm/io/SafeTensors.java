@@ -95,8 +95,8 @@ public final class SafeTensors {
     private static final String OUR_PREFIX = "xlstm.";
     private static final List<String> OUR_KEYS = List.of(FORMAT_KEY, CHECKSUM_KEY, DATA_CHECKSUM_KEY);
     private static final String CHECKSUM_PLACEHOLDER = "00000000";
-    /** How the checksum appears in a header written by {@link #save}: the one place it is looked for. */
     private static final Pattern HEX8 = Pattern.compile("[0-9a-f]{8}");
+    /** How the checksum appears in a header written by {@link #save}: the one place it is looked for. */
     private static final byte[] CHECKSUM_FIELD = ("\"" + CHECKSUM_KEY + "\":\"").getBytes(StandardCharsets.US_ASCII);
     private static final long MAX_HEADER_BYTES = 100L << 20;
     private static final int CHUNK_BYTES = 1 << 20;
