@@ -157,7 +157,12 @@ public final class UpstreamCheckpoint {
     public static void loadWeights(XLstmLanguageModel model, Map<String, NDArray> tensors, ImportOptions storage,
             String source) {
         XLstmConfig config = model.getConfig();
-        Map<String, NDArray> canonical = canonicalize(tensors, config, storage);
+        Map<String, NDArray> canonical;
+        try {
+            canonical = canonicalize(tensors, config, storage);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("checkpoint " + source + ": " + e.getMessage(), e);
+        }
         Map<String, Parameter> params = ParameterNames.of(model);
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, Parameter> e : params.entrySet()) {
@@ -210,8 +215,11 @@ public final class UpstreamCheckpoint {
                 if (storage.weightMode() == ImportOptions.WeightMode.FUSED && splitFused(name, t, large, out)) {
                     continue;
                 }
-            } else if (config instanceof XLstmLmConfig lm && storage.slstmLayout() == ImportOptions.SLstmLayout.VANILLA) {
-                t = vanillaToCudaLayout(name, t, lm.slstm());
+            } else if (config instanceof XLstmLmConfig lm && lm.slstm() != null) {
+                requireDeclaredLayout(name, t, lm.slstm(), storage.slstmLayout());
+                if (storage.slstmLayout() == ImportOptions.SLstmLayout.VANILLA) {
+                    t = vanillaToCudaLayout(name, t, lm.slstm());
+                }
             }
             out.put(name, t);
         }
@@ -279,6 +287,33 @@ public final class UpstreamCheckpoint {
             out.put(name.replace("." + fused + ".", "." + parts[i] + "."), pieces.get(i));
         }
         return true;
+    }
+
+    /**
+     * Refuses an sLSTM recurrent kernel whose shape is that of the other layout than the one declared
+     * (the two differ: {@code [NH, DH, 4 * DH]} and {@code [NH, 4 * DH, DH]}). The bias has the same
+     * shape in both, so without this check a kernel left as it is beside a reordered bias loads as a
+     * different model.
+     */
+    private static void requireDeclaredLayout(String name, NDArray t, SLstmLayerConfig slstm,
+            ImportOptions.SLstmLayout declared) {
+        if (!name.endsWith("slstm_cell._recurrent_kernel_")) {
+            return;
+        }
+        long nh = slstm.numHeads();
+        long dh = slstm.headDim();
+        Shape cuda = new Shape(nh, dh, 4 * dh);
+        Shape vanilla = new Shape(nh, 4 * dh, dh);
+        ImportOptions.SLstmLayout found = t.getShape().equals(cuda) ? ImportOptions.SLstmLayout.CUDA
+                : t.getShape().equals(vanilla) ? ImportOptions.SLstmLayout.VANILLA : null;
+        if (found != null && found != declared) {
+            String layout = found.name().toLowerCase(Locale.ROOT);
+            throw new IllegalArgumentException(name + " has shape " + t.getShape() + ", the " + layout + " sLSTM layout"
+                    + " ([NH, DH, 4 * DH] = " + cuda + " is cuda, [NH, 4 * DH, DH] = " + vanilla + " is vanilla), but"
+                    + " the checkpoint is declared " + declared.name().toLowerCase(Locale.ROOT) + " (the config's"
+                    + " slstm_backend_layout or sLSTM backend, or the import options given): set slstm_backend_layout"
+                    + " to \"" + layout + "\"");
+        }
     }
 
     /**

@@ -227,6 +227,41 @@ class CheckpointPreflightTest {
     }
 
     @Test
+    void anSLstmKernelOfTheOtherLayoutThanDeclaredIsRefusedNamingTheLayout(@TempDir Path tmp) throws Exception {
+        // the case: a CUDA-layout checkpoint declared vanilla loaded with only the bias reordered
+        Path cuda = checkpoint(neurips(false), tmp.resolve("cuda"));
+        editConfig(cuda, Map.of("slstm_backend_layout", "vanilla"));
+        assertContains(loadFailure(cuda), "checkpoint " + cuda + ": xlstm_block_stack.blocks.1.xlstm.slstm_cell."
+                + "_recurrent_kernel_ has shape (4, 8, 32), the cuda sLSTM layout", "declared vanilla",
+                "set slstm_backend_layout to \"cuda\"");
+        // and a vanilla-layout kernel declared (by default) cuda
+        Path vanilla = checkpoint(neurips(false), tmp.resolve("vanilla"));
+        editTensors(vanilla, t -> t.replaceAll((name, v) -> name.endsWith("_recurrent_kernel_") ? v.transpose(0, 2, 1) : v));
+        assertContains(loadFailure(vanilla), "has shape (4, 32, 8), the vanilla sLSTM layout", "declared cuda",
+                "set slstm_backend_layout to \"vanilla\"");
+        // declared vanilla, it converts to what the CUDA checkpoint holds
+        editConfig(vanilla, Map.of("slstm_backend_layout", "vanilla"));
+        editTensors(vanilla, t -> t.replaceAll((name, v) -> name.endsWith("slstm_cell._bias_")
+                ? v.reshape(4, 4, 8).transpose(1, 0, 2).reshape(-1) : v)); // (head, gate, dim) -> (gate, head, dim)
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, ai.djl.nn.Parameter> converted = ParameterNames.of(UpstreamCheckpoint.load(vanilla, manager));
+            Map<String, NDArray> saved = SafeTensors.load(tmp.resolve("cuda/model.safetensors"), manager);
+            for (String name : List.of("xlstm_block_stack.blocks.1.xlstm.slstm_cell._recurrent_kernel_",
+                    "xlstm_block_stack.blocks.1.xlstm.slstm_cell._bias_")) {
+                assertTrue(saved.get(name).contentEquals(converted.get(name).getArray()), name);
+            }
+        }
+    }
+
+    private static String loadFailure(Path dir) {
+        return assertThrows(IllegalArgumentException.class, () -> {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                UpstreamCheckpoint.load(dir, manager);
+            }
+        }).getMessage();
+    }
+
+    @Test
     void missingBlocksAreNamed(@TempDir Path tmp) throws Exception {
         Path dir = checkpoint(neurips(false), tmp.resolve("blocks"));
         editTensors(dir, t -> t.keySet().removeIf(n -> n.startsWith("xlstm_block_stack.blocks.2.")));

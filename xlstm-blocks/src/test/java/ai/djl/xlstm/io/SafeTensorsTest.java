@@ -63,11 +63,11 @@ class SafeTensorsTest {
         assertEquals(0, headerLength % 8);
         byte[] bytes = Files.readAllBytes(file);
         String json = new String(bytes, 8, (int) headerLength, StandardCharsets.UTF_8);
-        assertTrue(json.startsWith("{\"__metadata__\":{\"format\":\"pt\",\"" + SafeTensors.DATA_CHECKSUM_KEY + "\":\""), json);
-        CRC32C crc = new CRC32C();
-        crc.update(bytes, (int) (8 + headerLength), (int) (bytes.length - 8 - headerLength));
-        assertEquals(String.format("%08x", crc.getValue()), SafeTensors.readMetadata(file).get(SafeTensors.DATA_CHECKSUM_KEY),
-                "the checksum of the data as written");
+        String prefix = "{\"__metadata__\":{\"xlstm.format\":\"2\",\"xlstm.crc32c\":\"";
+        assertTrue(json.startsWith(prefix), json);
+        assertTrue(json.startsWith("\",\"format\":\"pt\"},", prefix.length() + 8), json);
+        assertEquals(wholeFileCrc(bytes, 8 + prefix.length()), SafeTensors.readMetadata(file).get("xlstm.crc32c"),
+                "the checksum of the whole file as written, its own digits read as 0s");
 
         Map<String, SafeTensors.TensorInfo> header = SafeTensors.readHeader(file);
         assertEquals(List.copyOf(tensors.keySet()), List.copyOf(header.keySet()));
@@ -96,7 +96,180 @@ class SafeTensorsTest {
         bytes[bytes.length - 3] ^= 1; // a low mantissa bit of the last float: still a plausible value
         Files.write(file, bytes);
         SafeTensors.readHeader(file); // the header alone is fine
-        assertMessage(() -> SafeTensors.load(file, manager), file + " is corrupted: its tensor data do not match the checksum");
+        assertMessage(() -> SafeTensors.load(file, manager), file + " is corrupted: its bytes (header or data) do not"
+                + " match the checksum saved in it (xlstm.crc32c");
+    }
+
+    /** The CRC32C of a whole file as 8 hex digits, the 8 bytes at {@code digitsAt} read as '0'. */
+    private static String wholeFileCrc(byte[] bytes, int digitsAt) {
+        byte[] blanked = bytes.clone();
+        java.util.Arrays.fill(blanked, digitsAt, digitsAt + 8, (byte) '0');
+        CRC32C crc = new CRC32C();
+        crc.update(blanked);
+        return String.format("%08x", crc.getValue());
+    }
+
+    /** Where the 8 checksum digits of a file written by save lie. */
+    private static int checksumDigitsAt(byte[] bytes) {
+        String head = new String(bytes, 0, Math.min(bytes.length, 200), StandardCharsets.ISO_8859_1);
+        return head.indexOf("\"xlstm.crc32c\":\"") + "\"xlstm.crc32c\":\"".length();
+    }
+
+    @Test
+    void everySingleBitFlipOfASavedFileIsRefused() throws IOException {
+        Path file = dir.resolve("small.safetensors");
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        tensors.put("a", manager.create(new float[] {1f, -2f, 3.5f}));
+        tensors.put("b", manager.create(new float[] {4f, 5f, 6f}));
+        tensors.put("ids", manager.create(new int[] {7, 8}));
+        SafeTensors.save(file, tensors, Map.of("format", "pt"));
+        byte[] original = Files.readAllBytes(file);
+        SafeTensors.load(file, manager).values().forEach(NDArray::close);
+        Path flipped = dir.resolve("flipped.safetensors");
+        int refused = 0;
+        List<String> loaded = new java.util.ArrayList<>();
+        for (int bit = 0; bit < original.length * 8; bit++) {
+            byte[] bytes = original.clone();
+            bytes[bit / 8] ^= (byte) (1 << (bit % 8));
+            Files.write(flipped, bytes);
+            try {
+                SafeTensors.load(flipped, manager).values().forEach(NDArray::close);
+                loaded.add("byte " + bit / 8 + " bit " + bit % 8);
+            } catch (IllegalArgumentException | IOException e) {
+                refused++;
+            }
+        }
+        System.out.printf("single-bit flips of a %d-byte saved file: %d of %d refused%n",
+                original.length, refused, original.length * 8);
+        assertEquals(List.of(), loaded, "flips that loaded");
+    }
+
+    @Test
+    void headerChangesThatKeepItValidAreRefusedByTheChecksum() throws IOException {
+        Path file = dir.resolve("header.safetensors");
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        tensors.put("p", manager.create(new float[] {1f, 2f}));
+        tensors.put("q", manager.create(new float[] {3f, 4f}));
+        SafeTensors.save(file, tensors, null);
+        String json = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+        // the two same-shaped tensors' offsets swapped: a valid header that reads p as q
+        String swapped = json.replace("[0,8]", "[X]").replace("[8,16]", "[0,8]").replace("[X]", "[8,16]");
+        Path swappedFile = dir.resolve("swapped.safetensors");
+        Files.write(swappedFile, swapped.getBytes(StandardCharsets.ISO_8859_1));
+        SafeTensors.readHeader(swappedFile); // a valid header
+        assertMessage(() -> SafeTensors.load(swappedFile, manager), swappedFile + " is corrupted");
+        // float32 relabelled as int32 (same size)
+        Path relabelled = dir.resolve("relabelled.safetensors");
+        Files.write(relabelled, json.replaceFirst("\"F32\"", "\"I32\"").getBytes(StandardCharsets.ISO_8859_1));
+        assertEquals("I32", SafeTensors.readHeader(relabelled).get("p").dtype());
+        assertMessage(() -> SafeTensors.load(relabelled, manager), relabelled + " is corrupted");
+    }
+
+    @Test
+    void aDamagedChecksumKeyOrFormatIsRefused() throws IOException {
+        Path file = dir.resolve("keys.safetensors");
+        SafeTensors.save(file, Map.of("w", manager.create(new float[] {1f})), null);
+        String json = new String(Files.readAllBytes(file), StandardCharsets.ISO_8859_1);
+        // the issue's case: one flipped bit in the checksum's key name
+        Path renamed = dir.resolve("renamed.safetensors");
+        Files.write(renamed, json.replace("xlstm.crc32c", "xlstm.crc32b").getBytes(StandardCharsets.ISO_8859_1));
+        assertInvalid(renamed, renamed + ": its metadata has keys of this library's writer [xlstm.format, xlstm.crc32b]"
+                + " but no valid checksum");
+        Path prefix = dir.resolve("prefix.safetensors");
+        Files.write(prefix, json.replace("xlstm.crc32c", "xlstl.crc32c").getBytes(StandardCharsets.ISO_8859_1));
+        assertInvalid(prefix, "no valid checksum");
+        Path newer = dir.resolve("newer.safetensors");
+        Files.write(newer, json.replace("\"xlstm.format\":\"2\"", "\"xlstm.format\":\"3\"")
+                .getBytes(StandardCharsets.ISO_8859_1));
+        assertInvalid(newer, "metadata xlstm.format is '3', but this library reads format 2");
+        Path upper = dir.resolve("upper.safetensors");
+        int at = checksumDigitsAt(json.getBytes(StandardCharsets.ISO_8859_1));
+        byte[] bytes = json.getBytes(StandardCharsets.ISO_8859_1);
+        for (int i = at; i < at + 8; i++) {
+            bytes[i] = (byte) 'A';
+        }
+        Files.write(upper, bytes);
+        assertInvalid(upper, "its checksum xlstm.crc32c 'AAAAAAAA' is not written as this library writes it");
+        // a file of another writer with a key of ours but no checksum
+        String ours = "{'__metadata__':{'xlstm.note':'x'},'a':" + f32(1, 0, 4) + '}';
+        assertInvalid(writeRaw(ours, 4), "its metadata has keys of this library's writer [xlstm.note]");
+    }
+
+    @Test
+    void filesOfFormatOneLoadCheckedAgainstTheirDataChecksum() throws IOException {
+        byte[] data = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1.5f).putFloat(-2f).array();
+        CRC32C crc = new CRC32C();
+        crc.update(data);
+        String v1 = "{'__metadata__':{'format':'pt','xlstm.data_crc32c':'" + String.format("%08x", crc.getValue())
+                + "'},'w':" + f32(2, 0, 8) + '}';
+        Path file = writeRaw(v1, data);
+        assertArrayEquals(new float[] {1.5f, -2f}, SafeTensors.load(file, manager).get("w").toFloatArray());
+        data[0] ^= 1;
+        Path flipped = writeRaw(v1, data);
+        assertMessage(() -> SafeTensors.load(flipped, manager), flipped + " is corrupted: its tensor data do not match"
+                + " the checksum saved with them (xlstm.data_crc32c");
+        data[0] ^= 1;
+        Path renamed = writeRaw(v1.replace("xlstm.data_crc32c", "xlstm.data_crc32s"), data);
+        assertInvalid(renamed, "keys of this library's writer [xlstm.data_crc32s] but no valid checksum");
+        Path prefix = writeRaw(v1.replace("xlstm.data_crc32c", "xlctm.data_crc32c"), data);
+        assertInvalid(prefix, "keys of this library's writer [xlctm.data_crc32c] but no valid checksum");
+        // saving it again writes format 2
+        Map<String, String> metadata = SafeTensors.readMetadata(writeRaw(v1, data));
+        Path again = dir.resolve("again.safetensors");
+        SafeTensors.save(again, SafeTensors.load(writeRaw(v1, data), manager), metadata);
+        assertEquals(Map.of("xlstm.format", "2", "xlstm.crc32c", SafeTensors.readMetadata(again).get("xlstm.crc32c"),
+                "format", "pt"), SafeTensors.readMetadata(again));
+        assertArrayEquals(new float[] {1.5f, -2f}, SafeTensors.load(again, manager).get("w").toFloatArray());
+    }
+
+    @Test
+    void theTensorsMustCoverTheDataSectionExactly() throws IOException {
+        // the issue's case: a header length one less than written shifts every tensor by a byte
+        String json = "{'a':" + f32(2, 0, 8) + ",'b':" + f32(1, 8, 12) + "}  ";
+        Path file = writeRaw(json, 12);
+        SafeTensors.load(file, manager).values().forEach(NDArray::close);
+        byte[] bytes = Files.readAllBytes(file);
+        bytes[0]--;
+        Files.write(file, bytes);
+        assertInvalid(file, "the tensors cover 12 bytes but the data section (from the end of the header to the end"
+                + " of the file) has 13: a wrong header length, or bytes appended to the file");
+        // bytes appended after the data
+        assertInvalid(writeRaw(json, 13), "the tensors cover 12 bytes but the data section");
+        // a gap between tensors, and one before the first
+        assertInvalid(writeRaw("{'a':" + f32(1, 0, 4) + ",'b':" + f32(1, 8, 12) + '}', 12),
+                "bytes 4 to 8 of the data section belong to no tensor (a gap before tensor 'b')");
+        assertInvalid(writeRaw("{'a':" + f32(1, 4, 8) + '}', 8), "bytes 0 to 4 of the data section belong to no tensor");
+        // a file saved by us, its header length one less: refused before its checksum is read
+        Path saved = dir.resolve("saved.safetensors");
+        SafeTensors.save(saved, Map.of("w", manager.arange(4f)), null);
+        byte[] savedBytes = Files.readAllBytes(saved);
+        savedBytes[0]--;
+        Files.write(saved, savedBytes);
+        assertInvalid(saved, "the tensors cover 16 bytes but the data section");
+        // empty tensors anywhere in the sequence, and out of header order, are fine
+        String shuffled = "{'b':" + f32(1, 4, 8) + ",'e':" + f32(0, 4, 4) + ",'a':" + f32(1, 0, 4) + ",'z':"
+                + f32(0, 8, 8) + '}';
+        assertEquals(List.of("b", "e", "a", "z"), List.copyOf(SafeTensors.readHeader(writeRaw(shuffled, 8)).keySet()));
+        assertInvalid(writeRaw("{'a':" + f32(2, 0, 8) + ",'e':" + f32(0, 4, 4) + '}', 8),
+                "tensors 'a' and 'e' overlap");
+    }
+
+    @Test
+    void pipesAndFoldersAreRefusedBeforeTheyAreOpened() throws Exception {
+        Path fifo = dir.resolve("shard.safetensors");
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor() == 0, "mkfifo is available");
+        saveFloats("a.safetensors", "x", 1f);
+        writeIndex("{'x':'a.safetensors','y':'shard.safetensors'}");
+        org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(java.time.Duration.ofSeconds(60), () -> {
+            assertCheckpointInvalid("model.safetensors.index.json: tensor 'y' is mapped to shard 'shard.safetensors',"
+                    + " which is not a regular file (a folder, pipe or device)");
+            assertMessage(() -> SafeTensors.readCheckpointHeader(dir), "which is not a regular file");
+            assertInvalid(fifo, fifo + ": not a regular file (a folder, pipe or device)");
+            assertMessage(() -> SafeTensors.readMetadata(fifo), "not a regular file");
+        }, "a FIFO must be refused, not opened (the open blocks until a writer comes)");
+        writeIndex("{'x':'a.safetensors','y':'gone.safetensors'}");
+        assertCheckpointInvalid("tensor 'y' is mapped to shard 'gone.safetensors', which does not exist");
     }
 
     @Test

@@ -8,6 +8,7 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
 
 import java.io.IOException;
+import java.nio.file.Path;
 
 /** DJL's model loader for one catalog entry, which first makes sure DJL's cache knows the entry. */
 final class XLstmModelLoader extends BaseModelLoader {
@@ -26,6 +27,17 @@ final class XLstmModelLoader extends BaseModelLoader {
     public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
             throws IOException, ModelNotFoundException, MalformedModelException {
         catalog.publish(entry);
-        return super.loadModel(criteria);
+        try {
+            return super.loadModel(criteria);
+        } catch (IllegalArgumentException e) {
+            // a damaged file in DJL's cache (copied once, never checked again by DJL): say how to renew it
+            Path folder = ZooCatalog.cacheFolder(entry).toAbsolutePath().normalize();
+            if (e.getMessage() != null && e.getMessage().contains(folder.toString())) {
+                throw new IllegalArgumentException(e.getMessage() + "\n(this is the copy of the zoo model "
+                        + entry.name() + " in DJL's cache: delete the folder " + folder + " and load the model again"
+                        + " for a fresh copy)", e);
+            }
+            throw e;
+        }
     }
 }

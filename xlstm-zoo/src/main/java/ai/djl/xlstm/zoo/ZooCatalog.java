@@ -164,6 +164,13 @@ final class ZooCatalog {
         }
     }
 
+    /** The folder of DJL's cache that holds (or will hold) the files of {@code entry}. */
+    static Path cacheFolder(Entry entry) throws IOException {
+        MRL mrl = XLstmModelZoo.REPOSITORY.model(
+                Application.NLP.TEXT_GENERATION, XLstmModelZoo.GROUP_ID, entry.name(), entry.version());
+        return XLstmModelZoo.REPOSITORY.getCacheDirectory().resolve(mrl.toURI().getPath()).resolve(entry.version());
+    }
+
     private static boolean isDownloaded(Path metadataDir, Entry entry) {
         return Files.isDirectory(metadataDir.resolve(entry.version()));
     }

@@ -20,6 +20,7 @@ import ai.djl.xlstm.generate.FinishReason;
 import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.Generator;
+import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -30,6 +31,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -222,6 +224,56 @@ class ZooModelTest {
                 pool.shutdownNow();
             }
             System.out.printf("[zoo] 8 threads x 3 rounds: 24 generations equal the single-thread outputs%n");
+        }
+    }
+
+    @Test
+    void bundledModelsCarryTheWholeFileChecksum() throws Exception {
+        for (ZooCatalog.Entry entry : ZooCatalog.load().entries()) {
+            if (entry.bundled() != null) {
+                Path file = Path.of(ZooCatalog.resource(entry, "model.safetensors").toURI());
+                Map<String, String> metadata = SafeTensors.readMetadata(file);
+                assertEquals(SafeTensors.FORMAT_VERSION, metadata.get(SafeTensors.FORMAT_KEY), entry.name());
+                assertTrue(metadata.get(SafeTensors.CHECKSUM_KEY).matches("[0-9a-f]{8}"), entry.name());
+                try (NDManager manager = NDManager.newBaseManager()) {
+                    SafeTensors.load(file, manager); // checks the checksum
+                }
+            }
+        }
+    }
+
+    @Test
+    void aCorruptedCopyInTheCacheIsRefusedNamingTheFileAndTheFolderToDelete() throws Exception {
+        Path cached;
+        try (ZooModel<NDList, NDList> model = byName(NDList.class, NDList.class).build().loadModel()) {
+            cached = model.getModelPath().resolve("model.safetensors");
+        }
+        byte[] original = Files.readAllBytes(cached);
+        try {
+            byte[] corrupted = original.clone();
+            corrupted[corrupted.length - 3] ^= 1; // a low bit of the last weight: a plausible value
+            Files.write(cached, corrupted);
+            Criteria<NDList, NDList> criteria = byName(NDList.class, NDList.class).build();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, criteria::loadModel);
+            Path folder = ZooCatalog.cacheFolder(ZooCatalog.load().entry(NAME)).toAbsolutePath().normalize();
+            assertTrue(e.getMessage().contains(cached + " is corrupted"), e.getMessage());
+            assertTrue(e.getMessage().contains("in DJL's cache: delete the folder " + folder + " and load the model"
+                    + " again"), e.getMessage());
+            assertTrue(cached.toAbsolutePath().normalize().startsWith(folder), folder + " holds " + cached);
+            // what the message says to do gives a fresh copy, which loads
+            try (java.util.stream.Stream<Path> files = Files.walk(folder)) {
+                for (Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+            try (ZooModel<NDList, NDList> model = criteria.loadModel()) {
+                assertEquals(cached, model.getModelPath().resolve("model.safetensors"));
+                assertArrayEquals(original, Files.readAllBytes(cached), "a fresh copy of the bundled file");
+            }
+        } finally {
+            if (Files.exists(cached) && !Arrays.equals(original, Files.readAllBytes(cached))) {
+                Files.write(cached, original);
+            }
         }
     }
 
