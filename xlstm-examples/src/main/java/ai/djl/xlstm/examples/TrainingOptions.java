@@ -10,6 +10,9 @@ final class TrainingOptions {
     @Option(names = "--text", paramLabel = "FILE_OR_DIR", description = "a text file, or a folder of .txt documents (with --resume: default the run's)")
     Path text;
 
+    @Option(names = "--allow-new-text", description = "with --resume: continue on a corpus whose content differs from the run's")
+    boolean allowNewText;
+
     @Option(names = "--out", paramLabel = "DIR", description = "output folder (default: the --resume folder)")
     Path out;
 
