@@ -181,6 +181,11 @@ class TrainRunTest {
         assertTrue(Files.readString(out.resolve("run.json")).contains(otherHash), "the run now records its new corpus");
     }
 
+    /** Sends SIG{@code name} to {@code p}. */
+    private static void signal(String name, Process p) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-" + name, String.valueOf(p.pid())).start().waitFor());
+    }
+
     /** sha256sum's digest of a file, computed apart from the code under test. */
     private static String sha256(Path file) throws Exception {
         return java.util.HexFormat.of().formatHex(
@@ -203,13 +208,17 @@ class TrainRunTest {
             }
             assertTrue(p.isAlive(), Files.readString(log));
             assertTrue(Files.readString(log).contains("removed 2 stale temporaries left in " + out), Files.readString(log));
-            String[] second = run(List.of("train", "--resume", out.toString(), "--steps", "100001"));
+            signal("STOP", p); // the first writer holds still, so that the second asks for a step past the run's
+            int at = TrainingSession.stepOf(out);
+            String[] second = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(at + 1)));
             assertEquals("1", second[0], second[2]);
             assertTrue(second[2].contains("error: " + out + " is in use by process " + p.pid() + ", which holds its .lock"),
                     second[2]);
-            String[] finetune = run(List.of("finetune", "--resume", out.toString(), "--steps", "100001"));
+            String[] finetune = run(List.of("finetune", "--resume", out.toString(), "--steps", String.valueOf(at + 1)));
             assertTrue(finetune[2].contains("in use by process " + p.pid()), finetune[2]);
+            assertEquals(at, TrainingSession.stepOf(out), "the second writer wrote nothing");
         } finally {
+            signal("CONT", p);
             p.destroy();
             assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         }
