@@ -185,6 +185,8 @@ public final class TrainingSession implements AutoCloseable {
      * Trains {@code block} (any DJL block mapping tokens {@code [B, T]} to logits {@code [B, T,
      * V]}, e.g. a baseline), initialized here from {@code settings.seed()}. Checkpoints need an
      * {@link XLstmLanguageModel}; pass a null {@code outDir} for other blocks.
+     *
+     * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(Block block, TrainingSettings settings, Path outDir, Device device)
             throws IOException {

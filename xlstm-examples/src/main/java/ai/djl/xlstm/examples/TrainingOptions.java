@@ -19,7 +19,7 @@ final class TrainingOptions {
     @Option(names = "--resume", paramLabel = "DIR", description = "continue the run checkpointed in DIR")
     Path resume;
 
-    @Option(names = "--steps", description = "optimizer updates (default: 1000 for train, 200 for finetune)")
+    @Option(names = "--steps", description = "optimizer updates in all (default: 1000 for train, 200 for finetune; with --resume: a new total past the run's step)")
     Integer steps;
 
     @Option(names = "--batch", defaultValue = "8", description = "sequences per batch (default: ${DEFAULT-VALUE})")
