@@ -315,6 +315,7 @@ public final class SafeTensors {
                 while (checksum.hasRemaining()) {
                     channel.write(checksum, checksumAt + checksum.position());
                 }
+                AtomicFiles.force(channel, tmp); // on the disk before the rename names it
             }
             AtomicFiles.move(tmp, file);
         } finally {

@@ -125,19 +125,57 @@ public final class TokenWindowDataset extends RandomAccessDataset {
     }
 
     static List<String> documents(Path path) throws IOException {
-        if (!Files.isDirectory(path)) {
-            return List.of(Files.readString(path, StandardCharsets.UTF_8));
-        }
         List<String> documents = new ArrayList<>();
-        try (Stream<Path> files = Files.list(path)) {
-            for (Path f : files.filter(p -> p.toString().endsWith(".txt")).sorted().toList()) {
-                documents.add(Files.readString(f, StandardCharsets.UTF_8));
-            }
-        }
-        if (documents.isEmpty()) {
-            throw new IllegalArgumentException("no .txt files in " + path);
+        for (Path f : documentFiles(path)) {
+            documents.add(Files.readString(f, StandardCharsets.UTF_8));
         }
         return documents;
+    }
+
+    /** The files of the corpus at {@code path}, in the order {@link #split} reads them. */
+    private static List<Path> documentFiles(Path path) throws IOException {
+        if (!Files.isDirectory(path)) {
+            return List.of(path);
+        }
+        List<Path> files;
+        try (Stream<Path> list = Files.list(path)) {
+            files = list.filter(p -> p.toString().endsWith(".txt")).sorted().toList();
+        }
+        if (files.isEmpty()) {
+            throw new IllegalArgumentException("no .txt files in " + path);
+        }
+        return files;
+    }
+
+    /**
+     * The SHA-256 (lower-case hex) of the corpus at {@code path} as {@link #split} reads it: of a
+     * file, its bytes (what {@code sha256sum FILE} prints); of a folder, each {@code .txt} document
+     * in order as its length (8 bytes, big-endian) then its bytes. The same text at another path has
+     * the same hash.
+     */
+    public static String corpusSha256(Path path) throws IOException {
+        if (!Files.exists(path)) {
+            throw new IllegalArgumentException("corpus not found: " + path);
+        }
+        java.security.MessageDigest sha;
+        try {
+            sha = java.security.MessageDigest.getInstance("SHA-256");
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every Java platform has SHA-256", e);
+        }
+        boolean folder = Files.isDirectory(path);
+        byte[] buffer = new byte[1 << 16];
+        for (Path f : documentFiles(path)) {
+            if (folder) {
+                sha.update(java.nio.ByteBuffer.allocate(Long.BYTES).putLong(Files.size(f)).array());
+            }
+            try (java.io.InputStream in = Files.newInputStream(f)) {
+                for (int n = in.read(buffer); n >= 0; n = in.read(buffer)) {
+                    sha.update(buffer, 0, n);
+                }
+            }
+        }
+        return java.util.HexFormat.of().formatHex(sha.digest());
     }
 
     private static long[] tokenize(List<String> documents, TextCodec tokenizer, long eos) {

@@ -21,6 +21,7 @@ import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.io.FolderLock;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -53,7 +54,14 @@ import java.util.Objects;
  * atomically; the previous checkpoint is kept, older ones are deleted. So a crash or a kill at any
  * moment leaves a complete checkpoint to resume from, and the run's folder loads as its newest
  * checkpoint ({@link UpstreamCheckpoint#resolveFolder}). The run's folder also gets {@code
- * metrics.csv} (all rows so far) and {@code serving.properties}.
+ * metrics.csv} (all rows so far) and {@code serving.properties}. Everything a checkpoint holds is
+ * forced to the disk before the renames that publish it, and each rename's folder after it, so a
+ * power loss too leaves {@code latest} naming a complete checkpoint.
+ *
+ * <p>A session that writes a run's folder holds it ({@link FolderLock}) from its creation to
+ * {@link #close}: a second session on the same folder, in this process or another, is refused.
+ * Temporaries in the folder when the session claims it are leftovers of a killed writer and are
+ * deleted (with a warning that counts them).
  *
  * <p>{@link #requestStop} (from any thread, e.g. a signal handler) ends training at the next step
  * boundary, with a checkpoint.
@@ -64,11 +72,13 @@ public final class TrainingSession implements AutoCloseable {
     private static final String METRICS_FILE = "metrics.csv";
     private static final String CHECKPOINT_PREFIX = "checkpoint-";
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
+    private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainingSession.class);
 
     private final Model model;
     private final Block block;
     private final TrainingSettings settings;
     private final Path outDir;
+    private final FolderLock lock;
     private final GroupedAdamW optimizer;
     private final LossCapture lossCapture = new LossCapture();
     private final MetricsLog metrics;
@@ -82,12 +92,13 @@ public final class TrainingSession implements AutoCloseable {
     /** What {@code trainer_state.json} holds. */
     private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
 
-    private TrainingSession(Model model, Block block, TrainingSettings settings, Path outDir,
+    private TrainingSession(Model model, Block block, TrainingSettings settings, Path outDir, FolderLock lock,
             SavedState resumed, MetricsLog metrics) {
         this.model = model;
         this.block = block;
         this.settings = settings;
         this.outDir = outDir;
+        this.lock = lock;
         this.step = resumed == null ? 0 : resumed.step();
         this.consumedBatches = resumed == null ? 0 : resumed.consumedBatches();
         this.elapsedSeconds = resumed == null ? 0 : resumed.elapsedSeconds();
@@ -163,6 +174,7 @@ public final class TrainingSession implements AutoCloseable {
      * (null: the default device).
      *
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(XLstmConfig config, TrainingSettings settings, Path outDir, Device device)
             throws IOException {
@@ -173,17 +185,25 @@ public final class TrainingSession implements AutoCloseable {
      * Trains {@code block} (any DJL block mapping tokens {@code [B, T]} to logits {@code [B, T,
      * V]}, e.g. a baseline), initialized here from {@code settings.seed()}. Checkpoints need an
      * {@link XLstmLanguageModel}; pass a null {@code outDir} for other blocks.
+     *
+     * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(Block block, TrainingSettings settings, Path outDir, Device device)
             throws IOException {
         if (outDir != null && !(block instanceof XLstmLanguageModel)) {
             throw new IllegalArgumentException("checkpoints need an XLstmLanguageModel, got " + block.getClass().getSimpleName());
         }
+        FolderLock lock = claim(outDir);
         Model model = Model.newInstance("xlstm", device);
-        Engine.getInstance().setRandomSeed((int) settings.seed());
-        block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
-        model.setBlock(block);
-        return new TrainingSession(model, block, settings, outDir, null, outDir == null ? null : new MetricsLog());
+        try {
+            Engine.getInstance().setRandomSeed((int) settings.seed());
+            block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
+            model.setBlock(block);
+            return new TrainingSession(model, block, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
+        } catch (RuntimeException e) {
+            release(model, lock, e);
+            throw e;
+        }
     }
 
     /**
@@ -192,17 +212,19 @@ public final class TrainingSession implements AutoCloseable {
      * optimizer: fine-tuning.
      *
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fromPretrained(Path checkpoint, TrainingSettings settings, Path outDir, Device device)
             throws IOException {
+        FolderLock lock = claim(outDir);
         Model model = Model.newInstance("xlstm", device);
         try {
             XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
             model.setBlock(block);
             Engine.getInstance().setRandomSeed((int) settings.seed());
-            return new TrainingSession(model, block, settings, outDir, null, outDir == null ? null : new MetricsLog());
+            return new TrainingSession(model, block, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
         } catch (IOException | RuntimeException e) {
-            model.close();
+            release(model, lock, e);
             throw e;
         }
     }
@@ -213,33 +235,97 @@ public final class TrainingSession implements AutoCloseable {
      * into the run's folder.
      *
      * @param steps a new total number of updates, or null to keep the checkpoint's
+     * @throws IllegalArgumentException if {@code steps} is not past the checkpoint's step
+     * @throws IllegalStateException if another session, here or in another process, writes the run
      */
     public static TrainingSession resume(Path dir, Integer steps, Device device) throws IOException {
-        Path checkpoint = UpstreamCheckpoint.resolveFolder(dir);
-        SavedState saved = readState(checkpoint);
-        TrainingSettings settings = steps == null ? saved.settings() : saved.settings().withSteps(steps);
-        Path parent = checkpoint.toAbsolutePath().getParent();
-        Path runDir = !checkpoint.equals(dir) ? dir
+        Path first = UpstreamCheckpoint.resolveFolder(dir);
+        Path parent = first.toAbsolutePath().getParent();
+        Path runDir = !first.equals(dir) ? dir
                 : parent != null && Files.isRegularFile(parent.resolve(UpstreamCheckpoint.LATEST)) ? parent : dir;
-        Path csv = Files.isRegularFile(checkpoint.resolve(METRICS_FILE)) ? checkpoint.resolve(METRICS_FILE)
-                : runDir.resolve(METRICS_FILE);
-        MetricsLog metrics = new MetricsLog(csv, saved.step());
-        Model model = Model.newInstance("xlstm", device);
+        FolderLock lock = claim(runDir);
+        Model model = null;
         try {
+            Path checkpoint = UpstreamCheckpoint.resolveFolder(dir); // again: the run may have moved on
+            SavedState saved = readState(checkpoint);
+            if (steps != null && steps <= saved.step()) {
+                throw new IllegalArgumentException(checkpoint + " is already at step " + saved.step()
+                        + "; a total of " + steps + " steps is not past it (steps count every update of the run)");
+            }
+            TrainingSettings settings = steps == null ? saved.settings() : saved.settings().withSteps(steps);
+            Path csv = Files.isRegularFile(checkpoint.resolve(METRICS_FILE)) ? checkpoint.resolve(METRICS_FILE)
+                    : runDir.resolve(METRICS_FILE);
+            MetricsLog metrics = new MetricsLog(csv, saved.step());
+            model = Model.newInstance("xlstm", device);
             XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
             model.setBlock(block);
-            TrainingSession session = new TrainingSession(model, block, settings, runDir, saved, metrics);
+            TrainingSession session = new TrainingSession(model, block, settings, runDir, lock, saved, metrics);
             session.optimizer.loadState(checkpoint.resolve("optimizer.safetensors"), model.getNDManager());
             return session;
         } catch (IOException | RuntimeException e) {
-            model.close();
+            release(model, lock, e);
             throw e;
+        }
+    }
+
+    /**
+     * Claims {@code outDir} for this session (nothing when null) and deletes the temporaries a
+     * killed writer left in it: with the folder held, none of them can be in use.
+     */
+    private static FolderLock claim(Path outDir) throws IOException {
+        if (outDir == null) {
+            return null;
+        }
+        FolderLock lock = FolderLock.acquire(outDir);
+        try {
+            List<String> removed = new ArrayList<>();
+            try (java.util.stream.Stream<Path> entries = Files.list(outDir)) {
+                for (Path p : entries.toList()) {
+                    if (isTemporary(p)) {
+                        AtomicFiles.deleteRecursively(p);
+                        removed.add(p.getFileName().toString());
+                    }
+                }
+            }
+            if (!removed.isEmpty()) {
+                LOGGER.warn("removed {} stale temporaries left in {} by an interrupted writer: {}", removed.size(),
+                        outDir, removed);
+            }
+            return lock;
+        } catch (IOException | RuntimeException e) {
+            release(null, lock, e);
+            throw e;
+        }
+    }
+
+    /** Whether {@code p}, in a run's folder, is a temporary: a checkpoint being written, or a file being replaced. */
+    private static boolean isTemporary(Path p) {
+        String n = p.getFileName().toString();
+        return n.startsWith("." + CHECKPOINT_PREFIX) && n.endsWith(".tmp") || AtomicFiles.isTemporary(p);
+    }
+
+    /** Closes what a failed factory opened, keeping {@code failure} the exception thrown. */
+    private static void release(Model model, FolderLock lock, Exception failure) {
+        if (model != null) {
+            model.close();
+        }
+        if (lock != null) {
+            try {
+                lock.close();
+            } catch (IOException e) {
+                failure.addSuppressed(e);
+            }
         }
     }
 
     /** The settings a checkpoint (a run's folder or one checkpoint folder) was trained with. */
     public static TrainingSettings settingsOf(Path dir) throws IOException {
         return readState(UpstreamCheckpoint.resolveFolder(dir)).settings();
+    }
+
+    /** The updates applied before a checkpoint (a run's folder: its newest) was written. */
+    public static int stepOf(Path dir) throws IOException {
+        return readState(UpstreamCheckpoint.resolveFolder(dir)).step();
     }
 
     private static SavedState readState(Path checkpoint) throws IOException {
@@ -427,6 +513,7 @@ public final class TrainingSession implements AutoCloseable {
             Files.writeString(tmp.resolve(STATE_FILE),
                     GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
             metrics.write(tmp.resolve(METRICS_FILE));
+            AtomicFiles.forceTree(tmp); // on the disk before the renames name it
             Path target = outDir.resolve(name);
             AtomicFiles.deleteRecursively(target); // a leftover of a crashed run, never named by latest
             AtomicFiles.move(tmp, target);
@@ -446,20 +533,30 @@ public final class TrainingSession implements AutoCloseable {
             for (Path p : entries.toList()) {
                 String n = p.getFileName().toString();
                 boolean checkpoint = n.startsWith(CHECKPOINT_PREFIX) && Files.isDirectory(p);
-                boolean leftover = n.startsWith("." + CHECKPOINT_PREFIX) && n.endsWith(".tmp");
-                if ((checkpoint && !n.equals(keep) && !n.equals(previous)) || leftover) {
+                if ((checkpoint && !n.equals(keep) && !n.equals(previous)) || isTemporary(p)) {
                     AtomicFiles.deleteRecursively(p);
                 }
             }
         }
     }
 
+    /** Closes the model and trainer, and releases the run's folder. */
     @Override
     public void close() {
-        if (trainer != null) {
-            trainer.close();
+        try {
+            if (trainer != null) {
+                trainer.close();
+            }
+            model.close();
+        } finally {
+            if (lock != null) {
+                try {
+                    lock.close();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException("cannot release " + outDir, e);
+                }
+            }
         }
-        model.close();
     }
 
     /** Stops training at a non-finite loss, naming the step. */

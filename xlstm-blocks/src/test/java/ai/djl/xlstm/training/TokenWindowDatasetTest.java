@@ -64,4 +64,27 @@ class TokenWindowDatasetTest {
         assertTrue(validation.contains("a") && validation.contains("b"), "both books are validated on");
         assertEquals(10 * 12 + 30 * 12 + 2, split[1].length, "the last 10% of each, at paragraph breaks");
     }
+
+    @Test
+    void theCorpusHashIsSha256OfWhatTrainingReads(@TempDir Path tmp) throws Exception {
+        // FIPS 180-2's test vector: SHA-256("abc")
+        Path file = Files.writeString(tmp.resolve("abc.txt"), "abc");
+        assertEquals("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+                TokenWindowDataset.corpusSha256(file));
+        Path books = Files.createDirectories(tmp.resolve("books"));
+        Files.writeString(books.resolve("a.txt"), "ab");
+        Files.writeString(books.resolve("b.txt"), "c");
+        Files.writeString(books.resolve("notes.md"), "not read by split");
+        String folder = TokenWindowDataset.corpusSha256(books);
+        Path copy = Files.createDirectories(tmp.resolve("copy"));
+        Files.writeString(copy.resolve("a.txt"), "ab");
+        Files.writeString(copy.resolve("b.txt"), "c");
+        assertEquals(folder, TokenWindowDataset.corpusSha256(copy), "the same documents elsewhere, without notes.md");
+        Files.writeString(copy.resolve("a.txt"), "a");
+        Files.writeString(copy.resolve("b.txt"), "bc");
+        assertTrue(!folder.equals(TokenWindowDataset.corpusSha256(copy)), "document boundaries count");
+        Files.writeString(copy.resolve("a.txt"), "c");
+        Files.writeString(copy.resolve("b.txt"), "ab");
+        assertTrue(!folder.equals(TokenWindowDataset.corpusSha256(copy)), "the order counts");
+    }
 }

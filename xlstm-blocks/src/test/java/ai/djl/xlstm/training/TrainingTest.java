@@ -284,4 +284,73 @@ class TrainingTest {
             assertEquals(3, session.getStep());
         }
     }
+
+    /** A run of {@code steps} updates written to {@code dir}. */
+    private static void trainRun(Path dir, int steps) throws Exception {
+        try (TrainingSession session = TrainingSession.fresh(TestModels.neurips(1, List.of(), VOCAB), settings(steps), dir, null)) {
+            session.train(windows(repetitiveCorpus(400, 5), 8), null, false);
+        }
+    }
+
+    @Test
+    void aRunHasOneWriterAtATime(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("run");
+        XLstmConfig config = TestModels.neurips(1, List.of(), VOCAB);
+        try (TrainingSession first = TrainingSession.fresh(config, settings(2), dir, null)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> TrainingSession.fresh(config, settings(2), dir, null));
+            assertTrue(e.getMessage().contains(dir.toString()) && e.getMessage().contains("in use by this process"),
+                    e.getMessage());
+            first.train(windows(repetitiveCorpus(400, 5), 8), null, false);
+        }
+        try (TrainingSession resumed = TrainingSession.resume(dir, 3, null)) {
+            assertThrows(IllegalStateException.class, () -> TrainingSession.resume(dir, 3, null), "two resumes");
+            assertThrows(IllegalStateException.class, () -> TrainingSession.resume(dir.resolve("checkpoint-000002"), 3, null),
+                    "a resume through a checkpoint folder claims its run");
+            assertThrows(IllegalStateException.class,
+                    () -> TrainingSession.fromPretrained(dir, settings(2), dir, null), "a fine-tune into the run");
+            assertEquals(2, resumed.getStep());
+        }
+        try (TrainingSession again = TrainingSession.resume(dir, 3, null)) {
+            assertEquals(2, again.getStep(), "released by close");
+        }
+    }
+
+    @Test
+    void staleTemporariesAreRemovedWhenARunIsClaimed(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("run");
+        trainRun(dir, 2);
+        // what a kill -9 leaves behind in the middle of a checkpoint or a publish
+        List<Path> stale = List.of(dir.resolve(".latest.0b6b8e43-3b7c-4b7e-9c53-6f1a6b1e2c3d.tmp"),
+                dir.resolve(".metrics.csv.1c6b8e43-3b7c-4b7e-9c53-6f1a6b1e2c3d.tmp"), dir.resolve(".checkpoint-000003.tmp"));
+        java.nio.file.Files.writeString(stale.get(0), "checkpoint-0000");
+        java.nio.file.Files.writeString(stale.get(1), "step,");
+        java.nio.file.Files.createDirectories(stale.get(2));
+        java.nio.file.Files.writeString(stale.get(2).resolve("config.json"), "{");
+        Path mine = java.nio.file.Files.writeString(dir.resolve("notes.tmp"), "the user's");
+        try (TrainingSession session = TrainingSession.resume(dir, 3, null)) {
+            for (Path p : stale) {
+                assertTrue(!java.nio.file.Files.exists(p), p + " removed before training");
+            }
+            assertTrue(java.nio.file.Files.exists(mine), "a file not named as our temporaries stays");
+            assertEquals(2, session.getStep());
+        }
+    }
+
+    @Test
+    void resumeRefusesAStepCountNotPastTheRun(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("run");
+        trainRun(dir, 2);
+        assertEquals(2, TrainingSession.stepOf(dir));
+        for (int steps : new int[] {1, 2}) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> TrainingSession.resume(dir, steps, null));
+            assertTrue(e.getMessage().contains("already at step 2; a total of " + steps + " steps is not past it"),
+                    e.getMessage());
+        }
+        try (TrainingSession session = TrainingSession.resume(dir, 3, null)) {
+            assertEquals(3, session.train(windows(repetitiveCorpus(400, 5), 8), null, false).steps(),
+                    "the refusals released the run");
+        }
+    }
 }

@@ -10,13 +10,16 @@ final class TrainingOptions {
     @Option(names = "--text", paramLabel = "FILE_OR_DIR", description = "a text file, or a folder of .txt documents (with --resume: default the run's)")
     Path text;
 
+    @Option(names = "--allow-new-text", description = "with --resume: continue on a corpus whose content differs from the run's")
+    boolean allowNewText;
+
     @Option(names = "--out", paramLabel = "DIR", description = "output folder (default: the --resume folder)")
     Path out;
 
     @Option(names = "--resume", paramLabel = "DIR", description = "continue the run checkpointed in DIR")
     Path resume;
 
-    @Option(names = "--steps", description = "optimizer updates (default: 1000 for train, 200 for finetune)")
+    @Option(names = "--steps", description = "optimizer updates in all (default: 1000 for train, 200 for finetune; with --resume: a new total past the run's step)")
     Integer steps;
 
     @Option(names = "--batch", defaultValue = "8", description = "sequences per batch (default: ${DEFAULT-VALUE})")

@@ -29,9 +29,13 @@ import java.util.Locale;
  * A training run of {@code train} or {@code finetune}: tokenizes the corpus, starts a session (a
  * new one the command makes, or {@code --resume}), trains with a progress bar, and writes
  * checkpoints (see {@link TrainingSession}), {@code metrics.csv}, {@code loss.png}, the tokenizer
- * and {@code run.json} into the run's folder. SIGINT or SIGTERM stops at the next step boundary
- * with a checkpoint and exits with 130 or 143; {@code --resume} continues with every setting of
- * the run.
+ * and {@code run.json} (the corpus's path and SHA-256, the window) into the run's folder. SIGINT or
+ * SIGTERM stops at the next step boundary with a checkpoint and exits with 130 or 143; {@code
+ * --resume} continues with every setting of the run, and on its corpus: a text whose content
+ * differs is refused unless {@code --allow-new-text}. The run's folder is held by one process at a
+ * time (see {@link TrainingSession}). A resume with nothing to do says so: {@code --steps N} not
+ * past the run's step is an error (exit 2); a run already complete, resumed without {@code
+ * --steps}, exits 0.
  */
 final class TrainingRun {
 
@@ -48,8 +52,13 @@ final class TrainingRun {
         TrainingSession session(TrainingSettings settings, Path out, Device device) throws IOException;
     }
 
-    /** What a run's folder records besides its checkpoints: the data and window of its batches. */
-    private record RunFile(String text, int seqLen) {}
+    /**
+     * What a run's folder records besides its checkpoints: the data and window of its batches.
+     *
+     * @param textSha256 the corpus's {@link TokenWindowDataset#corpusSha256} (null in runs written
+     *     before it was recorded)
+     */
+    private record RunFile(String text, int seqLen, String textSha256) {}
 
     private static final String RUN_FILE = "run.json";
 
@@ -77,11 +86,24 @@ final class TrainingRun {
         TrainingSettings settings;
         XLstmConfig model;
         Path tokenizerFile;
+        RunFile run = null;
+        boolean newSteps = spec.commandLine().getParseResult().hasMatchedOption("--steps");
         if (o.resume != null) {
             dir = runFolder(o.resume);
             settings = TrainingSession.settingsOf(o.resume);
-            RunFile run = readRunFile(dir);
+            run = readRunFile(dir);
             refuseChangedSettings(settings, run, dir, config, tokenizer);
+            int at = TrainingSession.stepOf(o.resume);
+            if (newSteps && o.steps <= at) {
+                throw new IllegalArgumentException(String.format(Locale.ROOT, "run %s is already at step %d; --steps %d"
+                        + " is not past it; nothing to do (--steps counts every update of the run: --steps %d trains %d"
+                        + " more)", dir, at, o.steps, at + Math.max(1, o.steps), Math.max(1, o.steps)));
+            }
+            if (!newSteps && at >= settings.steps()) {
+                System.out.printf(Locale.ROOT, "run %s is already complete at step %d of %d; nothing to do (pass --steps N"
+                        + " with N > %d to train further)%n", dir, at, settings.steps(), at);
+                return 0;
+            }
             if (text == null) {
                 text = Path.of(run.text());
             }
@@ -114,45 +136,72 @@ final class TrainingRun {
             throw new IllegalArgumentException("--text is required");
         }
         requireFile(text, "--text");
+        String textSha256 = TokenWindowDataset.corpusSha256(text);
+        if (run != null && run.textSha256() != null && !run.textSha256().equals(textSha256) && !o.allowNewText) {
+            throw new IllegalArgumentException((o.text != null
+                    ? "--text " + o.text + " (sha256 " + textSha256 + ") is not the corpus the run in " + dir
+                            + " was trained on (" + run.text() + ", sha256 " + run.textSha256() + ")"
+                    : "the run's corpus " + run.text() + " has changed since the run in " + dir + " began (sha256 "
+                            + run.textSha256() + " then, " + textSha256 + " now)")
+                    + ": pass --allow-new-text to continue the run on it");
+        }
         int tokenizerVocab = HuggingFaceTextCodec.vocabularySize(tokenizerFile);
         if (tokenizerVocab > model.vocabSize()) {
             throw new IllegalArgumentException("the tokenizer " + tokenizerFile + " has " + tokenizerVocab
                     + " tokens but the model's vocab_size is " + model.vocabSize());
         }
 
-        long[][] split;
-        try (HuggingFaceTextCodec tok = HuggingFaceTextCodec.load(tokenizerFile)) {
-            split = TokenWindowDataset.split(text, tok, 0.1);
-        }
-        int batchSize = settings.batchSize();
-        TokenWindowDataset train = TokenWindowDataset.builder().setTokens(split[0]).setSequenceLength(seqLen)
-                .setSampling(batchSize, true).build();
-        TokenWindowDataset validation = TokenWindowDataset.builder().setTokens(split[1]).setSequenceLength(seqLen)
-                .setSampling(batchSize, false).build();
-        System.out.printf(Locale.ROOT, "corpus: %,d training tokens, %,d validation tokens (%d x %d per batch)%n",
-                train.tokenCount(), validation.tokenCount(), batchSize, seqLen);
-
-        TrainingSession session;
-        if (o.resume != null) {
-            boolean newSteps = spec.commandLine().getParseResult().hasMatchedOption("--steps");
-            session = TrainingSession.resume(o.resume, newSteps ? o.steps : null, device);
-            TrainingSettings s = session.getSettings();
-            System.out.printf(Locale.ROOT, "resuming %s at step %d of %d with its settings: batch %d x %d, lr %s,"
-                    + " warm-up %d, accumulate %d, weight decay %s, clip %s, seed %d, validate every %d (%d batches),"
-                    + " checkpoint every %d%n", dir, session.getStep(), s.steps(), s.batchSize(), seqLen,
-                    s.learningRate(), s.warmupSteps(), s.accumulationSteps(), s.weightDecay(), s.maxGradNorm(),
-                    s.seed(), s.validateEvery(), s.validationBatches(), s.checkpointEvery());
-        } else {
-            session = start.session(settings, dir, device);
-            long params = session.getBlock().getParameters().values().stream()
-                    .mapToLong(p -> p.getArray().size()).sum();
-            System.out.printf(Locale.ROOT, "model: %s, %,d parameters%n", model.architecture(), params);
-            // The run's folder carries its tokenizer and data settings, so that `xlstm generate
-            // --model-path DIR` needs nothing else and `--resume DIR` takes everything from it.
-            Files.createDirectories(dir);
-            Files.copy(tokenizerFile, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
-            AtomicFiles.writeString(dir.resolve(RUN_FILE), new GsonBuilder().setPrettyPrinting().create()
-                    .toJson(new RunFile(text.toAbsolutePath().toString(), seqLen)));
+        // The session holds the run's folder from here until it closes: a second writer is refused
+        // before it tokenizes anything.
+        TrainingSession session = o.resume != null
+                ? TrainingSession.resume(o.resume, newSteps ? o.steps : null, device)
+                : start.session(settings, dir, device);
+        TokenWindowDataset train;
+        TokenWindowDataset validation;
+        try {
+            RunFile now = new RunFile(text.toAbsolutePath().toString(), seqLen, textSha256);
+            if (o.resume != null) {
+                TrainingSettings s = session.getSettings();
+                System.out.printf(Locale.ROOT, "resuming %s at step %d of %d with its settings: batch %d x %d, lr %s,"
+                        + " warm-up %d, accumulate %d, weight decay %s, clip %s, seed %d, validate every %d (%d batches),"
+                        + " checkpoint every %d%n", dir, session.getStep(), s.steps(), s.batchSize(), seqLen,
+                        s.learningRate(), s.warmupSteps(), s.accumulationSteps(), s.weightDecay(), s.maxGradNorm(),
+                        s.seed(), s.validateEvery(), s.validationBatches(), s.checkpointEvery());
+                if (run.textSha256() != null && !run.textSha256().equals(textSha256)) {
+                    System.out.println("continuing on a new corpus (--allow-new-text): " + text + ", sha256 " + textSha256
+                            + " (was " + run.text() + ", sha256 " + run.textSha256() + ")");
+                }
+                if (!now.equals(run)) { // a new corpus, a corpus moved, or a run that predates the hash
+                    writeRunFile(dir, now);
+                }
+            } else {
+                long params = session.getBlock().getParameters().values().stream()
+                        .mapToLong(p -> p.getArray().size()).sum();
+                System.out.printf(Locale.ROOT, "model: %s, %,d parameters%n", model.architecture(), params);
+                // The run's folder carries its tokenizer and data settings, so that `xlstm generate
+                // --model-path DIR` needs nothing else and `--resume DIR` takes everything from it.
+                Files.createDirectories(dir);
+                Files.copy(tokenizerFile, dir.resolve("tokenizer.json"), StandardCopyOption.REPLACE_EXISTING);
+                writeRunFile(dir, now);
+            }
+            long[][] split;
+            try (HuggingFaceTextCodec tok = HuggingFaceTextCodec.load(tokenizerFile)) {
+                split = TokenWindowDataset.split(text, tok, 0.1);
+            }
+            int batchSize = settings.batchSize();
+            train = TokenWindowDataset.builder().setTokens(split[0]).setSequenceLength(seqLen)
+                    .setSampling(batchSize, true).build();
+            validation = TokenWindowDataset.builder().setTokens(split[1]).setSequenceLength(seqLen)
+                    .setSampling(batchSize, false).build();
+            System.out.printf(Locale.ROOT, "corpus: %,d training tokens, %,d validation tokens (%d x %d per batch)%n",
+                    train.tokenCount(), validation.tokenCount(), batchSize, seqLen);
+        } catch (Exception e) {
+            try {
+                session.close(); // releases the run's folder
+            } catch (RuntimeException closing) {
+                e.addSuppressed(closing);
+            }
+            throw e;
         }
         try (session; StopOnSignal stop = StopOnSignal.install(session::requestStop)) {
             TrainingSession.Summary s = session.train(train, validation, true);
@@ -177,6 +226,10 @@ final class TrainingRun {
             return parent;
         }
         return resume;
+    }
+
+    private static void writeRunFile(Path dir, RunFile run) throws IOException {
+        AtomicFiles.writeString(dir.resolve(RUN_FILE), new GsonBuilder().setPrettyPrinting().create().toJson(run));
     }
 
     private static RunFile readRunFile(Path dir) throws IOException {

@@ -1,6 +1,7 @@
 package ai.djl.xlstm.examples;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.xlstm.io.UpstreamCheckpoint;
@@ -121,5 +122,114 @@ class TrainRunTest {
         }
         System.out.printf("[train] %d kill -9s, each left a checkpoint that resumes (last at step %d)%n", kills,
                 checkpointStep(out));
+    }
+
+    @Test
+    void aResumeWithNothingToDoSaysSo(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("run");
+        assertEquals("0", run(trainArgs(tmp, out, 2))[0]);
+        for (int steps : new int[] {1, 2}) {
+            String[] behind = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(steps)));
+            assertEquals("2", behind[0], behind[2]);
+            assertTrue(behind[2].contains("run " + out + " is already at step 2; --steps " + steps
+                    + " is not past it; nothing to do (--steps counts every update of the run: --steps " + (2 + steps)
+                    + " trains " + steps + " more)"), behind[2]);
+            assertFalse(behind[1].contains("NaN") || behind[1].contains("tokens/s"), behind[1]);
+        }
+        String[] complete = run(List.of("train", "--resume", out.toString()));
+        assertEquals("0", complete[0], complete[2]);
+        assertTrue(complete[1].contains("run " + out + " is already complete at step 2 of 2; nothing to do"), complete[1]);
+        assertFalse(complete[1].contains("NaN") || complete[1].contains("tokens/s"), complete[1]);
+        assertEquals(2, checkpointStep(out));
+    }
+
+    @Test
+    void resumeRefusesAnotherCorpusUnlessAllowed(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("run");
+        Path corpus = Files.copy(Path.of("data/corpus/train/prideprejudice.txt"), tmp.resolve("corpus.txt"));
+        List<String> args = trainArgs(tmp, out, 2);
+        args.set(args.indexOf("--text") + 1, corpus.toString());
+        assertEquals("0", run(args)[0]);
+        String hash = sha256(corpus);
+        assertTrue(Files.readString(out.resolve("run.json")).contains("\"textSha256\": \"" + hash + "\""));
+
+        Path other = Path.of("data/corpus/heldout/persuasion.txt");
+        String otherHash = sha256(other);
+        String[] refused = run(List.of("train", "--resume", out.toString(), "--text", other.toString(), "--steps", "3"));
+        assertEquals("2", refused[0], refused[2]);
+        assertTrue(refused[2].contains("--text " + other + " (sha256 " + otherHash + ") is not the corpus the run in " + out
+                + " was trained on (" + corpus.toAbsolutePath() + ", sha256 " + hash + "): pass --allow-new-text"), refused[2]);
+        assertEquals(2, checkpointStep(out), "nothing trained");
+
+        Path moved = Files.copy(corpus, tmp.resolve("moved.txt"));
+        String[] sameText = run(List.of("train", "--resume", out.toString(), "--text", moved.toString(), "--steps", "3"));
+        assertEquals("0", sameText[0], "the same text at another path: " + sameText[2]);
+        assertTrue(Files.readString(out.resolve("run.json")).contains(moved.getFileName().toString()), "the run follows the move");
+
+        Files.writeString(moved, "\n\nAn added chapter.", java.nio.file.StandardOpenOption.APPEND);
+        String[] edited = run(List.of("train", "--resume", out.toString(), "--steps", "4"));
+        assertEquals("2", edited[0], edited[2]);
+        assertTrue(edited[2].contains("the run's corpus " + moved.toAbsolutePath() + " has changed since the run in " + out
+                + " began (sha256 " + hash + " then, " + sha256(moved) + " now): pass --allow-new-text"), edited[2]);
+
+        String[] allowed = run(List.of("train", "--resume", out.toString(), "--text", other.toString(), "--steps", "4",
+                "--allow-new-text"));
+        assertEquals("0", allowed[0], allowed[2]);
+        assertTrue(allowed[1].contains("continuing on a new corpus (--allow-new-text): " + other + ", sha256 " + otherHash),
+                allowed[1]);
+        assertEquals(4, checkpointStep(out));
+        assertTrue(Files.readString(out.resolve("run.json")).contains(otherHash), "the run now records its new corpus");
+    }
+
+    /** Sends SIG{@code name} to {@code p}. */
+    private static void signal(String name, Process p) throws Exception {
+        assertEquals(0, new ProcessBuilder("kill", "-" + name, String.valueOf(p.pid())).start().waitFor());
+    }
+
+    /** sha256sum's digest of a file, computed apart from the code under test. */
+    private static String sha256(Path file) throws Exception {
+        return java.util.HexFormat.of().formatHex(
+                java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+    }
+
+    @Test
+    void aSecondWriterIsRefusedWhileTheFirstRuns(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("run");
+        assertEquals("0", run(trainArgs(tmp, out, 1))[0]);
+        // what a kill -9 in the middle of a publish leaves behind
+        Files.writeString(out.resolve(".latest.0b6b8e43-3b7c-4b7e-9c53-6f1a6b1e2c3d.tmp"), "checkpoint-0");
+        Files.createDirectories(out.resolve(".checkpoint-000002.tmp"));
+        Path log = tmp.resolve("log.txt");
+        Process p = start(List.of("train", "--resume", out.toString(), "--steps", "100000"), log);
+        try {
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains("resuming")) {
+                Thread.sleep(100);
+            }
+            assertTrue(p.isAlive(), Files.readString(log));
+            assertTrue(Files.readString(log).contains("removed 2 stale temporaries left in " + out), Files.readString(log));
+            signal("STOP", p); // the first writer holds still, so that the second asks for a step past the run's
+            int at = TrainingSession.stepOf(out);
+            String[] second = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(at + 1)));
+            assertEquals("1", second[0], second[2]);
+            assertTrue(second[2].contains("error: " + out + " is in use by process " + p.pid() + ", which holds its .lock"),
+                    second[2]);
+            String[] finetune = run(List.of("finetune", "--resume", out.toString(), "--steps", String.valueOf(at + 1)));
+            assertTrue(finetune[2].contains("in use by process " + p.pid()), finetune[2]);
+            assertEquals(at, TrainingSession.stepOf(out), "the second writer wrote nothing");
+        } finally {
+            signal("CONT", p);
+            p.destroy();
+            assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        }
+        int step = checkpointStep(out);
+        try (ai.djl.xlstm.io.FolderLock held = ai.djl.xlstm.io.FolderLock.acquire(out)) {
+            String[] sameJvm = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(step + 1)));
+            assertEquals("1", sameJvm[0], sameJvm[2]);
+            assertTrue(sameJvm[2].contains("in use by this process"), sameJvm[2]);
+        }
+        String[] after = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(step + 1)));
+        assertEquals("0", after[0], "released when the first writer ended: " + after[2]);
+        assertEquals(step + 1, checkpointStep(out));
     }
 }
