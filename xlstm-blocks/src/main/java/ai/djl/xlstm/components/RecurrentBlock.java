@@ -30,6 +30,9 @@ public interface RecurrentBlock extends Block {
     /** Rebuilds this block's state from its tensors in {@link BlockState#tensors()} order. */
     BlockState stateOf(Iterator<NDArray> tensors);
 
+    /** How many tensors this block's state holds: {@link #stateOf} takes that many. */
+    int stateSize();
+
     /** Whether {@code state} is a state of this kind of block (its type, not its shapes). */
     boolean accepts(BlockState state);
 }

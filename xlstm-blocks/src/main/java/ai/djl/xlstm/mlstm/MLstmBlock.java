@@ -53,6 +53,11 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     }
 
     @Override
+    public int stateSize() {
+        return xlstm.stateSize();
+    }
+
+    @Override
     public boolean accepts(BlockState state) {
         return xlstm.accepts(state);
     }
