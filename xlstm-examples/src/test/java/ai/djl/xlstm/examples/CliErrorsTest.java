@@ -78,6 +78,16 @@ class CliErrorsTest {
         }
     }
 
+    /** A count beyond the int range is a parse error naming the option, not an ArithmeticException. */
+    @Test
+    void aCountBeyondTheIntRangeNamesTheOption() {
+        String[] r = run("generate", "--model", "xlstm-austen-tiny", "--prompt", "x", "--max-new-tokens", "2147483648");
+        assertEquals("2", r[0], r[1]);
+        String first = r[1].strip().lines().findFirst().orElse("");
+        assertTrue(first.contains("--max-new-tokens") && first.contains("2147483648"), r[1]);
+        assertFalse(r[1].contains("Exception"), r[1]);
+    }
+
     @Test
     void verbosePrintsTheStackTraceOfAnError(@TempDir Path dir) {
         String[] quiet = run("generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x");
