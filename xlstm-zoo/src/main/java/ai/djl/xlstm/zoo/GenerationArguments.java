@@ -53,7 +53,7 @@ import java.util.TreeSet;
  *
  * <p>Every value is checked on its own first (a bad one is named), then all are applied and the
  * whole is validated once, so the order of the arguments never matters. Any other Criteria argument
- * is refused with the list of these names, except the ones DJL itself uses ({@link #DJL_NAMES}) and
+ * is refused with the list of these names, except the ones DJL and DJL Serving use themselves and
  * the keys of the model folder's {@code serving.properties}.
  */
 public final class GenerationArguments {
@@ -194,15 +194,9 @@ public final class GenerationArguments {
             }
         }
         Map<String, Object> given = parse(arguments, "Criteria argument '");
-        for (String[] pair : new String[][] {{"stop", "stop_strings"}, {"max_new_tokens", "max_length"}}) {
-            if (given.containsKey(pair[0]) && given.containsKey(pair[1])) {
-                throw new IllegalArgumentException("Criteria arguments '" + pair[0] + "' and '" + pair[1]
-                        + "' both given: give one");
-            }
-            if (file.containsKey(pair[0]) && file.containsKey(pair[1]) && pair[0].equals("stop")) {
-                throw new IllegalArgumentException(fileName + " fields 'stop' and 'stop_strings' both given: give one");
-            }
-        }
+        requireOneOf(given, "stop", "stop_strings", "Criteria arguments");
+        requireOneOf(given, "max_new_tokens", "max_length", "Criteria arguments");
+        requireOneOf(file, "stop", "stop_strings", fileName + " fields");
         if (Boolean.FALSE.equals(given.get("do_sample"))) {
             List<String> sampling = SAMPLING.stream().filter(given::containsKey).toList();
             if (!sampling.isEmpty()) {
@@ -251,6 +245,12 @@ public final class GenerationArguments {
             throw new IllegalArgumentException("generation settings of " + modelDir + ": " + e.getMessage()
                     + " (" + fileName + ": " + values(file) + "; Criteria arguments: " + values(given) + ")"
                     + (beams ? "; for beam search over a folder that samples, pass do_sample=false" : ""), e);
+        }
+    }
+
+    private static void requireOneOf(Map<String, Object> m, String a, String b, String what) {
+        if (m.containsKey(a) && m.containsKey(b)) {
+            throw new IllegalArgumentException(what + " '" + a + "' and '" + b + "' both given: give one");
         }
     }
 

@@ -246,9 +246,9 @@ class GenerationArgumentsTest {
                 .contains("'max_new_tokens' and 'max_length' both given"));
     }
 
-    /** Item 15: eos_token_id (an id or a list) ends a sequence; eos and pad ids are checked. */
+    /** Item 15: eos_token_id (an id or a list) ends a sequence, bos_token_id starts one; ids are checked. */
     @Test
-    void eosTokenIdEndsTheSequenceAndPadTokenIdIsChecked() throws Exception {
+    void eosAndBosTokenIdsAreUsedAndPadTokenIdIsChecked() throws Exception {
         long[] greedy = expected(PROMPT, bundled().temperature(0).maxNewTokens(12).build()).tokens();
         long stopAt = greedy[4];
         int first = 0;
@@ -264,6 +264,10 @@ class GenerationArgumentsTest {
                 .contains("eos_token_id 8192 is outside the model's vocabulary [0, 8192)"));
         assertTrue(refusedAtLoad(null, Map.of("eos_token_id", List.of(1, -3))).getMessage()
                 .contains("'eos_token_id' must be an integer in [0, "));
+        // bos_token_id starts an empty prompt
+        assertArrayEquals(expected("", bundled().temperature(0).maxNewTokens(5).bosTokenId(8191L).build()).tokens(),
+                generate(null, Map.of("bos_token_id", 8191, "do_sample", false, "max_new_tokens", 5), "").tokens());
+        assertTrue(refusedAtLoad(null, Map.of("bos_token_id", 8192)).getMessage().contains("bos_token_id 8192 is outside"));
         assertEquals(3, generate(null, Map.of("pad_token_id", 0, "max_new_tokens", 3), PROMPT).tokens().length);
         assertTrue(refusedAtLoad(null, Map.of("pad_token_id", 9000)).getMessage()
                 .contains("pad_token_id 9000 is outside the model's vocabulary"));
