@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.ConfigFiles;
@@ -58,6 +59,51 @@ class InputValidationTest {
 
             // A valid call still works after the rejections.
             assertEquals(3, model.forward(ps, batch2, null, false).logits().getShape().dimension());
+        }
+    }
+
+    /**
+     * The Block form ([tokens, state...]) with a state of the wrong number of arrays: the message
+     * gives the count per block and in total, and how many came; every block kind's stateSize is
+     * the size of its zero state.
+     */
+    @Test
+    void aStateOfTheWrongLengthNamesTheCountsPerBlockAndInTotal() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            // sLSTM at block 1 of 4: mLSTM 1 + 3 arrays, sLSTM 1 + 4, both with a conv window
+            XLstmLanguageModel model =
+                    TestModels.randomModel(TestModels.neurips(4, List.of(1), VOCAB), manager, 1, 0.1f);
+            XLstmLanguageModel large = TestModels.randomModel(TestModels.large(VOCAB, 4), manager, 1, 0.1f);
+            ParameterStore ps = new ParameterStore(manager, false);
+            for (XLstmLanguageModel m : List.of(model, large)) {
+                for (int i = 0; i < m.getStack().getBlocks().size(); i++) {
+                    var block = m.getStack().getBlocks().get(i);
+                    assertEquals(block.zeroState(manager, manager.getDevice(), 1).tensors().size(), block.stateSize(),
+                            block.getClass().getSimpleName() + " " + i);
+                }
+            }
+            NDArray tokens = TestModels.randomTokens(manager, 1, 3, VOCAB);
+            NDList state = model.zeroState(manager, manager.getDevice(), 1).toNDList();
+            assertEquals(17, state.size());
+            for (int n : new int[] {0, 1, 16, 18}) {
+                NDList input = new NDList(tokens);
+                for (int i = 0; i < n; i++) {
+                    input.add(state.get(i % state.size()));
+                }
+                if (n == 0) {
+                    assertEquals(1, model.forward(ps, input, false).size(), "no state: logits only");
+                    continue;
+                }
+                IllegalArgumentException e =
+                        assertThrows(IllegalArgumentException.class, () -> model.forward(ps, input, false), n + " arrays");
+                assertTrue(e.getMessage().contains("17 arrays (block 0: 4, block 1: 5, blocks 2-3: 4 each")
+                        && e.getMessage().contains("got " + n), e.getMessage());
+            }
+            NDList largeState = large.zeroState(manager, manager.getDevice(), 1).toNDList();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> large.stateOf(largeState.subNDList(1)));
+            assertTrue(e.getMessage().contains("6 arrays (blocks 0-1: 3 each") && e.getMessage().contains("got 5"),
+                    e.getMessage());
         }
     }
 

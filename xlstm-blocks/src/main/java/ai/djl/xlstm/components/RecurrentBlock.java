@@ -46,6 +46,9 @@ public interface RecurrentBlock extends Block {
      */
     BlockState stateOf(Iterator<NDArray> tensors);
 
+    /** How many tensors this block's state holds: {@link #stateOf} takes that many. */
+    int stateSize();
+
     /**
      * Whether {@code state} is a state of this kind of block (its type, not its shapes).
      *

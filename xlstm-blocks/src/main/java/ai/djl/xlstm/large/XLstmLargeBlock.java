@@ -69,6 +69,11 @@ public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBloc
     }
 
     @Override
+    public int stateSize() {
+        return 3;
+    }
+
+    @Override
     public boolean accepts(BlockState state) {
         return state instanceof MLstmCellState;
     }

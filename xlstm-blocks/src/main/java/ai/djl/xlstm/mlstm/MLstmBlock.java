@@ -58,6 +58,11 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     }
 
     @Override
+    public int stateSize() {
+        return xlstm.stateSize();
+    }
+
+    @Override
     public boolean accepts(BlockState state) {
         return xlstm.accepts(state);
     }

@@ -137,6 +137,11 @@ public class MLstmLayer extends AbstractXLstmBlock {
         return new LayerState(window, new MLstmCellState(t.next(), t.next(), t.next()));
     }
 
+    /** How many tensors {@link #stateOf} takes: the conv window (if any) and the cell's C, n, m. */
+    public int stateSize() {
+        return (conv1d.getKernelSize() > 0 ? 1 : 0) + 3;
+    }
+
     /**
      * Whether {@code state} has this layer's structure.
      *

@@ -219,21 +219,47 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         }
     }
 
-    /** Rebuilds a state of this model from its tensors (as {@link XLstmState#toNDList()}). */
+    /**
+     * Rebuilds a state of this model from its tensors (as {@link XLstmState#toNDList()}).
+     *
+     * @throws IllegalArgumentException if there are not exactly as many tensors as the blocks'
+     *     states hold; the message gives both counts, per block and in total
+     */
     public XLstmState stateOf(List<NDArray> tensors) {
+        List<RecurrentBlock> blocks = stack.getBlocks();
+        int expected = 0;
+        for (RecurrentBlock b : blocks) {
+            expected += b.stateSize();
+        }
+        if (tensors.size() != expected) {
+            throw new IllegalArgumentException("the state of this model is " + expected + " arrays ("
+                    + stateSizes() + ", in the order of XLstmState.toNDList()), got " + tensors.size()
+                    + (tensors.size() < expected ? ": too few" : ": too many"));
+        }
         Iterator<NDArray> it = tensors.iterator();
         List<BlockState> states = new ArrayList<>();
-        try {
-            for (RecurrentBlock b : stack.getBlocks()) {
-                states.add(b.stateOf(it));
-            }
-        } catch (java.util.NoSuchElementException e) {
-            throw new IllegalArgumentException("too few state tensors: got " + tensors.size(), e);
-        }
-        if (it.hasNext()) {
-            throw new IllegalArgumentException("too many state tensors: got " + tensors.size());
+        for (RecurrentBlock b : blocks) {
+            states.add(b.stateOf(it));
         }
         return new XLstmState(states);
+    }
+
+    /** The state sizes of the blocks, runs of equal sizes merged: "block 0: 4, blocks 1-3: 5 each". */
+    private String stateSizes() {
+        List<RecurrentBlock> blocks = stack.getBlocks();
+        StringBuilder sb = new StringBuilder();
+        for (int start = 0; start < blocks.size(); ) {
+            int size = blocks.get(start).stateSize();
+            int end = start;
+            while (end + 1 < blocks.size() && blocks.get(end + 1).stateSize() == size) {
+                end++;
+            }
+            sb.append(sb.length() == 0 ? "" : ", ").append(start == end
+                    ? "block " + start + ": " + size
+                    : "blocks " + start + "-" + end + ": " + size + " each");
+            start = end + 1;
+        }
+        return sb.toString();
     }
 
     /**

@@ -70,6 +70,11 @@ public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
     }
 
     @Override
+    public int stateSize() {
+        return xlstm.stateSize();
+    }
+
+    @Override
     public boolean accepts(BlockState state) {
         return xlstm.accepts(state);
     }

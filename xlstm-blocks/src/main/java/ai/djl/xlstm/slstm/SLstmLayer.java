@@ -125,6 +125,11 @@ public class SLstmLayer extends AbstractXLstmBlock {
         return new LayerState(window, new SLstmCellState(t.next(), t.next(), t.next(), t.next()));
     }
 
+    /** How many tensors {@link #stateOf} takes: the conv window (if any) and the cell's y, c, n, m. */
+    public int stateSize() {
+        return (conv1d.getKernelSize() > 0 ? 1 : 0) + 4;
+    }
+
     /**
      * Whether {@code state} has this layer's structure.
      *

@@ -43,7 +43,7 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", paramLabel = "N", description = "evaluate only the first N tokens of the text (default: all)")
     private Integer maxTokens;
 
-    @Option(names = "--json", description = "end with one JSON line: tokens, loss, perplexity")
+    @Option(names = "--json", description = "end with one JSON line: tokens, loss, perplexity (null when not finite, with the error; exit code 1)")
     private boolean json;
 
     @Mixin
@@ -75,12 +75,21 @@ final class EvalCommand implements Callable<Integer> {
             System.out.printf(Locale.ROOT, "%s on %s: %,d tokens, loss %.4f nats, perplexity %.2f (%.1f s, %.0f tokens/s)%n",
                     source.describe(), text.getFileName(), r.tokens(), r.loss(), r.perplexity(), seconds,
                     r.tokens() / seconds);
+            String broken = Double.isFinite(r.loss()) ? null : "the loss is " + r.loss()
+                    + ": the model's outputs are not finite (corrupt or diverged weights?)";
             if (json) {
+                // JSON has no NaN or Infinity: a value that is not finite is null
                 JsonObject o = new JsonObject();
                 o.addProperty("tokens", r.tokens());
-                o.addProperty("loss", r.loss());
-                o.addProperty("perplexity", r.perplexity());
+                o.addProperty("loss", Double.isFinite(r.loss()) ? r.loss() : null);
+                o.addProperty("perplexity", Double.isFinite(r.perplexity()) ? r.perplexity() : null);
+                if (broken != null) {
+                    o.addProperty("error", broken);
+                }
                 System.out.println(o);
+            }
+            if (broken != null) {
+                throw new IllegalStateException(broken);
             }
         }
         return 0;

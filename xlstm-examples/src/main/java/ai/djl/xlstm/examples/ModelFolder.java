@@ -152,7 +152,7 @@ final class ModelFolder implements AutoCloseable {
             return null;
         }
         return GenerationArguments.read(path(), java.util.Map.of(),
-                codec == null ? java.util.OptionalLong.empty() : codec.endOfText());
+                codec == null ? java.util.OptionalLong.empty() : codec.endOfText()).config();
     }
 
     /** The tokenizer's end-of-text id, or null (also without a tokenizer). */

@@ -78,6 +78,16 @@ class CliErrorsTest {
         }
     }
 
+    /** A count beyond the int range is a parse error naming the option, not an ArithmeticException. */
+    @Test
+    void aCountBeyondTheIntRangeNamesTheOption() {
+        String[] r = run("generate", "--model", "xlstm-austen-tiny", "--prompt", "x", "--max-new-tokens", "2147483648");
+        assertEquals("2", r[0], r[1]);
+        String first = r[1].strip().lines().findFirst().orElse("");
+        assertTrue(first.contains("--max-new-tokens") && first.contains("2147483648"), r[1]);
+        assertFalse(r[1].contains("Exception"), r[1]);
+    }
+
     @Test
     void verbosePrintsTheStackTraceOfAnError(@TempDir Path dir) {
         String[] quiet = run("generate", "--model-path", dir.resolve("nope").toString(), "--prompt", "x");
@@ -112,5 +122,41 @@ class CliErrorsTest {
                 "--config", config.toString(), "--out", out, "--lr", "0"), "--lr must be > 0");
         assertOneLineError(run("train", "--text", text.toString(), "--tokenizer", tokenizer.toString(),
                 "--config", dir.resolve("nope.json").toString(), "--out", out), "file not found");
+    }
+
+    /**
+     * {@code eval --json} on a model whose outputs are NaN (a copy of the bundled tiny model with
+     * NaN token embeddings): valid JSON with null loss and perplexity and the reason, the reason on
+     * stderr, exit code 1.
+     */
+    @Test
+    void evalOfANanModelPrintsValidJsonAndFails(@TempDir Path tmp) throws Exception {
+        Path source = ModelFolder.zooFolder("xlstm-austen-tiny");
+        Path broken = tmp.resolve("nan-model");
+        Files.createDirectories(broken);
+        try (var files = Files.list(source)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, broken.resolve(f.getFileName()));
+            }
+        }
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            Map<String, ai.djl.ndarray.NDArray> weights =
+                    new java.util.LinkedHashMap<>(ai.djl.xlstm.io.SafeTensors.load(broken.resolve("model.safetensors"), manager));
+            String embedding = weights.keySet().stream().filter(k -> k.contains("embedding")).findFirst().orElseThrow();
+            weights.put(embedding, weights.get(embedding).mul(Float.NaN));
+            ai.djl.xlstm.io.SafeTensors.save(broken.resolve("model.safetensors"), weights, null);
+        }
+        Path text = tmp.resolve("text.txt");
+        Files.writeString(text, "It is a truth universally acknowledged, that a single man in possession of a good fortune.");
+        String[] r = CliRun.run(List.of("eval", "--model-path", broken.toString(), "--text", text.toString(), "--json"));
+        assertEquals("1", r[0], "exit code; stderr: " + r[2]);
+        String last = r[1].strip().lines().reduce((a, b) -> b).orElseThrow();
+        com.google.gson.JsonObject json = com.google.gson.JsonParser.parseString(last).getAsJsonObject();
+        assertTrue(json.get("loss").isJsonNull() && json.get("perplexity").isJsonNull(), last);
+        assertTrue(json.get("tokens").getAsLong() > 10, last);
+        assertTrue(json.get("error").getAsString().contains("NaN"), last);
+        // strict parsing: no NaN or Infinity anywhere
+        new com.google.gson.Gson().getAdapter(com.google.gson.JsonElement.class).fromJson(last);
+        assertTrue(r[2].strip().startsWith("error: the loss is NaN"), r[2]);
     }
 }

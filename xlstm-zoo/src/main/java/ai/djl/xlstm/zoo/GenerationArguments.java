@@ -7,115 +7,322 @@ import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 
 import java.io.IOException;
+import java.io.Reader;
+import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.OptionalLong;
+import java.util.Properties;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
  * The generation settings of a zoo model: the defaults of the model folder's {@code
  * generation_config.json} (Hugging Face format), overridden by Criteria arguments named as in
- * Hugging Face {@code generate}: {@code max_new_tokens}, {@code temperature}, {@code top_k}, {@code
- * top_p}, {@code min_p}, {@code repetition_penalty}, {@code num_beams}, {@code length_penalty},
- * {@code seed} and {@code stop} (a string, a list of strings, or a JSON array of strings).
+ * Hugging Face {@code generate}:
+ *
+ * <ul>
+ *   <li>{@code max_new_tokens}, or {@code max_length}: the prompt's tokens plus the new ones (as in
+ *       Hugging Face; each request then generates {@code max_length} minus its prompt's length, and
+ *       a longer prompt is refused). Not both. In {@code generation_config.json}, {@code
+ *       max_new_tokens} wins over {@code max_length} (Hugging Face's rule);
+ *   <li>{@code do_sample}: {@code false} chooses greedily (temperature 0; top-k, top-p and min-p off,
+ *       as they cannot change an argmax), {@code true} samples at the given temperature, else the
+ *       folder's, else 1 (Hugging Face's default). Without it the temperature decides (0 is greedy).
+ *       The folder's {@code do_sample} applies unless the Criteria give {@code do_sample} or {@code
+ *       temperature};
+ *   <li>{@code temperature}, {@code top_k}, {@code top_p}, {@code min_p}, {@code
+ *       repetition_penalty}, {@code num_beams}, {@code length_penalty}, {@code seed};
+ *   <li>{@code eos_token_id} (an id or a list of ids; the tokens that end a sequence, replacing the
+ *       folder's and the tokenizer's end-of-text token), {@code bos_token_id};
+ *   <li>{@code stop} or its Hugging Face name {@code stop_strings} (a string, a list of strings, or
+ *       a JSON array of strings), not both;
+ *   <li>{@code pad_token_id}: checked and otherwise unused, as no path pads: the text translators
+ *       run one prompt per request, and {@code ai.djl.xlstm.generate.Generator} batches prompts of
+ *       different lengths without padding (a pad token would enter the recurrent state).
+ * </ul>
+ *
+ * <p>Every value is checked on its own first (a bad one is named), then all are applied and the
+ * whole is validated once, so the order of the arguments never matters. Any other Criteria argument
+ * is refused with the list of these names, except the ones DJL and DJL Serving use themselves and
+ * the keys of the model folder's {@code serving.properties}.
  */
 public final class GenerationArguments {
 
-    /** The Criteria arguments read here. */
-    static final Set<String> NAMES = Set.of("max_new_tokens", "temperature", "top_k", "top_p", "min_p",
-            "repetition_penalty", "num_beams", "length_penalty", "seed", "stop");
+    /** The generation arguments, in alphabetical order. */
+    static final List<String> NAMES = List.of("bos_token_id", "do_sample", "eos_token_id", "length_penalty",
+            "max_length", "max_new_tokens", "min_p", "num_beams", "pad_token_id", "repetition_penalty", "seed",
+            "stop", "stop_strings", "temperature", "top_k", "top_p");
 
-    private GenerationArguments() {}
+    /**
+     * The arguments DJL and DJL Serving put in a model's arguments themselves (BaseModelLoader,
+     * the repositories' URL query keys, the model properties of DJL Serving's serving.properties).
+     */
+    static final Set<String> DJL_NAMES = Set.of("application", "engine", "blockFactory", "translatorFactory",
+            "translator", "model_name", "artifact_id", "ignore_real_uri", "djl_rpc_uri", "load_on_devices",
+            "job_queue_size", "batch_size", "max_batch_delay", "max_idle_time", "log_request_metric",
+            "metrics_aggregation", "minWorkers", "maxWorkers", "gpu.minWorkers", "gpu.maxWorkers", "cpu.minWorkers",
+            "cpu.maxWorkers", "required_memory_mb", "reserved_memory_mb");
+
+    /** The arguments that only make sense when sampling. */
+    private static final List<String> SAMPLING = List.of("temperature", "top_k", "top_p", "min_p");
+
+    private final GenerationConfig config;
+    private final Integer maxLength;
+    private final Long padTokenId;
+
+    private GenerationArguments(GenerationConfig config, Integer maxLength, Long padTokenId) {
+        this.config = config;
+        this.maxLength = maxLength;
+        this.padTokenId = padTokenId;
+    }
+
+    /** The settings (with {@code max_length}, {@link #forPrompt} gives each request's). */
+    public GenerationConfig config() {
+        return config;
+    }
+
+    /** The Hugging Face {@code max_length} (prompt plus new tokens), if that bounds the length. */
+    public OptionalInt maxLength() {
+        return maxLength == null ? OptionalInt.empty() : OptionalInt.of(maxLength);
+    }
+
+    /**
+     * The settings for a prompt of {@code promptTokens} tokens: with {@code max_length}, {@code
+     * max_length - promptTokens} new tokens.
+     *
+     * @throws IllegalArgumentException if the prompt is longer than {@code max_length}
+     */
+    public GenerationConfig forPrompt(int promptTokens) {
+        if (maxLength == null) {
+            return config;
+        }
+        if (promptTokens > maxLength) {
+            throw new IllegalArgumentException("the prompt is " + promptTokens + " tokens, more than max_length "
+                    + maxLength + " (max_length counts the prompt and the new tokens, as in Hugging Face;"
+                    + " max_new_tokens counts only the new ones)");
+        }
+        return config.toBuilder().maxNewTokens(maxLength - promptTokens).build();
+    }
+
+    /**
+     * Refuses token ids (end, start, padding) outside a vocabulary of {@code vocab} tokens: they
+     * could never be generated or fed.
+     */
+    void requireTokenIdsBelow(int vocab) {
+        for (long id : config.eosTokenIds()) {
+            requireBelow(id, "eos_token_id", vocab);
+        }
+        if (config.bosTokenId() != null) {
+            requireBelow(config.bosTokenId(), "bos_token_id", vocab);
+        }
+        if (padTokenId != null) {
+            requireBelow(padTokenId, "pad_token_id", vocab);
+        }
+    }
+
+    private static void requireBelow(long id, String name, int vocab) {
+        if (id >= vocab) {
+            throw new IllegalArgumentException(name + " " + id + " is outside the model's vocabulary [0, " + vocab + ")");
+        }
+    }
+
+    /**
+     * Refuses a Criteria argument that is neither a generation argument ({@link #NAMES}), nor one of
+     * DJL's ({@link #DJL_NAMES}), nor a key of {@code modelDir}'s {@code serving.properties} (DJL
+     * copies those into the arguments); for the token-id translators ({@code text} false), also a
+     * generation argument from the Criteria, which they could not use.
+     *
+     * @throws IllegalArgumentException naming the argument, a close known name, and the known names
+     */
+    static void checkNames(Path modelDir, Map<String, ?> arguments, boolean text) throws IOException {
+        Set<String> folder = servingPropertiesKeys(modelDir);
+        Set<String> unused = new TreeSet<>();
+        for (String key : new TreeSet<>(arguments.keySet())) {
+            if (folder.contains(key) || DJL_NAMES.contains(key)) {
+                continue;
+            }
+            if (NAMES.contains(key)) {
+                if (!text) {
+                    unused.add(key);
+                }
+                continue;
+            }
+            String close = closest(key);
+            throw new IllegalArgumentException("unknown Criteria argument '" + key + "'"
+                    + (close == null ? "" : " (did you mean '" + close + "'?)")
+                    + ": the generation arguments of xLSTM models are " + NAMES
+                    + "; DJL's own (engine, blockFactory, translatorFactory, ...) and the keys of the model"
+                    + " folder's serving.properties are accepted too");
+        }
+        if (!unused.isEmpty()) {
+            throw new IllegalArgumentException("the generation arguments " + unused + " apply to the text"
+                    + " translators (String input); token ids in, logits out (NDList input) generates nothing");
+        }
+    }
 
     /**
      * The settings for a model in {@code modelDir} with the tokenizer's end-of-text token.
      *
-     * @throws IllegalArgumentException naming the argument or field of a bad value
+     * @throws IllegalArgumentException naming the argument or field of a bad value, or the
+     *     arguments and fields whose values contradict each other
      */
-    public static GenerationConfig read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
+    public static GenerationArguments read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
             throws IOException {
+        Map<String, Object> file = Map.of();
+        String fileName = "generation_config.json";
+        Path path = modelDir == null ? null : modelDir.resolve(fileName);
+        if (path != null && Files.isRegularFile(path)) {
+            Map<String, Object> defaults;
+            try {
+                defaults = new Gson().fromJson(Files.readString(path, StandardCharsets.UTF_8),
+                        new TypeToken<Map<String, Object>>() {}.getType());
+            } catch (JsonParseException e) {
+                throw new IllegalArgumentException(path + " is not valid JSON: " + e.getMessage(), e);
+            }
+            if (defaults != null) {
+                file = parse(defaults, fileName + " field '");
+            }
+        }
+        Map<String, Object> given = parse(arguments, "Criteria argument '");
+        requireOneOf(given, "stop", "stop_strings", "Criteria arguments");
+        requireOneOf(given, "max_new_tokens", "max_length", "Criteria arguments");
+        requireOneOf(file, "stop", "stop_strings", fileName + " fields");
+        if (Boolean.FALSE.equals(given.get("do_sample"))) {
+            List<String> sampling = SAMPLING.stream().filter(given::containsKey).toList();
+            if (!sampling.isEmpty()) {
+                throw new IllegalArgumentException("Criteria argument 'do_sample' = false chooses greedily, but the"
+                        + " sampling arguments " + sampling + " are given too: drop them or do_sample");
+            }
+        }
+
+        Map<String, Object> merged = new LinkedHashMap<>(file);
+        if (given.containsKey("max_new_tokens") || given.containsKey("max_length")) {
+            merged.remove("max_new_tokens");
+            merged.remove("max_length");
+        } else if (file.containsKey("max_new_tokens")) {
+            merged.remove("max_length"); // Hugging Face: max_new_tokens wins
+        }
+        if (given.containsKey("stop") || given.containsKey("stop_strings")) {
+            merged.remove("stop");
+            merged.remove("stop_strings");
+        }
+        if (given.containsKey("do_sample") || given.containsKey("temperature")) {
+            merged.remove("do_sample"); // the Criteria decide between greedy and sampling
+        }
+        merged.putAll(given);
+
         GenerationConfig.Builder b = GenerationConfig.builder();
         Set<Long> eos = new LinkedHashSet<>();
         endOfText.ifPresent(eos::add);
-        Path file = modelDir == null ? null : modelDir.resolve("generation_config.json");
-        if (file != null && Files.isRegularFile(file)) {
-            Map<String, Object> defaults;
-            try {
-                defaults = new Gson().fromJson(Files.readString(file, StandardCharsets.UTF_8),
-                        new TypeToken<Map<String, Object>>() {}.getType());
-            } catch (JsonParseException e) {
-                throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
-            }
-            if (defaults != null) {
-                String where = file.getFileName() + " field '";
-                if (Boolean.FALSE.equals(defaults.get("do_sample"))) {
-                    b.temperature(0f);
-                }
-                apply(b, defaults, where);
-                Object ids = defaults.get("eos_token_id");
-                if (ids != null) {
-                    eos.clear();
-                    for (Object id : ids instanceof List<?> l ? l : List.of(ids)) {
-                        eos.add(integer(id, where + "eos_token_id'"));
-                    }
-                }
-                if (defaults.get("bos_token_id") != null) {
-                    b.bosTokenId(integer(defaults.get("bos_token_id"), where + "bos_token_id'"));
-                }
-            }
-        }
         b.eosTokenIds(eos);
-        apply(b, arguments, "Criteria argument '");
+        for (Map.Entry<String, Object> e : merged.entrySet()) {
+            set(b, e.getKey(), e.getValue());
+        }
+        Object doSample = merged.get("do_sample");
+        if (Boolean.FALSE.equals(doSample)) {
+            b.temperature(0f).topK(0).topP(1f).minP(0f);
+        } else if (Boolean.TRUE.equals(doSample) && !merged.containsKey("temperature")) {
+            b.temperature(1f); // Hugging Face's default
+        } else if (Boolean.TRUE.equals(doSample) && ((Float) merged.get("temperature")) == 0) {
+            throw new IllegalArgumentException((given.containsKey("temperature") ? "Criteria argument" : fileName
+                    + " field") + " 'temperature' is 0 (greedy) but do_sample is true: give a temperature > 0");
+        }
         try {
-            return b.build();
+            return new GenerationArguments(b.build(), (Integer) merged.get("max_length"),
+                    (Long) merged.get("pad_token_id"));
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("generation settings of " + modelDir + ": " + e.getMessage(), e);
+            boolean beams = merged.get("num_beams") instanceof Integer n && n > 1;
+            throw new IllegalArgumentException("generation settings of " + modelDir + ": " + e.getMessage()
+                    + " (" + fileName + ": " + values(file) + "; Criteria arguments: " + values(given) + ")"
+                    + (beams ? "; for beam search over a folder that samples, pass do_sample=false" : ""), e);
         }
     }
 
-    private static void apply(GenerationConfig.Builder b, Map<String, ?> m, String where) {
+    private static void requireOneOf(Map<String, Object> m, String a, String b, String what) {
+        if (m.containsKey(a) && m.containsKey(b)) {
+            throw new IllegalArgumentException(what + " '" + a + "' and '" + b + "' both given: give one");
+        }
+    }
+
+    /** Parses and checks each generation value of {@code m} on its own (order does not matter). */
+    private static Map<String, Object> parse(Map<String, ?> m, String where) {
+        Map<String, Object> out = new LinkedHashMap<>();
         for (String name : NAMES) {
             Object v = m.get(name);
             if (v == null) {
                 continue;
             }
             String what = where + name + "'";
-            switch (name) {
-                case "max_new_tokens" -> b.maxNewTokens(Math.toIntExact(integer(v, what)));
-                case "temperature" -> b.temperature(decimal(v, what));
-                case "top_k" -> b.topK(Math.toIntExact(integer(v, what)));
-                case "top_p" -> b.topP(decimal(v, what));
-                case "min_p" -> b.minP(decimal(v, what));
-                case "repetition_penalty" -> b.repetitionPenalty(decimal(v, what));
-                case "num_beams" -> b.numBeams(Math.toIntExact(integer(v, what)));
-                case "length_penalty" -> b.lengthPenalty(decimal(v, what));
-                case "seed" -> b.seed(integer(v, what));
-                case "stop" -> b.stopStrings(strings(v, what));
+            Object value = switch (name) {
+                case "max_new_tokens", "top_k" -> (int) integer(v, what, 0, Integer.MAX_VALUE);
+                case "max_length" -> (int) integer(v, what, 1, Integer.MAX_VALUE);
+                case "num_beams" -> (int) integer(v, what, 1, GenerationConfig.MAX_BEAMS);
+                case "temperature", "top_p", "min_p", "repetition_penalty", "length_penalty" -> decimal(v, what);
+                case "seed" -> integer(v, what, Long.MIN_VALUE, Long.MAX_VALUE);
+                case "bos_token_id", "pad_token_id" -> integer(v, what, 0, Long.MAX_VALUE);
+                case "eos_token_id" -> ids(v, what);
+                case "do_sample" -> bool(v, what);
+                case "stop", "stop_strings" -> strings(v, what);
                 default -> throw new AssertionError(name);
-            }
+            };
             try {
-                b.build(); // attribute a bad value to the setting that brought it
+                // alone on the defaults, a value meets only its own bounds
+                set(GenerationConfig.builder(), name, value).build();
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException(what + " = " + v + ": " + e.getMessage(), e);
             }
+            out.put(name, value);
         }
+        return out;
     }
 
-    private static long integer(Object v, String what) {
+    @SuppressWarnings("unchecked")
+    private static GenerationConfig.Builder set(GenerationConfig.Builder b, String name, Object v) {
+        return switch (name) {
+            case "max_new_tokens" -> b.maxNewTokens((Integer) v);
+            case "temperature" -> b.temperature((Float) v);
+            case "top_k" -> b.topK((Integer) v);
+            case "top_p" -> b.topP((Float) v);
+            case "min_p" -> b.minP((Float) v);
+            case "repetition_penalty" -> b.repetitionPenalty((Float) v);
+            case "num_beams" -> b.numBeams((Integer) v);
+            case "length_penalty" -> b.lengthPenalty((Float) v);
+            case "seed" -> b.seed((Long) v);
+            case "eos_token_id" -> b.eosTokenIds((Set<Long>) v);
+            case "bos_token_id" -> b.bosTokenId((Long) v);
+            case "stop", "stop_strings" -> b.stopStrings((List<String>) v);
+            case "max_length", "do_sample", "pad_token_id" -> b; // applied by read
+            default -> throw new AssertionError(name);
+        };
+    }
+
+    private static String values(Map<String, Object> m) {
+        return m.isEmpty() ? "none" : m.toString();
+    }
+
+    private static long integer(Object v, String what, long min, long max) {
+        BigDecimal d;
         try {
-            double d = v instanceof Number n ? n.doubleValue() : Double.parseDouble(v.toString().trim());
-            if (d != Math.rint(d) || Math.abs(d) > Long.MAX_VALUE / 2.0) {
-                throw new NumberFormatException();
-            }
-            return (long) d;
+            d = new BigDecimal(v.toString().trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(what + " must be an integer, got '" + v + "'", e);
+            d = null;
         }
+        if (d == null || d.stripTrailingZeros().scale() > 0 || d.compareTo(BigDecimal.valueOf(min)) < 0
+                || d.compareTo(BigDecimal.valueOf(max)) > 0) {
+            throw new IllegalArgumentException(what + " must be an integer in [" + min + ", " + max + "], got '"
+                    + v + "'");
+        }
+        return d.longValueExact();
     }
 
     private static float decimal(Object v, String what) {
@@ -128,6 +335,40 @@ public final class GenerationArguments {
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException(what + " must be a finite number, got '" + v + "'", e);
         }
+    }
+
+    private static boolean bool(Object v, String what) {
+        if (v instanceof Boolean b) {
+            return b;
+        }
+        String s = v.toString().trim().toLowerCase(Locale.ROOT);
+        if (s.equals("true") || s.equals("false")) {
+            return Boolean.parseBoolean(s);
+        }
+        throw new IllegalArgumentException(what + " must be true or false, got '" + v + "'");
+    }
+
+    private static Set<Long> ids(Object v, String what) {
+        List<?> list;
+        if (v instanceof List<?> l) {
+            list = l;
+        } else if (v instanceof String s && s.trim().startsWith("[")) {
+            try {
+                list = new Gson().fromJson(s, List.class);
+            } catch (JsonParseException e) {
+                throw new IllegalArgumentException(what + " is not a JSON array of token ids: " + s, e);
+            }
+        } else {
+            list = List.of(v);
+        }
+        Set<Long> out = new LinkedHashSet<>();
+        for (Object o : list) {
+            if (o == null) {
+                throw new IllegalArgumentException(what + " holds a null token id: " + v);
+            }
+            out.add(integer(o, what, 0, Long.MAX_VALUE));
+        }
+        return out;
     }
 
     private static List<String> strings(Object v, String what) {
@@ -150,5 +391,57 @@ public final class GenerationArguments {
             out.add(v.toString());
         }
         return out;
+    }
+
+    /** The keys DJL copies from {@code modelDir/serving.properties} into the arguments. */
+    private static Set<String> servingPropertiesKeys(Path modelDir) throws IOException {
+        Path file = modelDir == null ? null : modelDir.resolve("serving.properties");
+        if (file == null || !Files.isRegularFile(file)) {
+            return Set.of();
+        }
+        Properties p = new Properties();
+        try (Reader r = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            p.load(r);
+        }
+        Set<String> keys = new TreeSet<>();
+        for (String k : p.stringPropertyNames()) {
+            if (!k.startsWith("option.")) {
+                keys.add(k);
+            }
+        }
+        return keys;
+    }
+
+    /** The generation argument closest to {@code key} (same letters, or 2 edits apart), or null. */
+    private static String closest(String key) {
+        String k = squash(key);
+        return NAMES.stream()
+                .filter(n -> squash(n).equals(k) || distance(squash(n), k) <= 2)
+                .min(Comparator.comparingInt(n -> distance(squash(n), k)))
+                .orElse(null);
+    }
+
+    private static String squash(String s) {
+        return s.replace("_", "").replace("-", "").toLowerCase(Locale.ROOT);
+    }
+
+    /** Levenshtein distance. */
+    private static int distance(String a, String b) {
+        int[] prev = new int[b.length() + 1];
+        int[] cur = new int[b.length() + 1];
+        for (int j = 0; j <= b.length(); j++) {
+            prev[j] = j;
+        }
+        for (int i = 1; i <= a.length(); i++) {
+            cur[0] = i;
+            for (int j = 1; j <= b.length(); j++) {
+                int sub = prev[j - 1] + (a.charAt(i - 1) == b.charAt(j - 1) ? 0 : 1);
+                cur[j] = Math.min(sub, Math.min(prev[j], cur[j - 1]) + 1);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.length()];
     }
 }

@@ -34,42 +34,40 @@ final class TextGenerationTranslator<O> implements NoBatchifyTranslator<String, 
 
     private final XLstmLanguageModel model;
     private final HuggingFaceTextCodec codec;
-    private final GenerationConfig config;
+    private final GenerationArguments settings;
     private final Function<TextStream, O> output;
 
-    private TextGenerationTranslator(XLstmLanguageModel model, HuggingFaceTextCodec codec, GenerationConfig config,
-            Function<TextStream, O> output) {
+    private TextGenerationTranslator(XLstmLanguageModel model, HuggingFaceTextCodec codec,
+            GenerationArguments settings, Function<TextStream, O> output) {
         this.model = model;
         this.codec = codec;
-        this.config = config;
+        this.settings = settings;
         this.output = output;
     }
 
     /** The completion's text. */
-    static TextGenerationTranslator<String> text(XLstmLanguageModel m, HuggingFaceTextCodec c, GenerationConfig g) {
+    static TextGenerationTranslator<String> text(XLstmLanguageModel m, HuggingFaceTextCodec c, GenerationArguments g) {
         return new TextGenerationTranslator<>(m, c, g, s -> s.result().text());
     }
 
     /** The whole result. */
     static TextGenerationTranslator<GenerationResult> result(XLstmLanguageModel m, HuggingFaceTextCodec c,
-            GenerationConfig g) {
+            GenerationArguments g) {
         return new TextGenerationTranslator<>(m, c, g, TextStream::result);
     }
 
     /** The text as it is generated. */
     static TextGenerationTranslator<TextStream> stream(XLstmLanguageModel m, HuggingFaceTextCodec c,
-            GenerationConfig g) {
+            GenerationArguments g) {
         return new TextGenerationTranslator<>(m, c, g, s -> s);
-    }
-
-    /** The settings requests use. */
-    GenerationConfig config() {
-        return config;
     }
 
     @Override
     public NDList processInput(TranslatorContext ctx, String prompt) {
         Objects.requireNonNull(prompt, "prompt");
+        // with max_length, the new tokens are what the prompt leaves (an empty prompt starts from BOS)
+        GenerationConfig config = settings.maxLength().isEmpty() ? settings.config()
+                : settings.forPrompt(prompt.isEmpty() ? 1 : codec.encode(prompt).length);
         Generator generator = new Generator(model, ctx.getNDManager(), codec);
         ctx.setAttachment(STREAM, new TextStream(config.numBeams() > 1
                 ? new Finished(generator.generate(prompt, config))

@@ -7,7 +7,6 @@ import ai.djl.translate.TranslateException;
 import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorFactory;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -32,9 +31,12 @@ import java.util.Set;
  *
  * <p>The text translators need the model folder's {@code tokenizer.json}. Their settings are the
  * folder's {@code generation_config.json} overridden by Criteria arguments named as in Hugging Face
- * {@code generate} ({@code max_new_tokens}, {@code temperature}, {@code top_k}, {@code top_p},
- * {@code min_p}, {@code repetition_penalty}, {@code num_beams}, {@code length_penalty}, {@code
- * seed}, {@code stop}); a bad value fails {@code loadModel} with a message naming it.
+ * {@code generate} ({@code max_new_tokens} or {@code max_length}, {@code do_sample}, {@code
+ * temperature}, {@code top_k}, {@code top_p}, {@code min_p}, {@code repetition_penalty}, {@code
+ * num_beams}, {@code length_penalty}, {@code seed}, {@code eos_token_id}, {@code bos_token_id},
+ * {@code pad_token_id}, {@code stop} or {@code stop_strings}: see {@link GenerationArguments}); a
+ * bad value, contradicting values or an unknown argument fail {@code loadModel} with a message
+ * naming them.
  *
  * <p><b>Threads.</b> A {@code ZooModel} and its translator are shared safely by any number of
  * {@code Predictor}s; a {@code Predictor} serves one thread at a time (DJL's rule), so give each
@@ -67,10 +69,15 @@ public class XLstmTranslatorFactory implements TranslatorFactory {
                     .sorted().toList() + ", not " + input.getSimpleName() + " -> " + output.getSimpleName());
         }
         XLstmLanguageModel lm = XLstmBlockFactory.languageModel(model);
+        Path dir = model.getModelPath();
+        try {
+            GenerationArguments.checkNames(dir, arguments, input == String.class);
+        } catch (IOException e) {
+            throw new TranslateException("cannot read " + dir.resolve("serving.properties"), e);
+        }
         if (input == NDList.class) {
             return (Translator<I, O>) (output == NDList.class ? LogitsTranslator.ndList(lm) : LogitsTranslator.causalLm(lm));
         }
-        Path dir = model.getModelPath();
         Path tokenizer = dir.resolve("tokenizer.json");
         if (!Files.isRegularFile(tokenizer)) {
             throw new IllegalArgumentException("no tokenizer.json in " + dir + ": text translators need one"
@@ -80,7 +87,8 @@ public class XLstmTranslatorFactory implements TranslatorFactory {
             HuggingFaceTextCodec codec = HuggingFaceTextCodec.load(tokenizer);
             // the tokenizer's native memory is freed with the model
             model.getNDManager().attachInternal("xlstm-tokenizer-" + System.identityHashCode(codec), codec);
-            GenerationConfig config = GenerationArguments.read(dir, arguments, codec.endOfText());
+            GenerationArguments config = GenerationArguments.read(dir, arguments, codec.endOfText());
+            config.requireTokenIdsBelow(lm.getConfig().vocabSize());
             if (output == String.class) {
                 return (Translator<I, O>) TextGenerationTranslator.text(lm, codec, config);
             }

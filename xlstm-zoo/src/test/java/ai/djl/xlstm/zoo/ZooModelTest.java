@@ -170,6 +170,24 @@ class ZooModelTest {
         }
     }
 
+    /** Item 16: a logits request with a state of the wrong length says what the state must hold. */
+    @Test
+    void aStateOfTheWrongLengthSaysHowManyArraysTheModelTakes() throws Exception {
+        try (ZooModel<NDList, NDList> model = byName(NDList.class, NDList.class).build().loadModel();
+                Predictor<NDList, NDList> p = model.newPredictor();
+                NDManager manager = NDManager.newBaseManager()) {
+            NDArray tokens = manager.create(new long[][] {{10, 20}});
+            NDList state = XLstmBlockFactory.languageModel(model).zeroState(manager, tokens.getDevice(), 1).toNDList();
+            assertEquals(9, state.size(), "an mLSTM block (conv window, C, n, m) and an sLSTM block (conv, y, c, n, m)");
+            assertEquals(10, p.predict(new NDList(tokens).addAll(state)).size(), "logits and the next state");
+            NDList shorter = new NDList(tokens).addAll(state.subNDList(1));
+            ai.djl.translate.TranslateException e =
+                    assertThrows(ai.djl.translate.TranslateException.class, () -> p.predict(shorter));
+            assertTrue(e.getMessage().contains("9 arrays (block 0: 4, block 1: 5") && e.getMessage().contains("got 8"),
+                    e.getMessage());
+        }
+    }
+
     @Test
     void djlTextGeneratorGreedySearchEqualsOurGreedyDecode() throws Exception {
         try (ZooModel<NDList, CausalLMOutput> model = byName(NDList.class, CausalLMOutput.class).build().loadModel();
