@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -73,11 +74,19 @@ public final class MLstmKernels {
      * the memory from chunk to chunk; then the outputs of all chunks are computed at once, each row
      * combining the memory entering its chunk with the quadratic form inside the chunk.
      *
+     * <p>When no input requires a gradient (inference), the chunks run one after another instead,
+     * each computing its output and the memory it hands on, and each chunk's temporaries are freed
+     * before the next: memory does not grow with the number of chunks beyond {@code h} itself. The
+     * two ways compute the same expressions (they agree within float32 round-off).
+     *
      * @return {@code h} and the memory after the last position
      */
     public static Pair<NDArray, MLstmCellState> chunkwise(
             NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
             MLstmCellState state, int chunkSize, float eps) {
+        if (!recordsGradient(q, k, v, i, f, state)) {
+            return chunkwiseInference(q, k, v, i, f, state, chunkSize, eps);
+        }
         Shape qs = q.getShape();
         long batch = qs.get(0);
         long heads = qs.get(1);
@@ -155,6 +164,89 @@ public final class MLstmKernels {
             h = h.get(new NDIndex().addAllDim(2).addSliceDim(0, s));
         }
         return new Pair<>(h, last);
+    }
+
+    /**
+     * {@link #chunkwise} without a gradient: chunk by chunk, each in its own {@link NDScope}, which
+     * frees every array the chunk created except its output and the memory it hands on. The last
+     * chunk is shorter instead of padded (padding changes nothing, see {@link #chunkwise}).
+     */
+    private static Pair<NDArray, MLstmCellState> chunkwiseInference(
+            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
+            MLstmCellState state, int chunkSize, float eps) {
+        Shape qs = q.getShape();
+        long s = qs.get(2);
+        if (state == null) {
+            state = zeroState(q.getManager(), q.getDevice(), qs.get(0), qs.get(1), qs.get(3), v.getShape().get(3));
+        }
+        NDArray c = state.c(); // [B, NH, DHQK, DHV]
+        NDArray n = state.n(); // [B, NH, DHQK]
+        NDArray m = state.m(); // [B, NH, 1]
+        NDList hs = new NDList();
+        for (long start = 0; start < s; start += chunkSize) {
+            long end = Math.min(s, start + chunkSize);
+            long l = end - start;
+            NDArray cNext;
+            NDArray nNext;
+            NDArray mNext;
+            try (NDScope scope = new NDScope()) {
+                NDArray qc = positions(q, start, end); // [B, NH, L, DHQK]
+                NDArray kc = positions(k, start, end); // [B, NH, L, DHQK]
+                NDArray vc = positions(v, start, end); // [B, NH, L, DHV]
+                NDArray ic = positions(i, start, end); // [B, NH, L]
+                NDArray b = TensorOps.logSigmoid(positions(f, start, end)).cumSum(2); // [B, NH, L]
+                NDArray g = b.get(new NDIndex().addAllDim(2).addSliceDim(l - 1, l)); // [B, NH, 1]
+
+                // The output: the memory entering the chunk plus the quadratic form inside it.
+                NDArray logD = decayMatrix(b, ic, l); // [B, NH, L, L]
+                NDArray mInter = b.add(m); // [B, NH, L]: the entering memory's weight at row l
+                NDArray mRow = NDArrays.maximum(mInter, logD.max(new int[] {-1})); // [B, NH, L]
+                NDArray sBar = qc.matMul(kc.transpose(0, 1, 3, 2)).mul(logD.sub(mRow.expandDims(3)).exp());
+                NDArray qGated = qc.mul(mInter.sub(mRow).exp().expandDims(3)); // [B, NH, L, DHQK]
+                NDArray num = qGated.matMul(c).add(sBar.matMul(vc)); // [B, NH, L, DHV]
+                NDArray den = qGated.matMul(n.expandDims(3)).squeeze(3).add(sBar.sum(new int[] {-1})); // [B, NH, L]
+                NDArray bound = NDArrays.maximum(den.abs(), mRow.neg().exp()).add(eps);
+                NDArray h = num.div(bound.expandDims(3)); // [B, NH, L, DHV]
+
+                // The memory after the chunk: m_next = max(g + m, max_j a_j), then rescale and add.
+                NDArray a = g.sub(b).add(ic); // [B, NH, L]: log weight of position j at chunk end
+                NDArray decayed = g.add(m); // [B, NH, 1]
+                mNext = NDArrays.maximum(decayed, a.max(new int[] {-1}, true)); // [B, NH, 1]
+                NDArray decay = decayed.sub(mNext).exp(); // [B, NH, 1]
+                NDArray kw = kc.mul(a.sub(mNext).exp().expandDims(3)); // [B, NH, L, DHQK]
+                cNext = c.mul(decay.expandDims(3)).add(kw.transpose(0, 1, 3, 2).matMul(vc));
+                nNext = n.mul(decay).add(kw.sum(new int[] {2}));
+                hs.add(h);
+                NDScope.unregister(h, cNext, nNext, mNext);
+            }
+            if (c != state.c()) { // the previous chunk's memory, not the caller's
+                c.close();
+                n.close();
+                m.close();
+            }
+            c = cNext;
+            n = nNext;
+            m = mNext;
+        }
+        NDArray h = hs.size() == 1 ? hs.get(0) : NDArrays.concat(hs, 2); // [B, NH, S, DHV]
+        if (hs.size() > 1) {
+            hs.close();
+        }
+        return new Pair<>(h, new MLstmCellState(c, n, m));
+    }
+
+    /** Whether autograd records a graph through any of these inputs (then nothing may be freed early). */
+    private static boolean recordsGradient(
+            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f, MLstmCellState state) {
+        if (q.hasGradient() || k.hasGradient() || v.hasGradient() || i.hasGradient() || f.hasGradient()) {
+            return true;
+        }
+        return state != null && (state.c().hasGradient() || state.n().hasGradient() || state.m().hasGradient());
+    }
+
+    /** Positions {@code [from, to)} of axis 2. */
+    private static NDArray positions(NDArray x, long from, long to) {
+        return x.get(new NDIndex().addAllDim(2).addSliceDim(from, to));
     }
 
     /**

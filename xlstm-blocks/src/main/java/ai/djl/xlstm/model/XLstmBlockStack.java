@@ -112,6 +112,11 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
     /**
      * Runs every block from {@code state} (null: zero state).
      *
+     * <p>When {@code x} records no gradient (inference) and holds more than one position, each
+     * block runs in its own manager, which is closed once the block's output and state have moved
+     * to the manager of {@code x}: a pass holds the temporaries of one block at a time, not of all.
+     * {@code x} itself is left as it was.
+     *
      * @param ps the parameter store
      * @param x the input {@code [B, S, D]}
      * @param state the state to start from, or null
@@ -125,10 +130,28 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
             ParameterStore ps, NDArray x, XLstmState state, MLstmBackend backend,
             boolean needState, boolean training) {
         List<BlockState> next = needState ? new ArrayList<>(blocks.size()) : null;
+        NDManager outer = x.getManager();
+        boolean scoped = x.getShape().get(1) > 1 && !x.hasGradient(); // not for a decode step
         for (int i = 0; i < blocks.size(); i++) {
-            Pair<NDArray, BlockState> out =
-                    blocks.get(i).forward(
-                            ps, x, state == null ? null : state.block(i), backend, needState, training);
+            BlockState in = state == null ? null : state.block(i);
+            Pair<NDArray, BlockState> out;
+            if (scoped) {
+                try (NDManager block = outer.newSubManager()) {
+                    // Results go to the manager of their first operand: the block's input must be
+                    // in the block's manager. The caller's x is copied, not moved.
+                    NDArray input = i == 0 ? x.duplicate() : x; // [B, S, D]
+                    input.attach(block);
+                    out = blocks.get(i).forward(ps, input, in, backend, needState, training);
+                    out.getKey().attach(outer);
+                    if (needState) {
+                        for (NDArray a : out.getValue().tensors()) {
+                            a.attach(outer);
+                        }
+                    }
+                }
+            } else {
+                out = blocks.get(i).forward(ps, x, in, backend, needState, training);
+            }
             x = out.getKey();
             if (needState) {
                 next.add(out.getValue());

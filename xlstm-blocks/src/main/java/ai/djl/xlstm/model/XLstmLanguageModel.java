@@ -46,6 +46,13 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
     private final Linear lmHead;
     private final float logitSoftCap;
     private volatile MLstmBackend backend;
+    private volatile int inferenceSegment = DEFAULT_INFERENCE_SEGMENT;
+
+    /**
+     * The default of {@link #getInferenceSegment()}: as long as the parallel form runs ({@link
+     * MLstmBackend#MAX_PARALLEL_LENGTH}), so a single sequence the parallel form takes is never cut.
+     */
+    public static final int DEFAULT_INFERENCE_SEGMENT = MLstmBackend.MAX_PARALLEL_LENGTH;
 
     protected XLstmLanguageModel(
             byte version, XLstmConfig config, String embeddingName, String stackName,
@@ -93,6 +100,35 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
             throw new IllegalArgumentException("backend must not be null");
         }
         this.backend = backend;
+    }
+
+    /**
+     * The most tokens (batch size times positions) one pass holds activations for when no gradient
+     * is recorded; see {@link #setInferenceSegment(int)}.
+     */
+    public int getInferenceSegment() {
+        return inferenceSegment;
+    }
+
+    /**
+     * Bounds the memory of inference over long sequences: when autograd records nothing, every
+     * forward pass over more than {@code tokens} tokens (batch size times positions) runs in
+     * segments of at most that many tokens (whole mLSTM chunks of at least one chunk, and at least
+     * one position), carrying the recurrent state from one segment to the next, and frees each
+     * segment's activations before the next. Only the logits (written into one {@code [B, S, V]}
+     * array, or only the last position's) and the final state outlive the pass. The recurrent and
+     * chunkwise forms continue exactly from a carried state, so the outputs agree with one pass over
+     * the whole sequence within float32 round-off. With a gradient recorded (training) the pass is
+     * never cut: back-propagation needs every activation anyway. An execution choice, not part of
+     * the model (it is not saved).
+     *
+     * @param tokens at least 1; default {@link #DEFAULT_INFERENCE_SEGMENT}
+     */
+    public void setInferenceSegment(int tokens) {
+        if (tokens < 1) {
+            throw new IllegalArgumentException("inference segment must be >= 1 token, got " + tokens);
+        }
+        this.inferenceSegment = tokens;
     }
 
     /** The state before any token, for a batch of {@code batch} sequences. */
@@ -150,9 +186,113 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
             ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
             boolean training, boolean checkIds) {
         validateTokens(tokens, checkIds);
+        long batch = tokens.getShape().get(0);
         if (state != null) {
-            validateState(state, tokens.getShape().get(0));
+            validateState(state, batch);
         }
+        long len = tokens.getShape().get(1);
+        long step = segmentPositions(batch);
+        if (len <= step || recordsGradient(ps, tokens, training)) {
+            return runOnce(ps, tokens, state, needState, lastOnly, training);
+        }
+        return runSegments(ps, tokens, state, needState, lastOnly, training, step);
+    }
+
+    /**
+     * The positions per segment for a batch of {@code batch}: {@link #getInferenceSegment()} tokens
+     * in whole mLSTM chunks (so that every segment but the last ends on a chunk boundary, as one
+     * pass would), at least one chunk.
+     */
+    private long segmentPositions(long batch) {
+        long positions = Math.max(1, inferenceSegment / batch);
+        long chunk = backend.chunkSize();
+        return positions <= chunk ? chunk : positions - positions % chunk;
+    }
+
+    /**
+     * Whether autograd records this pass: probed on the embedding of one token (the first op of the
+     * pass), which records exactly when the pass would.
+     */
+    private boolean recordsGradient(ParameterStore ps, NDArray tokens, boolean training) {
+        try (NDManager probe = tokens.getManager().newSubManager()) {
+            NDArray first = tokens.get(new NDIndex().addAllDim().addSliceDim(0, 1)); // [B, 1]
+            first.attach(probe);
+            NDArray x = embedding.forward(ps, first, training); // [B, 1, D]
+            boolean records = x.hasGradient();
+            x.close();
+            return records;
+        }
+    }
+
+    /**
+     * {@link #run} in segments of {@code step} positions, each in its own manager (see {@link
+     * #setInferenceSegment(int)}); the results belong to the manager of {@code tokens}.
+     */
+    private Pair<NDArray, XLstmState> runSegments(
+            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
+            boolean training, long step) {
+        NDManager owner = tokens.getManager();
+        long batch = tokens.getShape().get(0);
+        long len = tokens.getShape().get(1);
+        NDArray logits = null; // [B, S, V], or [B, 1, V] when lastOnly
+        XLstmState carried = state; // the caller's state is never attached, changed or closed here
+        NDManager carryManager = null;
+        try {
+            for (long start = 0; start < len; start += step) {
+                long end = Math.min(len, start + step);
+                boolean last = end == len;
+                try (NDManager segment = owner.newSubManager()) {
+                    NDArray part = tokens.get(new NDIndex().addAllDim().addSliceDim(start, end)); // [B, n]
+                    part.attach(segment);
+                    if (carried != null && carried == state) {
+                        // Ops on a state put their results in the state's manager: work on a copy,
+                        // so that nothing of the first segment stays in the caller's manager.
+                        carried = state.copy().attach(segment);
+                    }
+                    Pair<NDArray, XLstmState> out =
+                            runOnce(ps, part, carried, !last || needState, lastOnly, training);
+                    NDArray partLogits = out.getKey(); // [B, n, V], or [B, 1, V] when lastOnly
+                    if (lastOnly) {
+                        if (last) {
+                            logits = partLogits;
+                            logits.attach(owner);
+                        }
+                    } else {
+                        if (logits == null) {
+                            Shape shape = new Shape(batch, len, partLogits.getShape().get(2));
+                            logits = owner.zeros(shape, partLogits.getDataType(), partLogits.getDevice());
+                        }
+                        logits.set(new NDIndex().addAllDim().addSliceDim(start, end), partLogits);
+                    }
+                    if (!last) {
+                        NDManager next = owner.newSubManager();
+                        carried = out.getValue().attach(next);
+                        if (carryManager != null) {
+                            carryManager.close();
+                        }
+                        carryManager = next;
+                    } else if (needState) {
+                        carried = out.getValue().attach(owner);
+                    }
+                }
+            }
+        } catch (RuntimeException e) {
+            if (logits != null) {
+                logits.close();
+            }
+            throw e;
+        } finally {
+            if (carryManager != null) {
+                carryManager.close();
+            }
+        }
+        return new Pair<>(logits, needState ? carried : null);
+    }
+
+    /** One pass over all of {@code tokens}. */
+    private Pair<NDArray, XLstmState> runOnce(
+            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
+            boolean training) {
         NDArray x = embedding.forward(ps, tokens, training);
         Pair<NDArray, XLstmState> out = stack.forward(ps, x, state, backend, needState, training);
         NDArray h = out.getKey(); // [B, S, D]

@@ -37,7 +37,8 @@ final class EvalCommand implements Callable<Integer> {
     private Path tokenizer;
 
     @Option(names = "--segment", defaultValue = "512", paramLabel = "N",
-            description = "tokens per forward pass; the state carries across (default: ${DEFAULT-VALUE})")
+            description = "tokens per forward pass, at most " + TextEvaluation.MAX_SEGMENT + " (a longer segment is"
+                    + " read in parts of that many); the state carries across (default: ${DEFAULT-VALUE})")
     private int segment;
 
     @Option(names = "--max-tokens", paramLabel = "N", description = "evaluate only the first N tokens of the text (default: all)")
@@ -57,6 +58,11 @@ final class EvalCommand implements Callable<Integer> {
         }
         if (segment < 1) {
             throw new IllegalArgumentException("--segment must be >= 1, got " + segment);
+        }
+        if (segment > TextEvaluation.MAX_SEGMENT) {
+            System.err.printf(Locale.ROOT, "note: --segment %d is above %d; reading in segments of %d (the state"
+                    + " carries across, so the result is the same)%n", segment, TextEvaluation.MAX_SEGMENT,
+                    TextEvaluation.MAX_SEGMENT);
         }
         String content = Files.readString(text, StandardCharsets.UTF_8);
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
