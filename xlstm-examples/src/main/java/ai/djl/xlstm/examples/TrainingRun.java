@@ -30,8 +30,9 @@ import java.util.Locale;
  * new one the command makes, or {@code --resume}), trains with a progress bar, and writes
  * checkpoints (see {@link TrainingSession}), {@code metrics.csv}, {@code loss.png}, the tokenizer
  * and {@code run.json} into the run's folder. SIGINT or SIGTERM stops at the next step boundary
- * with a checkpoint and exits with 130 or 143; {@code --resume} continues with every setting of
- * the run.
+ * with a checkpoint and exits with 130 or 143; a second signal stops at the next step boundary
+ * without a checkpoint (never inside native code) and exits the same way; {@code --resume}
+ * continues with every setting of the run.
  */
 final class TrainingRun {
 
@@ -154,8 +155,18 @@ final class TrainingRun {
             AtomicFiles.writeString(dir.resolve(RUN_FILE), new GsonBuilder().setPrettyPrinting().create()
                     .toJson(new RunFile(text.toAbsolutePath().toString(), seqLen)));
         }
-        try (session; StopOnSignal stop = StopOnSignal.install(session::requestStop)) {
+        // the handlers stay installed until the session is closed (resources close in reverse order)
+        try (StopOnSignal stop = StopOnSignal.install(session::requestStop, session::requestStopWithoutCheckpoint);
+                session) {
             TrainingSession.Summary s = session.train(train, validation, true);
+            if (s.ending() == TrainingSession.Ending.STOPPED_WITHOUT_CHECKPOINT) {
+                Path latest = dir.resolve(UpstreamCheckpoint.LATEST);
+                System.out.println("stopped by " + stop.signal() + " again at step " + s.steps() + " without a checkpoint; "
+                        + (Files.isRegularFile(latest) ? "continue from "
+                                + UpstreamCheckpoint.resolveFolder(dir).getFileName() + " with --resume " + dir
+                                : "no checkpoint was written"));
+                return stop.exitCode();
+            }
             LossPlot.write(session.getMetrics().rows(), dir.resolve("loss.png"));
             System.out.printf(Locale.ROOT, "step %d: train loss %.4f, validation loss %.4f (perplexity %.2f), %.0f tokens/s%n",
                     s.steps(), s.lastTrainLoss(), s.lastValLoss(), s.lastValPerplexity(), s.tokensPerSecond());
