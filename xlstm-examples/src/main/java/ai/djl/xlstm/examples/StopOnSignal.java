@@ -28,7 +28,8 @@ final class StopOnSignal implements AutoCloseable {
 
     /**
      * Calls {@code stop} on the first SIGINT or SIGTERM and {@code stopWithoutCheckpoint} on every
-     * later one (from the JVM's signal thread; both must only set a flag).
+     * later one (from the JVM's signal thread; both must only set a flag). Null for both: see
+     * {@link #install()}.
      */
     static StopOnSignal install(Runnable stop, Runnable stopWithoutCheckpoint) {
         StopOnSignal s = new StopOnSignal();
@@ -39,8 +40,19 @@ final class StopOnSignal implements AutoCloseable {
         return s;
     }
 
+    /**
+     * For a job without checkpoints, which polls {@link #signal} at its safe points: every signal
+     * is only recorded.
+     */
+    static StopOnSignal install() {
+        return install(null, null);
+    }
+
     private synchronized void onSignal(String name, Runnable stop, Runnable stopWithoutCheckpoint) {
-        if (received == null) {
+        if (stop == null) {
+            received = received == null ? name : received;
+            System.err.println("\nSIG" + name + ": stopping at the next step boundary");
+        } else if (received == null) {
             received = name;
             System.err.println("\nSIG" + name + ": stopping after this step with a checkpoint"
                     + " (send it again to stop without one)");

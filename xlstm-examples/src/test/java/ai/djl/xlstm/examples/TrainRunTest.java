@@ -148,6 +148,29 @@ class TrainRunTest {
         assertTrue(withoutCheckpoint >= 1, "no second signal landed inside a step");
     }
 
+    /** formal-language, which has no checkpoints, ends training at a step boundary on two SIGTERMs and exits 143. */
+    @Test
+    void formalLanguageStopsAtAStepBoundaryOnSignalsAndExits143(@TempDir Path tmp) throws Exception {
+        Path log = tmp.resolve("log.txt");
+        Process p = start(List.of("formal-language", "--task", "parity", "--architecture", "1:0", "--steps", "100000",
+                "--batch", "16", "--test-size", "1"), log);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains("loss")) {
+            Thread.sleep(50);
+        }
+        assertTrue(p.isAlive(), Files.readString(log));
+        p.destroy(); // SIGTERM
+        Thread.sleep(30);
+        p.destroy(); // SIGTERM again
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "stopped");
+        String output = Files.readString(log);
+        assertEquals(143, p.exitValue(), output);
+        assertTrue(output.contains("stopped by SIGTERM: stopped after step") && output.contains("nothing evaluated"), output);
+        try (java.util.stream.Stream<Path> files = Files.list(tmp)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().startsWith("hs_err")), "a JVM crash log\n" + output);
+        }
+    }
+
     @Test
     void aKillAtAnyMomentLeavesACheckpointThatResumes(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("run");
