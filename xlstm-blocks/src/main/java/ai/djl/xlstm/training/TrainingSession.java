@@ -298,7 +298,9 @@ public final class TrainingSession implements AutoCloseable {
      * Asks training to stop as soon as no native code runs: before the next micro-batch, or at the
      * end of the update in progress, without validating and without writing a checkpoint (a
      * checkpoint already being written completes). The run's newest checkpoint stays the one
-     * before. Safe from any thread, e.g. a signal handler receiving its second signal.
+     * before. Safe from any thread, e.g. a signal handler receiving its second signal. The session
+     * may then hold a partial update (micro-batches accumulated but not applied): close it, and
+     * resume the run from its newest checkpoint.
      */
     public void requestStopWithoutCheckpoint() {
         stopWithoutCheckpointRequested = true;
@@ -325,7 +327,7 @@ public final class TrainingSession implements AutoCloseable {
 
         /** Validates the summary. */
         public Summary {
-            java.util.Objects.requireNonNull(ending, "ending");
+            Objects.requireNonNull(ending, "ending");
         }
 
         /** Whether training ended early because a stop was requested. */
