@@ -81,9 +81,7 @@ public final class Inits {
                     values[(h * 4 + 1) * headDim + d] = (float) -(-5.0 + 12.0 * Math.pow(x, 0.3 + 1.3 * ratio));
                 }
             }
-            // duplicate(): a native copy; create() only borrows the Java array's memory, and a
-            // reshaped view of it would outlive its owner if that were closed
-            NDArray bias = manager.create(values).reshape(shape).duplicate();
+            NDArray bias = TensorOps.owned(manager, values).reshape(shape);
             return bias.toType(dataType == null ? DataType.FLOAT32 : dataType, false);
         };
     }

@@ -39,6 +39,30 @@ public final class TensorOps {
     }
 
     /**
+     * A libtorch-owned copy of {@code data} as a 1-d INT64 tensor {@code [n]} in {@code manager}:
+     * the way Java data (tokens, labels, masks) becomes a tensor that may enter an autograd graph.
+     *
+     * <p>Why: {@code manager.create(long[])} copies the array into a Java direct buffer and wraps
+     * that buffer ({@code from_blob}); the tensor's memory stays Java's and lives only as long as
+     * that one NDArray is open and reachable. A view of it ({@code reshape}, {@code get}) or a
+     * graph node that keeps it for the backward pass (embedding and gather keep their indices)
+     * would read freed memory after a garbage collection. {@code duplicate} copies into memory
+     * that PyTorch allocates and reference-counts; the borrowing array is closed at once.
+     */
+    public static NDArray owned(NDManager manager, long[] data) {
+        try (NDArray borrowed = manager.create(data)) {
+            return borrowed.duplicate();
+        }
+    }
+
+    /** As {@link #owned(NDManager, long[])}, for FLOAT32 data {@code [n]}. */
+    public static NDArray owned(NDManager manager, float[] data) {
+        try (NDArray borrowed = manager.create(data)) {
+            return borrowed.duplicate();
+        }
+    }
+
+    /**
      * {@code log(sigmoid(x)) = -softplus(-x)}, stable for large |x|.
      *
      * @param x the input

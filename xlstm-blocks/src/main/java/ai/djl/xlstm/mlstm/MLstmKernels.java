@@ -64,7 +64,7 @@ public final class MLstmKernels {
         NDArray maxD = logD.max(new int[] {-1}, true); // [B, NH, S, 1]
         NDArray c = q.matMul(k.transpose(0, 1, 3, 2)).mul(logD.sub(maxD).exp());
         NDArray normalizer = NDArrays.maximum(c.sum(new int[] {-1}, true).abs(), maxD.neg().exp());
-        return c.div(normalizer.add(eps)).matMul(v);
+        return c.div(normalizer.add(TensorOps.scalar(normalizer, eps))).matMul(v);
     }
 
     /**
@@ -158,7 +158,7 @@ public final class MLstmKernels {
         NDArray qGated = q.mul(mInter.sub(mRow).exp().expandDims(4)); // [B, NH, NC, L, DHQK]
         NDArray num = qGated.matMul(cIn).add(sBar.matMul(v)); // [B, NH, NC, L, DHV]
         NDArray den = qGated.matMul(nIn).squeeze(4).add(sBar.sum(new int[] {-1})); // [B, NH, NC, L]
-        NDArray bound = NDArrays.maximum(den.abs(), mRow.neg().exp()).add(eps);
+        NDArray bound = NDArrays.maximum(den.abs(), mRow.neg().exp()).add(TensorOps.scalar(den, eps));
         NDArray h = num.div(bound.expandDims(4)).reshape(batch, heads, nc * l, dv);
         if (pad > 0) {
             h = h.get(new NDIndex().addAllDim(2).addSliceDim(0, s));
@@ -268,7 +268,7 @@ public final class MLstmKernels {
         NDArray n = state.n().mul(fAct).add(kScaled.squeeze(2)); // [B, NH, DHQK]
         NDArray num = q.matMul(c); // [B, NH, 1, DHV]
         NDArray qn = q.matMul(n.expandDims(3)); // [B, NH, 1, 1]
-        NDArray bound = NDArrays.maximum(qn.abs(), mNew.neg().exp().expandDims(3)).add(eps);
+        NDArray bound = NDArrays.maximum(qn.abs(), mNew.neg().exp().expandDims(3)).add(TensorOps.scalar(qn, eps));
         return new Pair<>(num.div(bound), new MLstmCellState(c, n, mNew));
     }
 

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.loss.Loss;
+import ai.djl.xlstm.components.TensorOps;
 
 /**
  * Next-token cross-entropy over logits {@code [B, T, V]} and labels {@code [B, T]}, averaged over
@@ -27,7 +28,7 @@ public class CausalLmLoss extends Loss {
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         NDArray[] sums = negativeLogLikelihood(labels.get(0), predictions.get(0));
-        return sums[0].div(sums[1].maximum(1f));
+        return sums[0].div(sums[1].maximum(TensorOps.scalar(sums[1], 1f)));
     }
 
     /**
@@ -45,7 +46,7 @@ public class CausalLmLoss extends Loss {
         }
         long vocab = ls.get(2);
         NDArray flatTarget = target.reshape(-1).toType(DataType.INT64, false); // [B * T]
-        NDArray labelled = flatTarget.neq(IGNORE_INDEX);
+        NDArray labelled = flatTarget.neq(TensorOps.scalar(flatTarget, IGNORE_INDEX));
         long max = flatTarget.max().getLong();
         if (max >= vocab) {
             throw new IllegalArgumentException("label " + max + " is outside the vocabulary [0, " + vocab + ")");

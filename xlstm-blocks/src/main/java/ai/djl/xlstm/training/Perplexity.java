@@ -3,6 +3,7 @@ package ai.djl.xlstm.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.training.evaluator.Evaluator;
+import ai.djl.xlstm.components.TensorOps;
 
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -22,7 +23,7 @@ public class Perplexity extends Evaluator {
     @Override
     public NDArray evaluate(NDList labels, NDList predictions) {
         NDArray[] s = CausalLmLoss.negativeLogLikelihood(labels.get(0), predictions.get(0));
-        return s[0].div(s[1].maximum(1f)).exp();
+        return s[0].div(s[1].maximum(TensorOps.scalar(s[1], 1f))).exp();
     }
 
     @Override

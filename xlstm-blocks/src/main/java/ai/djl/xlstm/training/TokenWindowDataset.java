@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.djl.util.Progress;
+import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.generate.TextCodec;
 
 import java.io.IOException;
@@ -60,7 +61,7 @@ public final class TokenWindowDataset extends RandomAccessDataset {
         int start = Math.toIntExact(index * sequenceLength);
         long[] input = Arrays.copyOfRange(tokens, start, start + sequenceLength);
         long[] target = Arrays.copyOfRange(tokens, start + 1, start + sequenceLength + 1);
-        return new Record(new NDList(manager.create(input)), new NDList(manager.create(target)));
+        return new Record(new NDList(TensorOps.owned(manager, input)), new NDList(TensorOps.owned(manager, target)));
     }
 
     @Override

@@ -64,7 +64,9 @@ import java.util.Objects;
  * deleted (with a warning that counts them).
  *
  * <p>{@link #requestStop} (from any thread, e.g. a signal handler) ends training at the next step
- * boundary, with a checkpoint.
+ * boundary, with a checkpoint; {@link #requestStopWithoutCheckpoint} ends it at the next step or
+ * micro-batch boundary without one. Either way the thread that trains leaves native code at a safe
+ * point instead of being torn down inside it.
  */
 public final class TrainingSession implements AutoCloseable {
 
@@ -88,6 +90,7 @@ public final class TrainingSession implements AutoCloseable {
     private long consumedBatches;
     private double elapsedSeconds;
     private volatile boolean stopRequested;
+    private volatile boolean stopWithoutCheckpointRequested;
 
     /** What {@code trainer_state.json} holds. */
     private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
@@ -378,12 +381,46 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
+     * Asks training to stop as soon as no native code runs: before the next micro-batch, or at the
+     * end of the update in progress, without validating and without writing a checkpoint (a
+     * checkpoint already being written completes). The run's newest checkpoint stays the one
+     * before. Safe from any thread, e.g. a signal handler receiving its second signal. The session
+     * may then hold a partial update (micro-batches accumulated but not applied): close it, and
+     * resume the run from its newest checkpoint.
+     */
+    public void requestStopWithoutCheckpoint() {
+        stopWithoutCheckpointRequested = true;
+    }
+
+    /** How a call to {@link #train} ended. */
+    public enum Ending {
+        /** It applied every update it was asked for. */
+        COMPLETED,
+        /** {@link #requestStop}: it stopped at a step boundary, after a checkpoint when the session writes any. */
+        STOPPED,
+        /** {@link #requestStopWithoutCheckpoint}: it stopped at a step or micro-batch boundary, writing nothing. */
+        STOPPED_WITHOUT_CHECKPOINT
+    }
+
+    /**
      * The result of {@link #train}.
      *
-     * @param stopped whether training ended early because {@link #requestStop} was called
+     * @param steps the updates applied so far (of the run, also before a resume)
+     * @param ending how training ended
      */
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
-            double tokensPerSecond, double seconds, boolean stopped) {}
+            double tokensPerSecond, double seconds, Ending ending) {
+
+        /** Validates the summary. */
+        public Summary {
+            Objects.requireNonNull(ending, "ending");
+        }
+
+        /** Whether training ended early because a stop was requested. */
+        public boolean stopped() {
+            return ending != Ending.COMPLETED;
+        }
+    }
 
     /**
      * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
@@ -417,12 +454,15 @@ public final class TrainingSession implements AutoCloseable {
         double trainSeconds = 0;
         double lastTrain = Double.NaN;
         double[] lastVal = {Double.NaN, Double.NaN};
-        boolean stopped = false;
+        Ending ending = Ending.COMPLETED;
         while (step < stopStep) {
             float lr = optimizer.currentLearningRate();
             long start = System.nanoTime();
             double stepLoss = 0;
             for (int micro = 0; micro < settings.accumulationSteps(); micro++) {
+                if (stopWithoutCheckpointRequested) {
+                    break;
+                }
                 try (Batch batch = batches.next()) {
                     EasyTrain.trainBatch(trainer, batch);
                     trainer.step();
@@ -430,6 +470,15 @@ public final class TrainingSession implements AutoCloseable {
                     tokens += batch.getData().get(0).size();
                 }
                 consumedBatches++;
+            }
+            if (stopWithoutCheckpointRequested) {
+                // a partial update (micro-batches accumulated, none applied) is dropped with the
+                // process; an applied one is counted, and neither is validated nor checkpointed
+                if (optimizer.getAppliedSteps() > step) {
+                    step++;
+                }
+                ending = Ending.STOPPED_WITHOUT_CHECKPOINT;
+                break;
             }
             step++;
             double seconds = (System.nanoTime() - start) / 1e9;
@@ -444,7 +493,7 @@ public final class TrainingSession implements AutoCloseable {
                 lastVal = val;
             }
             lastTrain = stepLoss;
-            stopped = stopRequested && !last;
+            boolean stopped = stopRequested && !last;
             UpdateListener.Update update = new UpdateListener.Update(step, stepLoss, lr, optimizer.getLastGradNorm(),
                     val[0], val[1], tokens / Math.max(1e-9, trainSeconds), elapsedSeconds, last, stopped);
             for (TrainingListener l : listeners) {
@@ -457,6 +506,7 @@ public final class TrainingSession implements AutoCloseable {
                         Double.isNaN(lastVal[0]) ? "" : String.format(Locale.ROOT, " val %.4f", lastVal[0])));
             }
             if (stopped) {
+                ending = Ending.STOPPED;
                 break;
             }
         }
@@ -464,7 +514,7 @@ public final class TrainingSession implements AutoCloseable {
             bar.end();
         }
         return new Summary(step, lastTrain, lastVal[0], lastVal[1], tokens / Math.max(1e-9, trainSeconds), trainSeconds,
-                stopped);
+                ending);
     }
 
     /**

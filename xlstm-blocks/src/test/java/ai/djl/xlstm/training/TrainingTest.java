@@ -351,6 +351,61 @@ class TrainingTest {
         try (TrainingSession session = TrainingSession.resume(dir, 3, null)) {
             assertEquals(3, session.train(windows(repetitiveCorpus(400, 5), 8), null, false).steps(),
                     "the refusals released the run");
+    /**
+     * A stop request arriving inside step 3 (after a micro-batch's backward pass): {@code
+     * requestStop} ends with a checkpoint of step 3; {@code requestStopWithoutCheckpoint} (also
+     * after {@code requestStop}, as on a second signal) ends at the next micro-batch or step
+     * boundary and leaves step 2's checkpoint the newest, with no partial update counted.
+     */
+    @Test
+    void aStopWithoutCheckpointEndsAtTheNextBoundaryAndWritesNothing(@TempDir Path tmp) throws Exception {
+        XLstmConfig config = TestModels.neurips(1, List.of(), VOCAB);
+        TokenWindowDataset train = windows(repetitiveCorpus(2000, 5), 8);
+        for (int accumulate : new int[] {1, 2}) {
+            for (boolean withCheckpoint : new boolean[] {true, false}) {
+                String label = (withCheckpoint ? "requestStop" : "requestStop + requestStopWithoutCheckpoint")
+                        + ", " + accumulate + " micro-batch(es) per update";
+                TrainingSettings s = new TrainingSettings(10, 2, accumulate, 1e-3f, 1e-4f, 1, 0.1f, 1f, 3, 1, 0, 0, 1);
+                Path dir = tmp.resolve(accumulate + "-" + withCheckpoint);
+                int[] batches = {0};
+                List<Integer> updates = new java.util.ArrayList<>();
+                TrainingSession.Summary summary;
+                try (TrainingSession session = TrainingSession.fresh(config, s, dir, null)) {
+                    session.addListener(new UpdateListener() {
+                        @Override
+                        public void onUpdate(TrainingSession ts, Update u) {
+                            updates.add(u.step());
+                        }
+
+                        @Override
+                        public void onTrainingBatch(ai.djl.training.Trainer trainer, BatchData data) {
+                            if (++batches[0] == 2 * accumulate + 1) { // the first micro-batch of step 3
+                                session.requestStop();
+                                if (!withCheckpoint) {
+                                    session.requestStopWithoutCheckpoint();
+                                }
+                            }
+                        }
+                    });
+                    summary = session.train(train, null, false);
+                    assertEquals(summary.steps(), session.getStep(), label);
+                }
+                int expected = withCheckpoint || accumulate == 1 ? 3 : 2; // a partial update is not counted
+                assertEquals(expected, summary.steps(), label + ": steps");
+                assertEquals(withCheckpoint ? TrainingSession.Ending.STOPPED : TrainingSession.Ending.STOPPED_WITHOUT_CHECKPOINT,
+                        summary.ending(), label);
+                assertTrue(summary.stopped(), label);
+                assertEquals(withCheckpoint ? 2 * accumulate + accumulate : 2 * accumulate + 1, batches[0],
+                        label + ": micro-batches trained");
+                assertEquals(withCheckpoint ? List.of(1, 2, 3) : List.of(1, 2), updates, label + ": updates reported");
+                String newest = ai.djl.xlstm.io.UpstreamCheckpoint.resolveFolder(dir).getFileName().toString();
+                assertEquals(withCheckpoint ? "checkpoint-000003" : "checkpoint-000002", newest, label);
+                assertTrue(withCheckpoint || !java.nio.file.Files.exists(dir.resolve("checkpoint-000003")),
+                        label + ": no checkpoint of the stopped step");
+                try (TrainingSession resumed = TrainingSession.resume(dir, null, null)) {
+                    assertEquals(withCheckpoint ? 3 : 2, resumed.getStep(), label + ": the run resumes from its newest checkpoint");
+                }
+            }
         }
     }
 }

@@ -17,10 +17,12 @@ import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
 
 /**
  * {@code xlstm formal-language}: trains one model on a formal-language task (lengths 1-40) and
- * prints its accuracy per test length bucket (41-256).
+ * prints its accuracy per test length bucket (41-256). SIGINT or SIGTERM during training ends it
+ * at the next step boundary without evaluating, and the command exits 130 or 143.
  */
 @Command(name = "formal-language", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
         description = "Train on a formal-language task and test length generalization.")
@@ -72,7 +74,16 @@ final class FormalLanguageCommand implements Callable<Integer> {
         }
         Options options = new Options(FormalTask.parse(task), Architecture.parse(architecture), steps, seed,
                 supervision, batch, lr, testSize);
-        FormalLanguageExperiment.Result r = FormalLanguageExperiment.run(options, !json);
+        FormalLanguageExperiment.Result r;
+        // SIGINT/SIGTERM end training at the next step boundary, never inside libtorch
+        try (StopOnSignal signals = StopOnSignal.install()) {
+            try {
+                r = FormalLanguageExperiment.run(options, !json, () -> signals.signal() != null);
+            } catch (CancellationException e) {
+                System.out.println("stopped by " + signals.signal() + ": " + e.getMessage() + "; nothing evaluated");
+                return signals.exitCode();
+            }
+        }
         System.out.printf(Locale.ROOT, "%s, xLSTM %s (%,d parameters), %d steps, %s labels, %.1f s%n",
                 options.task().cliName(), options.architecture().cliName(), r.parameters(), steps,
                 labels, r.seconds());

@@ -7,10 +7,15 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * Turns SIGINT and SIGTERM into a stop request while a long job runs, instead of letting the JVM
- * shut down around native code in progress (a SIGTERM during training crashed the JVM in
- * libtorch's backward pass). The job stops at its next safe point; a second signal ends the
- * process at once. {@link #close} restores the previous handlers.
+ * Turns SIGINT and SIGTERM into stop requests while a long job runs, instead of letting the JVM
+ * shut down around native code in progress. The first signal asks the job to stop at its next
+ * safe point with a checkpoint; every later one asks it to stop at its next safe point without
+ * one. The handler never ends the process itself: {@code System.exit} or {@code Runtime.halt}
+ * while the main thread is inside libtorch (a backward pass) runs libtorch's static destructors
+ * under it, and the JVM crashes ({@code at::accelerator::getAccelerator} under {@code
+ * torchBackward}, 2 of 15 double SIGTERMs did so when the second signal halted). The job returns
+ * at its safe point, and the command exits with {@link #exitCode}. {@link #close} restores the
+ * previous handlers. Only SIGKILL ends the process at once.
  */
 final class StopOnSignal implements AutoCloseable {
 
@@ -21,30 +26,50 @@ final class StopOnSignal implements AutoCloseable {
 
     private StopOnSignal() {}
 
-    /** Calls {@code stop} on the first SIGINT or SIGTERM. */
-    static StopOnSignal install(Runnable stop) {
+    /**
+     * Calls {@code stop} on the first SIGINT or SIGTERM and {@code stopWithoutCheckpoint} on every
+     * later one (from the JVM's signal thread; both must only set a flag). Null for both: see
+     * {@link #install()}.
+     */
+    static StopOnSignal install(Runnable stop, Runnable stopWithoutCheckpoint) {
         StopOnSignal s = new StopOnSignal();
         for (String name : EXIT_CODES.keySet()) {
             Signal signal = new Signal(name);
-            s.previous.put(signal, Signal.handle(signal, sig -> {
-                if (s.received != null) {
-                    Runtime.getRuntime().halt(EXIT_CODES.get(sig.getName()));
-                }
-                s.received = sig.getName();
-                System.err.println("\n" + "SIG" + sig.getName() + ": stopping after this step with a checkpoint"
-                        + " (send it again to quit at once)");
-                stop.run();
-            }));
+            s.previous.put(signal, Signal.handle(signal, sig -> s.onSignal(sig.getName(), stop, stopWithoutCheckpoint)));
         }
         return s;
     }
 
-    /** The signal received ({@code SIGINT}, {@code SIGTERM}), or null. */
+    /**
+     * For a job without checkpoints, which polls {@link #signal} at its safe points: every signal
+     * is only recorded.
+     */
+    static StopOnSignal install() {
+        return install(null, null);
+    }
+
+    private synchronized void onSignal(String name, Runnable stop, Runnable stopWithoutCheckpoint) {
+        if (stop == null) {
+            received = received == null ? name : received;
+            System.err.println("\nSIG" + name + ": stopping at the next step boundary");
+        } else if (received == null) {
+            received = name;
+            System.err.println("\nSIG" + name + ": stopping after this step with a checkpoint"
+                    + " (send it again to stop without one)");
+            stop.run();
+        } else {
+            System.err.println("\nSIG" + name + " again: stopping at the next step boundary without a checkpoint"
+                    + " (the newest checkpoint stays; kill -9 ends the process at once)");
+            stopWithoutCheckpoint.run();
+        }
+    }
+
+    /** The first signal received ({@code SIGINT}, {@code SIGTERM}), or null. */
     String signal() {
         return received == null ? null : "SIG" + received;
     }
 
-    /** 128 + the signal number, as a shell reports a process ended by it; 0 without a signal. */
+    /** 128 + the number of the first signal, as a shell reports a process ended by it; 0 without a signal. */
     int exitCode() {
         return received == null ? 0 : EXIT_CODES.get(received);
     }

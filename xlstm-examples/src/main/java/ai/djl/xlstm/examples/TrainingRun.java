@@ -29,6 +29,7 @@ import java.util.Locale;
  * A training run of {@code train} or {@code finetune}: tokenizes the corpus, starts a session (a
  * new one the command makes, or {@code --resume}), trains with a progress bar, and writes
  * checkpoints (see {@link TrainingSession}), {@code metrics.csv}, {@code loss.png}, the tokenizer
+<<<<<<< HEAD
  * and {@code run.json} (the corpus's path and SHA-256, the window) into the run's folder. SIGINT or
  * SIGTERM stops at the next step boundary with a checkpoint and exits with 130 or 143; {@code
  * --resume} continues with every setting of the run, and on its corpus: a text whose content
@@ -36,6 +37,12 @@ import java.util.Locale;
  * time (see {@link TrainingSession}). A resume with nothing to do says so: {@code --steps N} not
  * past the run's step is an error (exit 2); a run already complete, resumed without {@code
  * --steps}, exits 0.
+=======
+ * and {@code run.json} into the run's folder. SIGINT or SIGTERM stops at the next step boundary
+ * with a checkpoint and exits with 130 or 143; a second signal stops at the next step boundary
+ * without a checkpoint (never inside native code) and exits the same way; {@code --resume}
+ * continues with every setting of the run.
+>>>>>>> i13-crash
  */
 final class TrainingRun {
 
@@ -203,8 +210,18 @@ final class TrainingRun {
             }
             throw e;
         }
-        try (session; StopOnSignal stop = StopOnSignal.install(session::requestStop)) {
+        // the handlers stay installed until the session is closed (resources close in reverse order)
+        try (StopOnSignal stop = StopOnSignal.install(session::requestStop, session::requestStopWithoutCheckpoint);
+                session) {
             TrainingSession.Summary s = session.train(train, validation, true);
+            if (s.ending() == TrainingSession.Ending.STOPPED_WITHOUT_CHECKPOINT) {
+                Path latest = dir.resolve(UpstreamCheckpoint.LATEST);
+                System.out.println("stopped by " + stop.signal() + " again at step " + s.steps() + " without a checkpoint; "
+                        + (Files.isRegularFile(latest) ? "continue from "
+                                + UpstreamCheckpoint.resolveFolder(dir).getFileName() + " with --resume " + dir
+                                : "no checkpoint was written"));
+                return stop.exitCode();
+            }
             LossPlot.write(session.getMetrics().rows(), dir.resolve("loss.png"));
             System.out.printf(Locale.ROOT, "step %d: train loss %.4f, validation loss %.4f (perplexity %.2f), %.0f tokens/s%n",
                     s.steps(), s.lastTrainLoss(), s.lastValLoss(), s.lastValPerplexity(), s.tokensPerSecond());

@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.djl.util.Progress;
+import ai.djl.xlstm.components.TensorOps;
 
 import java.util.ArrayList;
 import java.util.Collections;
@@ -77,8 +78,8 @@ public final class FormalLanguageDataset extends RandomAccessDataset {
     public Record get(NDManager manager, long index) {
         FormalExample example = examples.get(Math.toIntExact(index));
         return new Record(
-                new NDList(manager.create(example.paddedTokens(sequenceLength, task.padToken()))),
-                new NDList(manager.create(example.paddedLabels(sequenceLength))));
+                new NDList(TensorOps.owned(manager, example.paddedTokens(sequenceLength, task.padToken()))),
+                new NDList(TensorOps.owned(manager, example.paddedLabels(sequenceLength))));
     }
 
     @Override

@@ -13,12 +13,15 @@ import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
+import ai.djl.xlstm.training.UpdateListener;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * One run of the xLSTM paper's formal-language experiment (Fig. 4, after Delétang et al. 2023):
@@ -119,6 +122,17 @@ public final class FormalLanguageExperiment {
 
     /** Trains and evaluates one model. */
     public static Result run(Options o, boolean progressBar) throws IOException, TranslateException {
+        return run(o, progressBar, () -> false);
+    }
+
+    /**
+     * Trains and evaluates one model; {@code stop} is asked after every update (from the training
+     * thread, at a step boundary, where no native code runs).
+     *
+     * @throws CancellationException when {@code stop} said true: training ended at that step
+     *     boundary and nothing was evaluated
+     */
+    public static Result run(Options o, boolean progressBar, BooleanSupplier stop) throws IOException, TranslateException {
         long start = System.nanoTime();
         FormalTask task = o.task();
         FormalLanguageDataset train = FormalLanguageDataset.builder()
@@ -129,6 +143,11 @@ public final class FormalLanguageExperiment {
                 o.learningRate() / 10, Math.max(1, o.steps() / 10), 0.1f, 1f, o.seed(),
                 Math.max(1, o.steps() / 20), 0, 0, 0);
         try (TrainingSession session = TrainingSession.fresh(model(task, o.architecture()), settings, null, null)) {
+            session.addListener((UpdateListener) (s, u) -> {
+                if (stop.getAsBoolean()) {
+                    throw new CancellationException("stopped after step " + u.step() + " of " + o.steps());
+                }
+            });
             TrainingSession.Summary summary = session.train(train, null, progressBar);
             Block block = session.getBlock();
             long params = 0;
