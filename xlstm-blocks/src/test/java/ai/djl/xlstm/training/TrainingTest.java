@@ -351,6 +351,9 @@ class TrainingTest {
         try (TrainingSession session = TrainingSession.resume(dir, 3, null)) {
             assertEquals(3, session.train(windows(repetitiveCorpus(400, 5), 8), null, false).steps(),
                     "the refusals released the run");
+        }
+    }
+
     /**
      * A stop request arriving inside step 3 (after a micro-batch's backward pass): {@code
      * requestStop} ends with a checkpoint of step 3; {@code requestStopWithoutCheckpoint} (also
