@@ -7,6 +7,7 @@ import com.google.gson.JsonParseException;
 import com.google.gson.reflect.TypeToken;
 
 import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -50,6 +51,8 @@ public final class GenerationArguments {
                         new TypeToken<Map<String, Object>>() {}.getType());
             } catch (JsonParseException e) {
                 throw new IllegalArgumentException(file + " is not valid JSON: " + e.getMessage(), e);
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException(file + " is not UTF-8 text", e);
             }
             if (defaults != null) {
                 String where = file.getFileName() + " field '";
@@ -86,13 +89,13 @@ public final class GenerationArguments {
             }
             String what = where + name + "'";
             switch (name) {
-                case "max_new_tokens" -> b.maxNewTokens(Math.toIntExact(integer(v, what)));
+                case "max_new_tokens" -> b.maxNewTokens(int32(v, what));
                 case "temperature" -> b.temperature(decimal(v, what));
-                case "top_k" -> b.topK(Math.toIntExact(integer(v, what)));
+                case "top_k" -> b.topK(int32(v, what));
                 case "top_p" -> b.topP(decimal(v, what));
                 case "min_p" -> b.minP(decimal(v, what));
                 case "repetition_penalty" -> b.repetitionPenalty(decimal(v, what));
-                case "num_beams" -> b.numBeams(Math.toIntExact(integer(v, what)));
+                case "num_beams" -> b.numBeams(int32(v, what));
                 case "length_penalty" -> b.lengthPenalty(decimal(v, what));
                 case "seed" -> b.seed(integer(v, what));
                 case "stop" -> b.stopStrings(strings(v, what));
@@ -104,6 +107,15 @@ public final class GenerationArguments {
                 throw new IllegalArgumentException(what + " = " + v + ": " + e.getMessage(), e);
             }
         }
+    }
+
+    private static int int32(Object v, String what) {
+        long value = integer(v, what);
+        if (value != (int) value) {
+            throw new IllegalArgumentException(what + " must be an integer from " + Integer.MIN_VALUE + " to "
+                    + Integer.MAX_VALUE + ", got '" + v + "'");
+        }
+        return (int) value;
     }
 
     private static long integer(Object v, String what) {
