@@ -119,6 +119,9 @@ public final class GenerationArguments {
     }
 
     private static long integer(Object v, String what) {
+        if (v == null) { // a null in a list: [1, null], or [1, ] read leniently
+            throw new IllegalArgumentException(what + " must be an integer, got null");
+        }
         try {
             double d = v instanceof Number n ? n.doubleValue() : Double.parseDouble(v.toString().trim());
             if (d != Math.rint(d) || Math.abs(d) > Long.MAX_VALUE / 2.0) {

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationSession;
 import ai.djl.xlstm.generate.Generator;
@@ -71,8 +72,9 @@ import java.util.stream.Stream;
  *       a file that carries no checksum (config files, {@code generation_config.json}, {@code
  *       tokenizer.json}, the index of a sharded checkpoint, and safetensors files written without
  *       {@link SafeTensors#DATA_CHECKSUM_KEY}: upstream's, and the bundled models');
- *   <li>a known hole ({@link Outcome#KNOWN_HOLE}), fixed on branch {@code i13-files}: counted, and a
- *       failure under {@code -Dfuzz.strictKnownHoles=true} (for once that branch is merged).
+ *   <li>a known hole ({@link Outcome#KNOWN_HOLE}, one of {@link Hole}: fixed on branch {@code
+ *       i13-files}, or reported and open): counted, and a failure under {@code
+ *       -Dfuzz.strictKnownHoles=<its key>} or {@code =true} (for once it is fixed).
  * </ul>
  *
  * <p>Anything else fails: another exception or one without a message, a JVM error, a load that
@@ -87,8 +89,37 @@ class HostileFilesFuzzTest {
 
     static final int ITERATIONS = Integer.getInteger("fuzz.iterations", 200);
     static final long SEED = Long.getLong("fuzz.seed", 13L);
-    /** Whether the holes fixed on branch i13-files are failures (set once that branch is merged). */
-    static final boolean STRICT_KNOWN_HOLES = Boolean.getBoolean("fuzz.strictKnownHoles");
+    /**
+     * The known holes that are failures: {@code -Dfuzz.strictKnownHoles=i13-files,tied-lm-head} (keys
+     * of {@link Hole}), or {@code true} for all of them.
+     */
+    static final List<String> STRICT_KNOWN_HOLES = List.of(System.getProperty("fuzz.strictKnownHoles", "").split(","));
+
+    /** Holes known on the code this harness was written against, each a failure once strict. */
+    enum Hole {
+        /** The holes of SafeTensors and UpstreamCheckpoint fixed on branch i13-files. */
+        I13_FILES("i13-files"),
+        /**
+         * Open (UpstreamCheckpoint): a config that says {@code tie_weights: true} over a checkpoint
+         * that holds its own {@code lm_head.weight} drops that tensor and uses the embedding.
+         */
+        TIED_LM_HEAD("tied-lm-head");
+
+        final String key;
+
+        Hole(String key) {
+            this.key = key;
+        }
+
+        boolean strict() {
+            return STRICT_KNOWN_HOLES.contains("true") || STRICT_KNOWN_HOLES.contains(key);
+        }
+
+        static Hole of(String key) {
+            return Arrays.stream(values()).filter(h -> h.key.equals(key)).findFirst()
+                    .orElseThrow(() -> new IllegalArgumentException("unknown hole " + key));
+        }
+    }
     static final long WATCHDOG_SECONDS = 5;
     static final Path MODELS = Path.of("src/main/resources/ai/djl/xlstm/zoo/models");
     static final Path REFERENCE = Path.of("../integration-tests/src/test/resources/reference");
@@ -98,16 +129,27 @@ class HostileFilesFuzzTest {
 
     /** How one damaged input ended. */
     enum Outcome {
-        REFUSED, IDENTICAL, UNSEEABLE, KNOWN_HOLE, UNCLEAR_REFUSAL, SILENT_CHANGE, CRASH, HANG;
-
-        boolean failure() {
-            return this == UNCLEAR_REFUSAL || this == SILENT_CHANGE || this == CRASH || this == HANG
-                    || (this == KNOWN_HOLE && STRICT_KNOWN_HOLES);
-        }
+        REFUSED, IDENTICAL, UNSEEABLE, KNOWN_HOLE, UNCLEAR_REFUSAL, SILENT_CHANGE, CRASH, HANG
     }
 
-    /** An outcome with what explains it (a refusal's message, the change found, the hole). */
-    record Verdict(Outcome outcome, String note) {}
+    /**
+     * An outcome with what explains it (a refusal's message, the change found, the hole) and, for
+     * {@link Outcome#KNOWN_HOLE}, which hole.
+     */
+    record Verdict(Outcome outcome, String note, Hole hole) {
+        Verdict(Outcome outcome, String note) {
+            this(outcome, note, null);
+        }
+
+        static Verdict hole(Hole hole, String note) {
+            return new Verdict(Outcome.KNOWN_HOLE, note + " [" + hole.key + "]", hole);
+        }
+
+        boolean failure() {
+            return outcome == Outcome.UNCLEAR_REFUSAL || outcome == Outcome.SILENT_CHANGE || outcome == Outcome.CRASH
+                    || outcome == Outcome.HANG || (outcome == Outcome.KNOWN_HOLE && hole.strict());
+        }
+    }
 
     /**
      * One seed input: its files by name, the structure of those that get damaged, and what an
@@ -128,8 +170,10 @@ class HostileFilesFuzzTest {
     private static ExecutorService watchdog = newWatchdog();
 
     @BeforeAll
-    static void start() {
+    static void start() throws IOException {
         manager = NDManager.newBaseManager();
+        // where the fuzz profile's -XX:ErrorFile puts a crash log (the JVM does not create folders)
+        Files.createDirectories(Path.of("target/fuzz-crash"));
     }
 
     @AfterAll
@@ -300,11 +344,16 @@ class HostileFilesFuzzTest {
                 ImportOptions before = declared(seed.files().get(applied.file()), applied.file());
                 ImportOptions after = ImportOptions.declaredBy(ConfigFiles.readMap(dir.resolve(applied.file())));
                 if (!sameWeights && !before.equals(after)) {
-                    return new Verdict(Outcome.KNOWN_HOLE, "the config declares " + after + " for weights stored as "
+                    return Verdict.hole(Hole.I13_FILES, "the config declares " + after + " for weights stored as "
                             + before + " (i13-files: vanilla sLSTM layout on a CUDA-layout checkpoint)");
                 }
                 if (sameWeights) {
                     return new Verdict(Outcome.UNSEEABLE, "a valid config value (config files carry no checksum)");
+                }
+                if (model.getConfig() instanceof XLstmLmConfig lm && lm.tieWeights()
+                        && reference.config() instanceof XLstmLmConfig old && !old.tieWeights()) {
+                    return Verdict.hole(Hole.TIED_LM_HEAD, "tie_weights turned on drops the checkpoint's own"
+                            + " lm_head.weight (open: UpstreamCheckpoint)");
                 }
                 return new Verdict(Outcome.SILENT_CHANGE, what + " by a config edit");
             }
@@ -315,7 +364,7 @@ class HostileFilesFuzzTest {
             long dataSize = Files.size(file) - 8 - FileMutator.headerLength(Files.readAllBytes(file));
             long end = SafeTensors.readHeader(file).values().stream().mapToLong(SafeTensors.TensorInfo::end).max().orElse(0);
             if (end != dataSize) {
-                return new Verdict(Outcome.KNOWN_HOLE, "a data section of " + dataSize + " bytes for tensors of " + end
+                return Verdict.hole(Hole.I13_FILES, "a data section of " + dataSize + " bytes for tensors of " + end
                         + " loads (i13-files: a header length edit shifts the data, bytes after the data are accepted)");
             }
             boolean checksummed = FileMutator.header(seed.files().get(applied.file())).getAsJsonObject("__metadata__") != null
@@ -326,10 +375,10 @@ class HostileFilesFuzzTest {
                         + SafeTensors.DATA_CHECKSUM_KEY + " (upstream's, the bundled models')");
             }
             if (!SafeTensors.readMetadata(file).containsKey(SafeTensors.DATA_CHECKSUM_KEY)) {
-                return new Verdict(Outcome.KNOWN_HOLE, what + " (i13-files: a renamed checksum key skips the check)");
+                return Verdict.hole(Hole.I13_FILES, what + " (i13-files: a renamed checksum key skips the check)");
             }
             if (!applied.mutation().dataChanged()) {
-                return new Verdict(Outcome.KNOWN_HOLE, what + " (i13-files: the header is not covered by the checksum)");
+                return Verdict.hole(Hole.I13_FILES, what + " (i13-files: the header is not covered by the checksum)");
             }
             return new Verdict(Outcome.SILENT_CHANGE, what + " past the data checksum");
         }
@@ -429,7 +478,7 @@ class HostileFilesFuzzTest {
             if (v.outcome() != Outcome.REFUSED && v.outcome() != Outcome.IDENTICAL) {
                 notes.putIfAbsent(v.outcome() + ": " + (note.length() > 90 ? note.substring(0, 90) : note), what);
             }
-            if (v.outcome().failure()) {
+            if (v.failure()) {
                 failures.add(what + " -> " + v.outcome() + ": " + note);
             }
         }
@@ -511,7 +560,7 @@ class HostileFilesFuzzTest {
                     applied.mutation().detail());
             Verdict v = watch(() -> loader.load(dir, seed, applied), dir, seed);
             if (v.outcome() == Outcome.HANG && damage == Damage.FIFO_SHARD) {
-                v = new Verdict(Outcome.KNOWN_HOLE, "a FIFO named by the index blocks the load (i13-files)");
+                v = Verdict.hole(Hole.I13_FILES, "a FIFO named by the index blocks the load (i13-files)");
             }
             if (v.outcome() == Outcome.REFUSED && !namesTheInput(v.note(), dir, seed)) {
                 tally.refusalsNotNamingTheFile++;
@@ -520,8 +569,7 @@ class HostileFilesFuzzTest {
                 }
             }
             tally.add(damage, v, what);
-            if (v.outcome() != Outcome.REFUSED && v.outcome() != Outcome.IDENTICAL && v.outcome() != Outcome.UNSEEABLE
-                    && saved < 200) {
+            if (v.failure() && saved < 50) {
                 saved++;
                 keep(dir, format, i, damage, seed, v, what);
             }
@@ -615,8 +663,9 @@ class HostileFilesFuzzTest {
     /**
      * Replays {@code fuzz-corpus/}: inputs that found bugs, each a folder with the damaged files and
      * a {@code case.properties} naming the format, the seed whose other files complete the input,
-     * and, for a hole fixed on branch i13-files, {@code hole=i13-files} (replayed strictly only
-     * under {@code -Dfuzz.strictKnownHoles=true}). Each must be refused clearly or load exactly.
+     * and, for a known hole, {@code hole=<key of a Hole>} (replayed only under {@code
+     * -Dfuzz.strictKnownHoles=<key>} or {@code =true}). Each must be refused with a message that
+     * names the file, or load exactly.
      */
     @Test
     void regressionCorpusIsRefusedOrLoadsExactly(@TempDir Path tmp) throws Exception {
@@ -634,9 +683,9 @@ class HostileFilesFuzzTest {
             try (InputStream in = Files.newInputStream(c.resolve("case.properties"))) {
                 p.load(in);
             }
-            if ("i13-files".equals(p.getProperty("hole")) && !STRICT_KNOWN_HOLES) {
-                System.out.println("[fuzz corpus] " + c.getFileName() + ": a hole fixed on branch i13-files, replayed"
-                        + " under -Dfuzz.strictKnownHoles=true");
+            if (p.getProperty("hole") != null && !Hole.of(p.getProperty("hole")).strict()) {
+                System.out.println("[fuzz corpus] " + c.getFileName() + ": known hole " + p.getProperty("hole")
+                        + ", replayed under -Dfuzz.strictKnownHoles=" + p.getProperty("hole"));
                 continue;
             }
             String format = p.getProperty("format");
