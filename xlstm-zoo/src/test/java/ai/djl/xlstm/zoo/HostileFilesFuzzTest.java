@@ -364,8 +364,9 @@ class HostileFilesFuzzTest {
             long dataSize = Files.size(file) - 8 - FileMutator.headerLength(Files.readAllBytes(file));
             long end = SafeTensors.readHeader(file).values().stream().mapToLong(SafeTensors.TensorInfo::end).max().orElse(0);
             if (end != dataSize) {
-                return Verdict.hole(Hole.I13_FILES, "a data section of " + dataSize + " bytes for tensors of " + end
-                        + " loads (i13-files: a header length edit shifts the data, bytes after the data are accepted)");
+                return Verdict.hole(Hole.I13_FILES, "a data section longer than its tensors loads (i13-files: a header"
+                        + " length edit shifts the data, bytes after the data are accepted): " + dataSize + " bytes for "
+                        + end);
             }
             boolean checksummed = FileMutator.header(seed.files().get(applied.file())).getAsJsonObject("__metadata__") != null
                     && FileMutator.header(seed.files().get(applied.file())).getAsJsonObject("__metadata__")
