@@ -9,6 +9,7 @@ import com.google.gson.reflect.TypeToken;
 import java.io.IOException;
 import java.io.Reader;
 import java.math.BigDecimal;
+import java.nio.charset.CharacterCodingException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -188,6 +189,8 @@ public final class GenerationArguments {
                         new TypeToken<Map<String, Object>>() {}.getType());
             } catch (JsonParseException e) {
                 throw new IllegalArgumentException(path + " is not valid JSON: " + e.getMessage(), e);
+            } catch (CharacterCodingException e) {
+                throw new IllegalArgumentException(path + " is not UTF-8 text", e);
             }
             if (defaults != null) {
                 file = parse(defaults, fileName + " field '");
@@ -311,6 +314,9 @@ public final class GenerationArguments {
     }
 
     private static long integer(Object v, String what, long min, long max) {
+        if (v == null) { // a null in a list: [1, null], or [1, ] read leniently
+            throw new IllegalArgumentException(what + " must be an integer, got null");
+        }
         BigDecimal d;
         try {
             d = new BigDecimal(v.toString().trim());

@@ -93,23 +93,49 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
         } catch (RuntimeException e) {
             throw new IllegalArgumentException(tokenizerJson + " is not a tokenizer.json: " + e.getMessage(), e);
         }
+        if (root == null) {
+            throw new IllegalArgumentException(tokenizerJson + " is empty: not a tokenizer.json");
+        }
         int size = 0;
-        JsonObject model = root == null ? null : root.getAsJsonObject("model");
-        if (model != null && model.get("vocab") != null && model.get("vocab").isJsonObject()) {
-            for (var e : model.getAsJsonObject("vocab").entrySet()) {
-                size = Math.max(size, e.getValue().getAsInt() + 1);
+        JsonElement model = root.get("model");
+        JsonElement vocab = model != null && model.isJsonObject() ? model.getAsJsonObject().get("vocab") : null;
+        if (vocab != null && vocab.isJsonObject()) {
+            for (var e : vocab.getAsJsonObject().entrySet()) {
+                size = Math.max(size, tokenId(e.getValue(), tokenizerJson, "model.vocab token '" + e.getKey() + "'") + 1);
             }
-        } else if (model != null && model.get("vocab") != null && model.get("vocab").isJsonArray()) {
-            size = model.getAsJsonArray("vocab").size(); // Unigram
+        } else if (vocab != null && vocab.isJsonArray()) {
+            size = vocab.getAsJsonArray().size(); // Unigram
         } else {
             throw new IllegalArgumentException(tokenizerJson + " has no model.vocab: not a tokenizer.json");
         }
-        if (root.get("added_tokens") != null && root.get("added_tokens").isJsonArray()) {
-            for (JsonElement t : root.getAsJsonArray("added_tokens")) {
-                size = Math.max(size, t.getAsJsonObject().get("id").getAsInt() + 1);
+        JsonElement added = root.get("added_tokens");
+        if (added != null && added.isJsonArray()) {
+            int i = 0;
+            for (JsonElement t : added.getAsJsonArray()) {
+                String what = "added_tokens[" + i++ + "]";
+                if (!t.isJsonObject()) {
+                    throw new IllegalArgumentException(tokenizerJson + ": " + what + " must be an object, got " + t);
+                }
+                size = Math.max(size, tokenId(t.getAsJsonObject().get("id"), tokenizerJson, what + " id") + 1);
             }
         }
         return size;
+    }
+
+    /** A token id of tokenizer.json: an integer in [0, Integer.MAX_VALUE). */
+    private static int tokenId(JsonElement id, Path tokenizerJson, String what) {
+        if (id != null && id.isJsonPrimitive() && id.getAsJsonPrimitive().isNumber()) {
+            try {
+                long value = new java.math.BigDecimal(id.getAsString()).longValueExact();
+                if (value >= 0 && value < Integer.MAX_VALUE) {
+                    return (int) value;
+                }
+            } catch (ArithmeticException | NumberFormatException e) {
+                // not an integer: refused below
+            }
+        }
+        throw new IllegalArgumentException(tokenizerJson + ": " + what + " must be a token id (an integer from 0 to "
+                + (Integer.MAX_VALUE - 1) + "), got " + id);
     }
 
     @Override
