@@ -39,6 +39,20 @@ public final class TensorOps {
     }
 
     /**
+     * Whether autograd may record operations on this thread now: libtorch's grad mode, which is per
+     * thread (DJL turns it off for a predictor and on under a gradient collector); true on another
+     * engine. {@code NDArray.hasGradient()} cannot tell: it is false for an intermediate result that
+     * is part of a graph.
+     *
+     * @param manager a manager of the engine in use
+     * @return whether operations may be recorded for a backward pass
+     */
+    public static boolean gradMode(NDManager manager) {
+        return !"PyTorch".equals(manager.getEngine().getEngineName())
+                || ai.djl.pytorch.jni.JniUtils.isGradMode();
+    }
+
+    /**
      * A libtorch-owned copy of {@code data} as a 1-d INT64 tensor {@code [n]} in {@code manager}:
      * the way Java data (tokens, labels, masks) becomes a tensor that may enter an autograd graph.
      *

@@ -238,10 +238,7 @@ public final class MLstmKernels {
     /** Whether autograd records a graph through any of these inputs (then nothing may be freed early). */
     private static boolean recordsGradient(
             NDArray q, NDArray k, NDArray v, NDArray i, NDArray f, MLstmCellState state) {
-        if (q.hasGradient() || k.hasGradient() || v.hasGradient() || i.hasGradient() || f.hasGradient()) {
-            return true;
-        }
-        return state != null && (state.c().hasGradient() || state.n().hasGradient() || state.m().hasGradient());
+        return TensorOps.gradMode(q.getManager());
     }
 
     /** Positions {@code [from, to)} of axis 2. */

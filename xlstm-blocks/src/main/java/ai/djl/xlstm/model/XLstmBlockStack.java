@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
+import ai.djl.xlstm.components.TensorOps;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.LayerNorm;
 import ai.djl.xlstm.components.RecurrentBlock;
@@ -131,7 +132,7 @@ public class XLstmBlockStack extends AbstractXLstmBlock {
             boolean needState, boolean training) {
         List<BlockState> next = needState ? new ArrayList<>(blocks.size()) : null;
         NDManager outer = x.getManager();
-        boolean scoped = x.getShape().get(1) > 1 && !x.hasGradient(); // not for a decode step
+        boolean scoped = x.getShape().get(1) > 1 && !training && !TensorOps.gradMode(outer); // not for a decode step
         for (int i = 0; i < blocks.size(); i++) {
             BlockState in = state == null ? null : state.block(i);
             Pair<NDArray, BlockState> out;

@@ -210,18 +210,13 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
     }
 
     /**
-     * Whether autograd records this pass: probed on the embedding of one token (the first op of the
-     * pass), which records exactly when the pass would.
+     * Whether autograd may record this pass: in training, or while libtorch's grad mode (per
+     * thread) is on. Read without
+     * running anything: an extra forward of the embedding as a probe put a second node on the
+     * weight's graph and spoiled its gradient (gradient parity caught it).
      */
     private boolean recordsGradient(ParameterStore ps, NDArray tokens, boolean training) {
-        try (NDManager probe = tokens.getManager().newSubManager()) {
-            NDArray first = tokens.get(new NDIndex().addAllDim().addSliceDim(0, 1)); // [B, 1]
-            first.attach(probe);
-            NDArray x = embedding.forward(ps, first, training); // [B, 1, D]
-            boolean records = x.hasGradient();
-            x.close();
-            return records;
-        }
+        return training || TensorOps.gradMode(tokens.getManager());
     }
 
     /**
