@@ -84,7 +84,7 @@ public final class MLstmKernels {
     public static Pair<NDArray, MLstmCellState> chunkwise(
             NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
             MLstmCellState state, int chunkSize, float eps) {
-        if (!recordsGradient(q, k, v, i, f, state)) {
+        if (!TensorOps.gradMode(q.getManager())) { // nothing recorded: free each chunk's temporaries
             return chunkwiseInference(q, k, v, i, f, state, chunkSize, eps);
         }
         Shape qs = q.getShape();
@@ -235,11 +235,6 @@ public final class MLstmKernels {
         return new Pair<>(h, new MLstmCellState(c, n, m));
     }
 
-    /** Whether autograd records a graph through any of these inputs (then nothing may be freed early). */
-    private static boolean recordsGradient(
-            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f, MLstmCellState state) {
-        return TensorOps.gradMode(q.getManager());
-    }
 
     /** Positions {@code [from, to)} of axis 2. */
     private static NDArray positions(NDArray x, long from, long to) {

@@ -192,7 +192,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         }
         long len = tokens.getShape().get(1);
         long step = segmentPositions(batch);
-        if (len <= step || recordsGradient(ps, tokens, training)) {
+        if (len <= step || training || TensorOps.gradMode(tokens.getManager())) {
             return runOnce(ps, tokens, state, needState, lastOnly, training);
         }
         return runSegments(ps, tokens, state, needState, lastOnly, training, step);
@@ -209,15 +209,6 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         return positions <= chunk ? chunk : positions - positions % chunk;
     }
 
-    /**
-     * Whether autograd may record this pass: in training, or while libtorch's grad mode (per
-     * thread) is on. Read without
-     * running anything: an extra forward of the embedding as a probe put a second node on the
-     * weight's graph and spoiled its gradient (gradient parity caught it).
-     */
-    private boolean recordsGradient(ParameterStore ps, NDArray tokens, boolean training) {
-        return training || TensorOps.gradMode(tokens.getManager());
-    }
 
     /**
      * {@link #run} in segments of {@code step} positions, each in its own manager (see {@link
