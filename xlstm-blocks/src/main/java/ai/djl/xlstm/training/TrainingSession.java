@@ -493,6 +493,11 @@ public final class TrainingSession implements AutoCloseable {
                 lastVal = val;
             }
             lastTrain = stepLoss;
+            if (stopWithoutCheckpointRequested) {
+                // the second request came while this step validated: the step counts, nothing is written
+                ending = Ending.STOPPED_WITHOUT_CHECKPOINT;
+                break;
+            }
             boolean stopped = stopRequested && !last;
             UpdateListener.Update update = new UpdateListener.Update(step, stepLoss, lr, optimizer.getLastGradNorm(),
                     val[0], val[1], tokens / Math.max(1e-9, trainSeconds), elapsedSeconds, last, stopped);

@@ -59,7 +59,7 @@ final class StopOnSignal implements AutoCloseable {
             stop.run();
         } else {
             System.err.println("\nSIG" + name + " again: stopping at the next step boundary without a checkpoint"
-                    + " (the newest checkpoint stays; kill -9 ends the process at once)");
+                    + " (one already being written completes; the newest checkpoint stays; kill -9 ends the process at once)");
             stopWithoutCheckpoint.run();
         }
     }
