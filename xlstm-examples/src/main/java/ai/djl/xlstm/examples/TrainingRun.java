@@ -123,6 +123,9 @@ final class TrainingRun {
                 throw new IllegalArgumentException("--out is required (or --resume DIR)");
             }
             dir = o.out;
+            if (o.allowNewText) {
+                throw new IllegalArgumentException("--allow-new-text applies only with --resume (a new run records its corpus)");
+            }
             if (seqLen < 2) {
                 throw new IllegalArgumentException("--seq-len must be >= 2, got " + seqLen);
             }

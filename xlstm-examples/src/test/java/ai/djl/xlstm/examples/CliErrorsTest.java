@@ -121,6 +121,8 @@ class CliErrorsTest {
         assertOneLineError(run("train", "--text", text.toString(), "--tokenizer", tokenizer.toString(),
                 "--config", config.toString(), "--out", out, "--lr", "0"), "--lr must be > 0");
         assertOneLineError(run("train", "--text", text.toString(), "--tokenizer", tokenizer.toString(),
+                "--config", config.toString(), "--out", out, "--allow-new-text"), "--allow-new-text applies only with --resume");
+        assertOneLineError(run("train", "--text", text.toString(), "--tokenizer", tokenizer.toString(),
                 "--config", dir.resolve("nope.json").toString(), "--out", out), "file not found");
     }
 
