@@ -14,6 +14,8 @@ import picocli.CommandLine.Option;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CancellationException;
+import java.util.function.BooleanSupplier;
 
 /**
  * {@code xlstm formal-table}: runs the formal-language experiment for several tasks and
@@ -49,12 +51,26 @@ final class FormalTableCommand implements Callable<Integer> {
         Supervision supervision = "last".equalsIgnoreCase(labels) ? Supervision.LAST : Supervision.DENSE;
         System.out.println("| task | architecture | params | labels | steps | acc 1-40 | acc 41-64 | acc 65-128 | acc 129-256 | acc 41-256 | seconds |");
         System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+        // SIGINT/SIGTERM end the table at the next training step boundary, never inside libtorch;
+        // the rows printed so far are complete
+        try (StopOnSignal signals = StopOnSignal.install()) {
+            try {
+                printRows(supervision, () -> signals.signal() != null);
+            } catch (CancellationException e) {
+                System.out.println("stopped by " + signals.signal() + ": " + e.getMessage() + "; the rows above are complete");
+                return signals.exitCode();
+            }
+        }
+        return 0;
+    }
+
+    private void printRows(Supervision supervision, BooleanSupplier stop) throws Exception {
         for (String t : tasks) {
             for (String a : architectures) {
                 Options base = Options.defaults(FormalTask.parse(t), Architecture.parse(a));
                 Options o = new Options(base.task(), base.architecture(), steps, seed, supervision,
                         base.batchSize(), base.learningRate(), base.testPerBucket());
-                FormalLanguageExperiment.Result r = FormalLanguageExperiment.run(o, false);
+                FormalLanguageExperiment.Result r = FormalLanguageExperiment.run(o, false, stop);
                 StringBuilder row = new StringBuilder(String.format(Locale.ROOT, "| %s | %s | %,d | %s | %d | %.3f |",
                         o.task().cliName(), o.architecture().cliName(), r.parameters(), supervision.name().toLowerCase(Locale.ROOT),
                         steps, r.trainAccuracy()));
@@ -65,6 +81,5 @@ final class FormalTableCommand implements Callable<Integer> {
                 System.out.println(row);
             }
         }
-        return 0;
     }
 }

@@ -17,7 +17,7 @@ import java.util.Map;
  * at its safe point, and the command exits with {@link #exitCode}. {@link #close} restores the
  * previous handlers. Only SIGKILL ends the process at once.
  */
-final class StopOnSignal implements AutoCloseable {
+public final class StopOnSignal implements AutoCloseable {
 
     private static final Map<String, Integer> EXIT_CODES = Map.of("INT", 130, "TERM", 143);
 
@@ -31,7 +31,7 @@ final class StopOnSignal implements AutoCloseable {
      * later one (from the JVM's signal thread; both must only set a flag). Null for both: see
      * {@link #install()}.
      */
-    static StopOnSignal install(Runnable stop, Runnable stopWithoutCheckpoint) {
+    public static StopOnSignal install(Runnable stop, Runnable stopWithoutCheckpoint) {
         StopOnSignal s = new StopOnSignal();
         for (String name : EXIT_CODES.keySet()) {
             Signal signal = new Signal(name);
@@ -44,7 +44,7 @@ final class StopOnSignal implements AutoCloseable {
      * For a job without checkpoints, which polls {@link #signal} at its safe points: every signal
      * is only recorded.
      */
-    static StopOnSignal install() {
+    public static StopOnSignal install() {
         return install(null, null);
     }
 
@@ -65,12 +65,12 @@ final class StopOnSignal implements AutoCloseable {
     }
 
     /** The first signal received ({@code SIGINT}, {@code SIGTERM}), or null. */
-    String signal() {
+    public String signal() {
         return received == null ? null : "SIG" + received;
     }
 
     /** 128 + the number of the first signal, as a shell reports a process ended by it; 0 without a signal. */
-    int exitCode() {
+    public int exitCode() {
         return received == null ? 0 : EXIT_CODES.get(received);
     }
 

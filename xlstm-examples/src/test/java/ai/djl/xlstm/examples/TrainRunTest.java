@@ -178,6 +178,50 @@ class TrainRunTest {
         }
     }
 
+    /**
+     * formal-table and lstm-baseline, the other training commands, also end at a step boundary on a
+     * SIGTERM (without handlers the JVM's shutdown ran under libtorch's backward) and exit 143.
+     */
+    @Test
+    void formalTableAndLstmBaselineStopAtAStepBoundaryOnASignalAndExit143(@TempDir Path tmp) throws Exception {
+        Path tableLog = tmp.resolve("table.txt");
+        Process table = start(List.of("formal-table", "--tasks", "parity", "--architectures", "1:0,lstm", "--steps",
+                "100000"), tableLog);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (table.isAlive() && System.nanoTime() < deadline && !Files.readString(tableLog).contains("|---")) {
+            Thread.sleep(50);
+        }
+        Thread.sleep(1500); // inside training
+        assertTrue(table.isAlive(), Files.readString(tableLog));
+        table.destroy(); // SIGTERM
+        assertTrue(table.waitFor(120, TimeUnit.SECONDS), "stopped");
+        String tableOutput = Files.readString(tableLog);
+        assertEquals(143, table.exitValue(), tableOutput);
+        assertTrue(tableOutput.contains("stopped by SIGTERM: stopped after step") && tableOutput.contains("the rows above"
+                + " are complete"), tableOutput);
+
+        Path baselineLog = tmp.resolve("baseline.txt");
+        Path out = tmp.resolve("baseline");
+        Process baseline = start(List.of("lstm-baseline", "--text", "data/corpus/train/prideprejudice.txt", "--tokenizer",
+                "data/gpt2-8k-tokenizer.json", "--heldout", "data/corpus/heldout/persuasion.txt", "--out", out.toString(),
+                "--embedding", "16", "--hidden", "16", "--layers", "1", "--steps", "100000", "--batch", "2", "--seq-len",
+                "16", "--validate-every", "0"), baselineLog);
+        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (baseline.isAlive() && System.nanoTime() < deadline && !Files.readString(baselineLog).contains("loss")) {
+            Thread.sleep(50);
+        }
+        assertTrue(baseline.isAlive(), Files.readString(baselineLog));
+        baseline.destroy(); // SIGTERM
+        assertTrue(baseline.waitFor(120, TimeUnit.SECONDS), "stopped");
+        String baselineOutput = Files.readString(baselineLog);
+        assertEquals(143, baseline.exitValue(), baselineOutput);
+        assertTrue(baselineOutput.contains("stopped by SIGTERM at step") && Files.isRegularFile(out.resolve("lstm.params")),
+                baselineOutput);
+        try (java.util.stream.Stream<Path> files = Files.list(tmp)) {
+            assertTrue(files.noneMatch(f -> f.getFileName().toString().startsWith("hs_err")), "a JVM crash log");
+        }
+    }
+
     @Test
     void aKillAtAnyMomentLeavesACheckpointThatResumes(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("run");

@@ -2,6 +2,7 @@ package ai.djl.xlstm.examples.baseline;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.util.ProgressBar;
+import ai.djl.xlstm.examples.StopOnSignal;
 import ai.djl.xlstm.examples.XLstmCli;
 import ai.djl.xlstm.io.AtomicFiles;
 import ai.djl.xlstm.training.TextEvaluation;
@@ -123,7 +124,12 @@ public final class LstmBaselineCommand implements Callable<Integer> {
             TrainingSettings settings = new TrainingSettings(steps, batch, 1, lr, lr / 10, warmup, weightDecay, 1f,
                     seed, Math.max(1, Math.min(10, steps / 100)), validateEvery, 20, 0);
             JsonObject results = new JsonObject();
-            try (TrainingSession session = TrainingSession.fresh(block, settings, null, null)) {
+            // SIGINT/SIGTERM end training at a step boundary, never inside libtorch (the first saves
+            // the parameters and skips the held-out evaluation, a second saves nothing); the handlers
+            // stay installed until the session is closed (resources close in reverse order)
+            TrainingSession session = TrainingSession.fresh(block, settings, null, null);
+            try (StopOnSignal signals = StopOnSignal.install(session::requestStop,
+                    session::requestStopWithoutCheckpoint); session) {
                 long params = block.getParameters().values().stream().mapToLong(p -> p.getArray().size()).sum();
                 System.out.printf(Locale.ROOT, "LSTM baseline: %,d parameters (E %d, H %d, %d layers); %,d training tokens%n",
                         params, embedding, hidden, layers, train.tokenCount());
@@ -142,11 +148,21 @@ public final class LstmBaselineCommand implements Callable<Integer> {
                 } finally {
                     timer.cancel();
                 }
-                double[] val = session.validate(validation);
+                if (s.ending() == TrainingSession.Ending.STOPPED_WITHOUT_CHECKPOINT) {
+                    System.out.println("stopped by " + signals.signal() + " again at step " + s.steps()
+                            + "; nothing saved");
+                    return signals.exitCode();
+                }
                 Files.createDirectories(out);
                 try (DataOutputStream os = new DataOutputStream(Files.newOutputStream(out.resolve("lstm.params")))) {
                     block.saveParameters(os);
                 }
+                if (signals.signal() != null) {
+                    System.out.println("stopped by " + signals.signal() + " at step " + s.steps() + "; wrote "
+                            + out.resolve("lstm.params") + ", nothing evaluated");
+                    return signals.exitCode();
+                }
+                double[] val = session.validate(validation);
                 long[] tokens = TextEvaluation.asDocument(codec.encode(Files.readString(heldout, StandardCharsets.UTF_8)),
                         codec.endOfText());
                 NDManager manager = session.getModel().getNDManager();
