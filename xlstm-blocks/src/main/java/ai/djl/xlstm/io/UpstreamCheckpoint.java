@@ -43,7 +43,10 @@ import java.util.regex.Pattern;
  * projections ({@code weight_mode: fused}) are split, and an sLSTM recurrent kernel and bias saved
  * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
  * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
- * BF16 weights arrive as float32 (see {@link SafeTensors}).
+ * BF16 weights arrive as float32 (see {@link SafeTensors}). A config with {@code tie_weights: true}
+ * uses the embedding as the LM head: a checkpoint {@code lm_head.weight} is accepted (and dropped)
+ * only where it equals the embedding, as in upstream's {@code state_dict} of a tied model; one that
+ * differs is refused, naming the file, the tensor and the config.
  *
  * <p>Nothing is allocated before it is checked: the config's values are bounded when it is read,
  * and before the model's parameters are allocated the checkpoint's safetensors headers (no tensor
@@ -238,7 +241,8 @@ public final class UpstreamCheckpoint {
 
     /**
      * Our (upstream NeurIPS / xlstm_large) name of a checkpoint tensor, or null for a tensor that
-     * is none of our parameters: the LM head of a tied model, which is the embedding itself.
+     * is none of our parameters: the LM head of a tied model, which is the embedding itself (its
+     * values are checked against the embedding's first, {@code requireTiedHeadIsTheEmbedding}).
      */
     static String canonicalName(String name, XLstmConfig config) {
         if (name.startsWith("_orig_mod.")) { // torch.compile wrapper
