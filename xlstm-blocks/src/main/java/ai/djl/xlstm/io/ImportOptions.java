@@ -1,5 +1,9 @@
 package ai.djl.xlstm.io;
 
+import ai.djl.xlstm.config.ConfigFiles;
+
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
 
@@ -45,10 +49,23 @@ public record ImportOptions(SLstmLayout slstmLayout, WeightMode weightMode) {
      * section's {@code backend} ({@code slstm.backend}, {@code slstm_block.slstm.backend}), and
      * {@code weight_mode}; absent fields take the canonical values.
      *
-     * @param config the fields of the config file
+     * @param configFile the config file ({@code config.json} or {@code config.yaml}), read as {@link
+     *     ConfigFiles#readMap} reads it
      * @return the options
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if the file is not a config, or a field holds another value
+     *     than those above; the message names the file and the field
      */
-    public static ImportOptions declaredBy(Map<String, Object> config) {
+    public static ImportOptions declaredBy(Path configFile) throws IOException {
+        Map<String, Object> config = ConfigFiles.readMap(configFile);
+        try {
+            return declaredBy(config);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(configFile + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static ImportOptions declaredBy(Map<String, Object> config) {
         Object layout = config.get("slstm_backend_layout");
         if (layout == null) {
             layout = backendOf(section(config, "slstm"));

@@ -191,6 +191,21 @@ public final class SafeTensors {
     }
 
     /**
+     * The file of a checkpoint folder that holds tensor {@code name}, found as {@link #loadCheckpoint}
+     * finds it (to name it in a message).
+     *
+     * @throws IllegalArgumentException as {@link #loadCheckpoint}, or if no file holds the tensor
+     */
+    static Path fileHolding(Path dir, String name) throws IOException {
+        for (Map.Entry<Path, Collection<String>> shard : planCheckpoint(dir).entrySet()) {
+            if (shard.getValue().contains(name)) {
+                return shard.getKey();
+            }
+        }
+        throw invalid(dir, "no file of the checkpoint holds tensor '" + name + "'");
+    }
+
+    /**
      * Loads every tensor of a checkpoint folder. The folder holds, in order of precedence, a
      * {@code model.safetensors.index.json} whose {@code weight_map} names the shard of each
      * tensor, a {@code model.safetensors}, shards {@code model_0.safetensors}, {@code
@@ -845,7 +860,12 @@ public final class SafeTensors {
         if (Files.size(index) > MAX_HEADER_BYTES) {
             throw invalid(index, "index is larger than " + MAX_HEADER_BYTES + " bytes");
         }
-        String json = Files.readString(index);
+        String json;
+        try {
+            json = Files.readString(index, StandardCharsets.UTF_8);
+        } catch (CharacterCodingException e) {
+            throw invalid(index, "not UTF-8 JSON (a Hugging Face " + INDEX_FILE + " is UTF-8 text)");
+        }
         JsonElement root = parseJson(json, index);
         JsonElement weightMap =
                 root.isJsonObject() ? root.getAsJsonObject().get("weight_map") : null;

@@ -3,6 +3,7 @@ package ai.djl.xlstm.io;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
@@ -22,6 +23,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -41,7 +43,10 @@ import java.util.regex.Pattern;
  * projections ({@code weight_mode: fused}) are split, and an sLSTM recurrent kernel and bias saved
  * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
  * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
- * BF16 weights arrive as float32 (see {@link SafeTensors}).
+ * BF16 weights arrive as float32 (see {@link SafeTensors}). A config with {@code tie_weights: true}
+ * uses the embedding as the LM head: a checkpoint {@code lm_head.weight} is accepted (and dropped)
+ * only where it equals the embedding, as in upstream's {@code state_dict} of a tied model; one that
+ * differs is refused, naming the file, the tensor and the config.
  *
  * <p>Nothing is allocated before it is checked: the config's values are bounded when it is read,
  * and before the model's parameters are allocated the checkpoint's safetensors headers (no tensor
@@ -99,12 +104,17 @@ public final class UpstreamCheckpoint {
         Path dir = resolveFolder(folder);
         Path configFile = ConfigFiles.configFile(dir);
         XLstmConfig config = ConfigFiles.read(configFile);
-        ImportOptions storage = options != null ? options : ImportOptions.declaredBy(ConfigFiles.readMap(configFile));
+        ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
         checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {
-            loadWeights(model, SafeTensors.loadCheckpoint(dir, scratch), storage, dir.toString());
+            Map<String, NDArray> tensors = SafeTensors.loadCheckpoint(dir, scratch);
+            for (String head : tiedHeads(config, tensors.keySet())) {
+                requireTiedHeadIsTheEmbedding(head, tensors, config, SafeTensors.fileHolding(dir, head) + ": ",
+                        configFile.toString());
+            }
+            loadWeights(model, tensors, storage, dir.toString());
         }
         return model;
     }
@@ -204,6 +214,9 @@ public final class UpstreamCheckpoint {
 
     /** Renames aliases to our (upstream NeurIPS / xlstm_large) names and converts layouts. */
     static Map<String, NDArray> canonicalize(Map<String, NDArray> tensors, XLstmConfig config, ImportOptions storage) {
+        for (String head : tiedHeads(config, tensors.keySet())) {
+            requireTiedHeadIsTheEmbedding(head, tensors, config, "", "the config");
+        }
         Map<String, NDArray> out = new LinkedHashMap<>();
         for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
             String name = canonicalName(e.getKey(), config);
@@ -228,7 +241,8 @@ public final class UpstreamCheckpoint {
 
     /**
      * Our (upstream NeurIPS / xlstm_large) name of a checkpoint tensor, or null for a tensor that
-     * is none of our parameters: the LM head of a tied model, which is the embedding itself.
+     * is none of our parameters: the LM head of a tied model, which is the embedding itself (its
+     * values are checked against the embedding's first, {@code requireTiedHeadIsTheEmbedding}).
      */
     static String canonicalName(String name, XLstmConfig config) {
         if (name.startsWith("_orig_mod.")) { // torch.compile wrapper
@@ -241,6 +255,76 @@ public final class UpstreamCheckpoint {
             return null;
         }
         return name;
+    }
+
+    /**
+     * The names of the checkpoint tensors that a tied model's config drops as its LM head ({@code
+     * lm_head.weight}, with or without torch.compile's prefix): empty unless the config says {@code
+     * tie_weights: true}.
+     */
+    private static List<String> tiedHeads(XLstmConfig config, Collection<String> names) {
+        if (!(config instanceof XLstmLmConfig lm) || !lm.tieWeights()) {
+            return List.of();
+        }
+        return names.stream().filter(n -> canonicalName(n, config) == null).toList();
+    }
+
+    /**
+     * Refuses a checkpoint's own LM head under a config that ties the head to the embedding, unless
+     * it holds the embedding's values: upstream's {@code state_dict} of a tied model lists the shared
+     * tensor under both names, so an equal {@code lm_head.weight} is that copy and loads (it is
+     * dropped, the embedding is the head), while one that differs, in shape or in any element
+     * (compared as the float32 values the model would load; NaN equals NaN), is a head the
+     * checkpoint was trained with, and dropping it would load another model.
+     *
+     * @param head the tensor's name in the checkpoint
+     * @param where the file that holds it, as a message prefix ({@code "<file>: "}), or empty
+     * @param configSource names the config in the message
+     */
+    private static void requireTiedHeadIsTheEmbedding(String head, Map<String, NDArray> tensors, XLstmConfig config,
+            String where, String configSource) {
+        NDArray embedding = null;
+        String embeddingName = "token_embedding.weight";
+        for (Map.Entry<String, NDArray> e : tensors.entrySet()) {
+            if (embeddingName.equals(canonicalName(e.getKey(), config))) {
+                embedding = e.getValue();
+            }
+        }
+        if (embedding == null) {
+            return; // loadWeights names the missing embedding
+        }
+        NDArray value = tensors.get(head);
+        String difference;
+        try (NDScope scope = new NDScope()) {
+            difference = difference(value.toType(DataType.FLOAT32, false), embedding.toType(DataType.FLOAT32, false));
+        }
+        if (difference != null) {
+            throw new IllegalArgumentException(where + "tensor '" + head + "' " + value.getShape() + " is not the"
+                    + " embedding " + embeddingName + " " + embedding.getShape() + " (" + difference + "), but "
+                    + configSource + " says tie_weights: true, which makes the embedding the LM head and would drop"
+                    + " this tensor: the checkpoint was trained with a head of its own; set tie_weights to false");
+        }
+    }
+
+    /** How {@code a} differs from {@code b} (both float32), or null where every element is equal. */
+    private static String difference(NDArray a, NDArray b) {
+        if (!a.getShape().equals(b.getShape())) {
+            return "another shape";
+        }
+        NDArray differs = a.eq(b).logicalOr(a.isNaN().logicalAnd(b.isNaN())).logicalNot(); // [V, D]
+        long count = differs.toType(DataType.INT64, false).sum().getLong();
+        if (count == 0) {
+            return null;
+        }
+        long first = differs.toType(DataType.INT32, false).flatten().argMax().getLong();
+        long[] at = new long[a.getShape().dimension()];
+        long rest = first;
+        for (int d = at.length - 1; d >= 0; d--) {
+            at[d] = rest % a.getShape().get(d);
+            rest /= a.getShape().get(d);
+        }
+        return String.format(Locale.ROOT, "%d of %d elements differ; the first at %s: %s vs %s", count,
+                a.getShape().size(), Arrays.toString(at), a.flatten().getFloat(first), b.flatten().getFloat(first));
     }
 
     private static String largeAlias(String name) {

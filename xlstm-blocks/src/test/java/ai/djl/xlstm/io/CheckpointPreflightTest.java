@@ -284,6 +284,90 @@ class CheckpointPreflightTest {
     }
 
     @Test
+    void aTiedConfigOverACheckpointWithItsOwnHeadIsRefusedNamingTheFileAndTheTensor(@TempDir Path tmp)
+            throws Exception {
+        // the fuzz harness's case: tie_weights turned on over an untied checkpoint loaded, its
+        // lm_head.weight dropped unnoticed and the embedding used as the head
+        Path dir = checkpoint(neurips(false), tmp.resolve("untied"));
+        editConfig(dir, Map.of("tie_weights", true));
+        String message = loadFailure(dir);
+        System.out.println("[tied head] " + message);
+        assertContains(message, dir.resolve("model.safetensors") + ": tensor 'lm_head.weight' (50, 32) is not"
+                + " the embedding token_embedding.weight (", " of 1600 elements differ",
+                "but " + dir.resolve("config.json") + " says tie_weights: true", "set tie_weights to false");
+        // one element off is enough
+        editTensors(dir, t -> {
+            NDArray embedding = t.get("token_embedding.weight");
+            float[] head = embedding.toFloatArray();
+            head[1234] = Math.nextUp(head[1234]);
+            t.put("lm_head.weight", embedding.getManager().create(head, embedding.getShape()));
+        });
+        assertContains(loadFailure(dir), "tensor 'lm_head.weight' (50, 32) is not the embedding", "1 of 1600 elements"
+                + " differ");
+        // another shape, under torch.compile's prefix
+        editTensors(dir, t -> {
+            NDArray head = t.remove("lm_head.weight");
+            t.put("_orig_mod.lm_head.weight", head.get("0:49, :"));
+        });
+        assertContains(loadFailure(dir), "tensor '_orig_mod.lm_head.weight' (49, 32) is not the embedding"
+                + " token_embedding.weight (50, 32)");
+        // in a sharded checkpoint, the shard that holds it is named
+        Path sharded = checkpoint(neurips(false), tmp.resolve("sharded"));
+        editConfig(sharded, Map.of("tie_weights", true));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, NDArray> all = SafeTensors.load(sharded.resolve("model.safetensors"), manager);
+            Map<String, NDArray> head = Map.of("lm_head.weight", all.remove("lm_head.weight"));
+            SafeTensors.save(sharded.resolve("model-00001-of-00002.safetensors"), all, Map.of());
+            SafeTensors.save(sharded.resolve("model-00002-of-00002.safetensors"), head, Map.of());
+            Map<String, String> weightMap = new LinkedHashMap<>();
+            all.keySet().forEach(n -> weightMap.put(n, "model-00001-of-00002.safetensors"));
+            weightMap.put("lm_head.weight", "model-00002-of-00002.safetensors");
+            Files.writeString(sharded.resolve("model.safetensors.index.json"), new Gson().toJson(Map.of("weight_map",
+                    weightMap)));
+            Files.delete(sharded.resolve("model.safetensors"));
+        }
+        assertContains(loadFailure(sharded), sharded.resolve("model-00002-of-00002.safetensors")
+                + ": tensor 'lm_head.weight' (50, 32) is not the embedding");
+        // loadWeights, given the tensors without their files, refuses it too
+        Path plain = checkpoint(neurips(false), tmp.resolve("plain"));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel tied = TestModels.randomModel(neurips(true), manager, 7, 0.1f);
+            Map<String, NDArray> tensors = SafeTensors.load(plain.resolve("model.safetensors"), manager);
+            assertContains(assertThrows(IllegalArgumentException.class, () -> UpstreamCheckpoint.loadWeights(tied,
+                    tensors, ImportOptions.CANONICAL, "plain")).getMessage(), "checkpoint plain: tensor 'lm_head.weight'"
+                    + " (50, 32) is not the embedding", "but the config says tie_weights: true");
+        }
+    }
+
+    @Test
+    void aTiedHeadThatIsTheEmbeddingLoadsAsTheEmbedding(@TempDir Path tmp) throws Exception {
+        // upstream's state_dict of a tied model holds lm_head.weight too: the same values
+        Path dir = checkpoint(neurips(true), tmp.resolve("tied-with-head"));
+        editTensors(dir, t -> t.put("lm_head.weight", t.get("token_embedding.weight").duplicate()));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Map<String, NDArray> saved = SafeTensors.load(dir.resolve("model.safetensors"), manager);
+            XLstmLanguageModel model = UpstreamCheckpoint.load(dir, manager);
+            Map<String, ai.djl.nn.Parameter> params = ParameterNames.of(model);
+            assertFalse(params.containsKey("lm_head.weight"), "a tied model has no head of its own");
+            assertTrue(saved.get("token_embedding.weight").contentEquals(params.get("token_embedding.weight").getArray()));
+        }
+    }
+
+    @Test
+    void aStorageFieldOutsideItsValuesNamesTheConfigFile(@TempDir Path tmp) throws Exception {
+        Path dir = checkpoint(neurips(false), tmp.resolve("storage"));
+        editConfig(dir, Map.of("weight_mode", "bogus"));
+        assertContains(loadFailure(dir), dir.resolve("config.json") + ": config: field 'weight_mode' must be one of"
+                + " [single, fused], got 'bogus'");
+        editConfig(dir, Map.of("weight_mode", "single", "slstm_backend_layout", "sideways"));
+        assertContains(loadFailure(dir), dir.resolve("config.json") + ": config: field 'slstm_backend_layout' must be"
+                + " one of [cuda, vanilla], got 'sideways'");
+        assertContains(assertThrows(IllegalArgumentException.class,
+                () -> ImportOptions.declaredBy(dir.resolve("config.json"))).getMessage(),
+                dir.resolve("config.json") + ": config: field 'slstm_backend_layout'");
+    }
+
+    @Test
     void validVariantsPassAndLoad(@TempDir Path tmp) throws Exception {
         List<Path> dirs = List.of(
                 checkpoint(neurips(false), tmp.resolve("untied")),

@@ -433,6 +433,22 @@ class SafeTensorsTest {
     }
 
     @Test
+    void anIndexThatIsNotUtf8IsRefusedNamingIt() throws IOException {
+        // the fuzz harness's case: one byte of model.safetensors.index.json set to 0xC3 gave
+        // "MalformedInputException: Input length = 1", naming no file
+        saveFloats("a.safetensors", "x", 1f);
+        writeIndex("{'x':'a.safetensors'}");
+        Path index = dir.resolve("model.safetensors.index.json");
+        byte[] bytes = Files.readAllBytes(index);
+        int at = new String(bytes, StandardCharsets.US_ASCII).indexOf("a.safetensors");
+        bytes[at] = (byte) 0xC3; // a lead byte followed by an ASCII byte: not UTF-8
+        Files.write(index, bytes);
+        String expected = index + ": not UTF-8 JSON (a Hugging Face model.safetensors.index.json is UTF-8 text)";
+        assertCheckpointInvalid(expected);
+        assertMessage(() -> SafeTensors.readCheckpointHeader(dir), expected);
+    }
+
+    @Test
     void indexShardOutsideTheFolderIsRejected() throws IOException {
         writeIndex("{'x':'../a.safetensors'}");
         assertCheckpointInvalid("outside the folder");

@@ -1,5 +1,7 @@
 package ai.djl.xlstm.zoo;
 
+import ai.djl.xlstm.io.SafeTensors;
+
 import com.google.gson.Gson;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
@@ -157,10 +159,14 @@ final class FileMutator {
                 JsonObject header = header(original);
                 JsonObject meta = header.has("__metadata__") ? header.getAsJsonObject("__metadata__") : null;
                 String detail = "data bit";
-                if (meta != null && meta.has(ai.djl.xlstm.io.SafeTensors.DATA_CHECKSUM_KEY)) {
-                    JsonElement v = meta.remove(ai.djl.xlstm.io.SafeTensors.DATA_CHECKSUM_KEY);
-                    meta.add("xlstm.data_crc32C", v);
-                    detail = "checksum key renamed xlstm.data_crc32C, and a data bit";
+                // the key of either format: the whole file's (format 2) or the data's (format 1)
+                for (String key : List.of(SafeTensors.CHECKSUM_KEY, SafeTensors.DATA_CHECKSUM_KEY)) {
+                    if (meta != null && meta.has(key)) {
+                        String renamed = key.substring(0, key.length() - 1) + Character.toUpperCase(key.charAt(key.length() - 1));
+                        meta.add(renamed, meta.remove(key));
+                        detail = "checksum key renamed " + renamed + ", and a data bit";
+                        break;
+                    }
                 }
                 byte[] b = withHeader(original, header);
                 long start = 8 + headerLength(b);
