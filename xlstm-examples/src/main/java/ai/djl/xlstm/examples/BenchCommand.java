@@ -233,6 +233,10 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
                 c.vocabSize(), cost.parameters(), gib(cost.weightBytes()), type.label(),
                 config != null ? ", random weights (seed " + seed + ")" : ""));
         h.add("- machine: " + Machine.describe());
+        double load = Machine.loadAverage();
+        int cores = Runtime.getRuntime().availableProcessors();
+        h.add(String.format(Locale.ROOT, "- load average at the start: %.2f on %d cores%s", load, cores,
+                load > cores / 2.0 ? " (a loaded machine: the figures are indicative only)" : ""));
         h.add(String.format(Locale.ROOT, "- engine: %s %s (DJL %s) on %s, engine threads: %s",
                 Engine.getInstance().getEngineName(), Engine.getInstance().getVersion(), Engine.getDjlVersion(),
                 target.manager().getDevice(), System.getProperty(EngineOptions.NUM_THREADS, "the engine's default")));

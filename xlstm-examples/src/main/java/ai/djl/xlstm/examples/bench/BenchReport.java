@@ -90,7 +90,7 @@ public final class BenchReport {
         written.add(Files.writeString(dir.resolve("bench.jsonl"), jsonl.toString(), StandardCharsets.UTF_8));
         written.add(Files.writeString(dir.resolve("bench.md"), markdown(header, rows), StandardCharsets.UTF_8));
         System.setProperty("java.awt.headless", "true");
-        plot(dir, "decode.png", "decode: time per step", "batch size", "ms per step", true, false,
+        plot(dir, "decode.png", "decode: time per step", "batch size", "ms per step", false, false,
                 select(rows, Suite.DECODE), m -> "position " + m.seqLen(), m -> (double) m.batch(),
                 m -> 1000 * m.seconds().median(), written);
         plot(dir, "prefill.png", "prefill throughput", "prompt tokens", "tokens per second", true, false,
@@ -99,7 +99,7 @@ public final class BenchReport {
                 select(rows, Suite.SCALING), Measurement::variant, m -> (double) m.seqLen(), m -> m.seconds().median(), written);
         plot(dir, "scaling-memory.png", "peak memory added by one forward pass", "tokens", "MiB", true, true,
                 select(rows, Suite.SCALING), Measurement::variant, m -> (double) m.seqLen(),
-                m -> m.rssBeforeBytes() < 0 ? null : Math.max(1, m.peakRssBytes() - m.rssBeforeBytes()) / (double) (1 << 20),
+                m -> m.rssBeforeBytes() < 0 ? null : Math.max(4096, m.peakRssBytes() - m.rssBeforeBytes()) / (double) (1 << 20),
                 written);
         return written;
     }

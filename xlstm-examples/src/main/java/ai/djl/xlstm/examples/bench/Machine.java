@@ -119,6 +119,20 @@ public final class Machine {
                 System.getProperty("os.name"), System.getProperty("os.version"), System.getProperty("java.version"));
     }
 
+    /**
+     * The load average over the last minute ({@code /proc/loadavg}): the runnable threads, which a
+     * benchmark's figures are worth little above about half the cores.
+     *
+     * @return the load average, -1 where unknown
+     */
+    public static double loadAverage() {
+        try {
+            return Double.parseDouble(Files.readString(Path.of("/proc/loadavg")).strip().split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
     /** {@code bytes} as GiB with one decimal, or "unknown". */
     static String gib(long bytes) {
         return bytes < 0 ? "unknown" : String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
