@@ -11,12 +11,20 @@ public enum BenchDtype {
     /** bfloat16. */
     BF16;
 
-    /** The name on the command line and in the JSON lines. */
+    /**
+     * The name on the command line and in the JSON lines.
+     *
+     * @return the lower-case name
+     */
     public String label() {
         return name().toLowerCase(Locale.ROOT);
     }
 
-    /** The bytes of one element. */
+    /**
+     * The bytes of one element.
+     *
+     * @return 4 or 2
+     */
     public int bytes() {
         return this == F32 ? 4 : 2;
     }
@@ -25,6 +33,8 @@ public enum BenchDtype {
      * The type named {@code name} ({@code f32}, {@code f16}, {@code bf16}; also {@code float32},
      * {@code float16}, {@code bfloat16}).
      *
+     * @param name the name
+     * @return the type
      * @throws IllegalArgumentException for another name
      */
     public static BenchDtype parse(String name) {

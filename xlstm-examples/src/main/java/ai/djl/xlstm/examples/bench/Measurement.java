@@ -74,7 +74,11 @@ public record Measurement(
         }
     }
 
-    /** Whether the measurement ran (not skipped). */
+    /**
+     * Whether the measurement ran (not skipped).
+     *
+     * @return whether its status is {@link #OK}
+     */
     public boolean ran() {
         return status.equals(OK);
     }

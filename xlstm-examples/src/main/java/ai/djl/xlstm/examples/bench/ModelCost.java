@@ -114,17 +114,29 @@ public final class ModelCost {
                 model.getBackend(), stateElements * 4, List.copyOf(linear));
     }
 
-    /** All parameter elements. */
+    /**
+     * All parameter elements.
+     *
+     * @return the parameter count
+     */
     public long parameters() {
         return bodyParams + headParams + embeddingParams;
     }
 
-    /** The bytes of all weights. */
+    /**
+     * The bytes of all weights.
+     *
+     * @return the bytes
+     */
     public long weightBytes() {
         return parameters() * bytesPerElement;
     }
 
-    /** The bytes of one sequence's recurrent state (float32), read and written every decode step. */
+    /**
+     * The bytes of one sequence's recurrent state (float32), read and written every decode step.
+     *
+     * @return the bytes
+     */
     public long stateBytesPerSequence() {
         return stateBytesPerSequence;
     }
@@ -138,7 +150,11 @@ public final class ModelCost {
         return mlstmLayers.isEmpty() ? null : mlstmLayers.get(0).clone();
     }
 
-    /** The distinct 2-D weight shapes {@code {out, in}} of the model (each at least 8 x 8). */
+    /**
+     * The distinct 2-D weight shapes {@code {out, in}} of the model (each at least 8 x 8).
+     *
+     * @return the shapes
+     */
     public List<long[]> linearShapes() {
         return linearShapes;
     }

@@ -148,7 +148,7 @@ public final class ScalingSuite {
                 }
                 t = Stats.of(times.stream().mapToDouble(Double::doubleValue).toArray());
             } catch (RuntimeException e) {
-                stop = "failed at " + length + " tokens: " + e.getMessage();
+                stop = "failed at " + length + " tokens: " + (e.getMessage() != null ? e.getMessage() : e.toString());
                 ctx.sink().accept(row.memory(probe).skipped(stop).build());
                 continue;
             }

@@ -61,11 +61,6 @@ public record Stats(double median, double min, double max, double p25, double p7
         return of(seconds);
     }
 
-    /** The relative spread {@code (p75 - p25) / median}. */
-    public double relativeIqr() {
-        return median > 0 ? (p75 - p25) / median : 0;
-    }
-
     private static double quantile(double[] sorted, double q) {
         double pos = q * (sorted.length - 1);
         int lo = (int) Math.floor(pos);

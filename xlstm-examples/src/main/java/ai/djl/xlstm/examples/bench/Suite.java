@@ -18,7 +18,11 @@ public enum Suite {
     /** Time and memory over long sequences: xLSTM, its cell forms, a Transformer and an LSTM. */
     SCALING;
 
-    /** The name on the command line and in the JSON lines. */
+    /**
+     * The name on the command line and in the JSON lines.
+     *
+     * @return the lower-case name
+     */
     public String label() {
         return name().toLowerCase(Locale.ROOT);
     }
