@@ -13,7 +13,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         version = XLstmCli.VERSION,
         description = "xLSTM language models on the Deep Java Library.",
-        subcommands = {GenerateCommand.class, ChatCommand.class, EvalCommand.class, InspectCommand.class, ExportCommand.class, BenchGenerateCommand.class, TrainCommand.class, FinetuneCommand.class, ai.djl.xlstm.examples.baseline.LstmBaselineCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
+        subcommands = {GenerateCommand.class, ChatCommand.class, EvalCommand.class, InspectCommand.class, ExportCommand.class, BenchCommand.class, TrainCommand.class, FinetuneCommand.class, ai.djl.xlstm.examples.baseline.LstmBaselineCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
 public final class XLstmCli {
 
     /** The version every command's {@code --version} prints. */
