@@ -219,9 +219,14 @@ final class TextServingTranslator implements Translator<Input, Output> {
                 Lines lines = new Lines(jobs, slots, requests, outputs, suppliers);
                 try (NDManager manager = modelManager.newSubManager()) {
                     PromptBatches.run(new Generator(model, manager, codec), jobs, group, lines);
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
+                    // every stream of the group ends, so that no reader waits for a chunk that never comes
+                    RuntimeException error = e instanceof RuntimeException r ? r : new IllegalStateException(e.toString(), e);
                     for (int j : group) {
-                        lines.onError(j, e); // a no-op for a stream that has ended
+                        lines.onError(j, error); // a no-op for a stream that has ended
+                    }
+                    if (e instanceof Error fatal) {
+                        throw fatal;
                     }
                 }
             }, "xlstm-stream");
