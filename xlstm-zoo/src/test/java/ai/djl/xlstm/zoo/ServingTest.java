@@ -28,6 +28,7 @@ import com.google.gson.JsonParser;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -289,5 +290,24 @@ class ServingTest {
             assertEquals(texts.get(1), again.get("generated_text").getAsString(), "the reported seed reproduces it");
             assertEquals(seeds.get(1), again.getAsJsonObject("details").get("seed").getAsLong());
         }
+    }
+
+    /**
+     * The README's warning: {@code blockFactory} is an argument. With an {@code option.} prefix
+     * DJL Serving passes it to the engine as an option, and the folder does not load.
+     */
+    @Test
+    void blockFactoryIsAPlainKeyNotAnOption(@TempDir Path tmp) throws Exception {
+        Path dir = Files.createDirectories(tmp.resolve("xlstm-austen-tiny"));
+        try (java.util.stream.Stream<Path> files = Files.list(folder)) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, dir.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(dir.resolve("serving.properties"), Files.readString(dir.resolve("serving.properties"))
+                .replace("blockFactory=", "option.blockFactory="));
+        Criteria<Input, Output> c = asDjlServingWould(dir, 1);
+        Exception e = org.junit.jupiter.api.Assertions.assertThrows(Exception.class, () -> c.loadModel().close());
+        assertTrue(String.valueOf(e.getMessage()).contains(".pt file not found"), e.toString());
     }
 }
