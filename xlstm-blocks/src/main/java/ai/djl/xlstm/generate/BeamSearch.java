@@ -134,7 +134,7 @@ final class BeamSearch {
             generator.prefill(session, best.tokens(), config.prefillSegment());
         }
         return new GenerationResult(best.tokens(), text, best.rawLogProbs(), best.reason(), promptTokens,
-                prefillNanos, decodeNanos);
+                prefillNanos, decodeNanos, null); // beam search samples nothing
     }
 
     /** The {@code count} best extensions of the live beams, best first. */

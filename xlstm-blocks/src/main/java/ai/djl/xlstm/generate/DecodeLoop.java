@@ -249,7 +249,8 @@ final class DecodeLoop implements AutoCloseable {
 
         GenerationResult result() {
             return new GenerationResult(Arrays.copyOf(generated, count), decoder == null ? null : decoder.text(),
-                    Arrays.copyOf(logProbs, count), reason, promptTokens, prefillNanos, decodeNanos);
+                    Arrays.copyOf(logProbs, count), reason, promptTokens, prefillNanos, decodeNanos,
+                    config.isGreedy() ? null : config.seed() + index);
         }
     }
 }

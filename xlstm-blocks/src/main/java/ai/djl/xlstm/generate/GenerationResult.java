@@ -13,10 +13,13 @@ import java.util.Objects;
  * @param promptTokens how many prompt tokens were prefilled
  * @param prefillNanos the time spent prefilling the prompt
  * @param decodeNanos the time spent generating
+ * @param seed the seed this sequence's tokens were sampled with (the config's seed plus the
+ *     sequence's index in its batch: generating the prompt alone with this seed gives the same
+ *     tokens), or null when no token was sampled (greedy choice, beam search)
  */
 public record GenerationResult(
         long[] tokens, String text, double[] logProbs, FinishReason finishReason, int promptTokens,
-        long prefillNanos, long decodeNanos) {
+        long prefillNanos, long decodeNanos, Long seed) {
 
     /** Checks that the tokens, log-probabilities and finish reason are present. */
     public GenerationResult {

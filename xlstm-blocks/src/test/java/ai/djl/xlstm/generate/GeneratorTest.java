@@ -129,6 +129,7 @@ class GeneratorTest {
                 GenerationResult beam = new BeamSearch(g, s, p, greedy(15).numBeams(1).build(), 0, null, false).run();
                 assertArrayEquals(greedy.tokens(), beam.tokens());
                 assertArrayEquals(greedy.logProbs(), beam.logProbs(), 1e-9);
+                assertEquals(null, beam.seed(), "beam search samples nothing");
             }
         }
     }
@@ -314,6 +315,9 @@ class GeneratorTest {
                     assertArrayEquals(alone.logProbs(), batch.get(i).logProbs(), 1e-4); // float32 round-off of batch 1 vs B matmuls
                     assertEquals(alone.finishReason(), batch.get(i).finishReason());
                     assertEquals(alone.text(), batch.get(i).text());
+                    // the result names the seed that reproduces it alone (none when greedy)
+                    assertEquals(config.isGreedy() ? null : config.seed() + i, batch.get(i).seed(), "sequence " + i);
+                    assertEquals(batch.get(i).seed(), alone.seed());
                     lengths.add(alone.tokens().length);
                 }
                 if (!config.eosTokenIds().isEmpty()) {

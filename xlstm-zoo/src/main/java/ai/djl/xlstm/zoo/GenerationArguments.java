@@ -14,6 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -47,10 +48,17 @@ import java.util.TreeSet;
  *       folder's and the tokenizer's end-of-text token), {@code bos_token_id};
  *   <li>{@code stop} or its Hugging Face name {@code stop_strings} (a string, a list of strings, or
  *       a JSON array of strings), not both;
- *   <li>{@code pad_token_id}: checked and otherwise unused, as no path pads: the text translators
- *       run one prompt per request, and {@code ai.djl.xlstm.generate.Generator} batches prompts of
- *       different lengths without padding (a pad token would enter the recurrent state).
+ *   <li>{@code pad_token_id}: checked and otherwise unused, as no path pads: {@code
+ *       ai.djl.xlstm.generate.Generator}, which the text translators' {@code batchPredict} uses,
+ *       batches prompts of different lengths without padding (a pad token would enter the
+ *       recurrent state).
  * </ul>
+ *
+ * <p>A request can override these settings with its own parameters, by the same names and rules
+ * (a {@link GenerationRequest}, or the {@code parameters} of a JSON request through {@code Input ->
+ * Output}). An empty prompt starts from {@code bos_token_id}, else the tokenizer's end-of-text
+ * token. Sampling without a {@code seed} draws a fresh one per request (reported in {@link
+ * ai.djl.xlstm.generate.GenerationResult#seed()}).
  *
  * <p>Every value is checked on its own first (a bad one is named), then all are applied and the
  * whole is validated once, so the order of the arguments never matters. Any other Criteria argument
@@ -69,7 +77,7 @@ public final class GenerationArguments {
      * the repositories' URL query keys, the model properties of DJL Serving's serving.properties).
      */
     static final Set<String> DJL_NAMES = Set.of("application", "engine", "blockFactory", "translatorFactory",
-            "translator", "model_name", "artifact_id", "ignore_real_uri", "djl_rpc_uri", "load_on_devices",
+            "translator", "batchifier", "model_name", "artifact_id", "ignore_real_uri", "djl_rpc_uri", "load_on_devices",
             "job_queue_size", "batch_size", "max_batch_delay", "max_idle_time", "log_request_metric",
             "metrics_aggregation", "minWorkers", "maxWorkers", "gpu.minWorkers", "gpu.maxWorkers", "cpu.minWorkers",
             "cpu.maxWorkers", "required_memory_mb", "reserved_memory_mb");
@@ -77,14 +85,34 @@ public final class GenerationArguments {
     /** The arguments that only make sense when sampling. */
     private static final List<String> SAMPLING = List.of("temperature", "top_k", "top_p", "min_p");
 
+    private static final String FILE = "generation_config.json";
+
+    /** Where a layer of settings comes from, for messages: one value ("Criteria argument") and several. */
+    private record Layer(String one, String many) {}
+
+    private static final Layer FILE_FIELDS = new Layer(FILE + " field", FILE + " fields");
+    private static final Layer CRITERIA = new Layer("Criteria argument", "Criteria arguments");
+    private static final Layer MODEL = new Layer("the model's setting", "the model's settings");
+    private static final Layer REQUEST = new Layer("request parameter", "request parameters");
+
     private final GenerationConfig config;
     private final Integer maxLength;
     private final Long padTokenId;
+    /** The parsed values by Hugging Face name, all layers merged: what a request's parameters override. */
+    private final Map<String, Object> values;
+    private final Set<Long> defaultEos;
+    private final Long defaultBos;
+    private final String owner;
 
-    private GenerationArguments(GenerationConfig config, Integer maxLength, Long padTokenId) {
+    private GenerationArguments(GenerationConfig config, Integer maxLength, Long padTokenId, Map<String, Object> values,
+            Set<Long> defaultEos, Long defaultBos, String owner) {
         this.config = config;
         this.maxLength = maxLength;
         this.padTokenId = padTokenId;
+        this.values = Collections.unmodifiableMap(values);
+        this.defaultEos = defaultEos;
+        this.defaultBos = defaultBos;
+        this.owner = owner;
     }
 
     /** The settings (with {@code max_length}, {@link #forPrompt} gives each request's). */
@@ -138,6 +166,58 @@ public final class GenerationArguments {
     }
 
     /**
+     * Whether a seed is set (by the folder, a Criteria argument or a request parameter); without
+     * one, sampling draws a fresh seed per request.
+     */
+    boolean seeded() {
+        return values.containsKey("seed");
+    }
+
+    /**
+     * These settings overridden by one request's {@code parameters} (Hugging Face names, the same
+     * rules as Criteria arguments over {@code generation_config.json}).
+     *
+     * @throws IllegalArgumentException naming the parameter of a bad or unknown value, or the
+     *     values that contradict each other
+     */
+    GenerationArguments withRequest(Map<String, ?> parameters) {
+        if (parameters.isEmpty()) {
+            return this;
+        }
+        requireKnown(parameters.keySet(), REQUEST.one(), List.of());
+        return resolve(owner, values, MODEL, parameters, REQUEST, defaultEos, defaultBos);
+    }
+
+    /**
+     * Checks each value of {@code parameters} on its own (names and bounds), as a request's.
+     *
+     * @param extra names accepted besides the generation arguments
+     * @throws IllegalArgumentException naming the parameter
+     */
+    static void checkRequest(Map<String, ?> parameters, List<String> extra) {
+        requireKnown(parameters.keySet(), REQUEST.one(), extra);
+        Map<String, Object> parsed = parse(parameters, REQUEST.one() + " '");
+        requireConsistent(parsed, REQUEST);
+    }
+
+    /**
+     * Refuses a name that is neither a generation argument nor one of {@code extra}, naming it, a
+     * close known name and the known names.
+     */
+    static void requireKnown(Set<String> names, String what, List<String> extra) {
+        for (String key : new TreeSet<>(names)) {
+            if (NAMES.contains(key) || extra.contains(key)) {
+                continue;
+            }
+            String close = closest(key);
+            throw new IllegalArgumentException("unknown " + what + " '" + key + "'"
+                    + (close == null ? "" : " (did you mean '" + close + "'?)")
+                    + ": the generation arguments of xLSTM models are " + NAMES
+                    + (extra.isEmpty() ? "" : "; also " + extra));
+        }
+    }
+
+    /**
      * Refuses a Criteria argument that is neither a generation argument ({@link #NAMES}), nor one of
      * DJL's ({@link #DJL_NAMES}), nor a key of {@code modelDir}'s {@code serving.properties} (DJL
      * copies those into the arguments); for the token-id translators ({@code text} false), also a
@@ -172,16 +252,17 @@ public final class GenerationArguments {
     }
 
     /**
-     * The settings for a model in {@code modelDir} with the tokenizer's end-of-text token.
+     * The settings for a model in {@code modelDir} with the tokenizer's end-of-text token, which
+     * ends a sequence unless {@code eos_token_id} says otherwise, and starts an empty prompt unless
+     * {@code bos_token_id} does (as the command line does).
      *
      * @throws IllegalArgumentException naming the argument or field of a bad value, or the
      *     arguments and fields whose values contradict each other
      */
     public static GenerationArguments read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
             throws IOException {
-        Map<String, Object> file = Map.of();
-        String fileName = "generation_config.json";
-        Path path = modelDir == null ? null : modelDir.resolve(fileName);
+        Map<String, Object> file = new LinkedHashMap<>();
+        Path path = modelDir == null ? null : modelDir.resolve(FILE);
         if (path != null && Files.isRegularFile(path)) {
             Map<String, Object> defaults;
             try {
@@ -193,41 +274,44 @@ public final class GenerationArguments {
                 throw new IllegalArgumentException(path + " is not UTF-8 text", e);
             }
             if (defaults != null) {
-                file = parse(defaults, fileName + " field '");
+                file.putAll(parse(defaults, FILE_FIELDS.one() + " '"));
             }
         }
-        Map<String, Object> given = parse(arguments, "Criteria argument '");
-        requireOneOf(given, "stop", "stop_strings", "Criteria arguments");
-        requireOneOf(given, "max_new_tokens", "max_length", "Criteria arguments");
-        requireOneOf(file, "stop", "stop_strings", fileName + " fields");
-        if (Boolean.FALSE.equals(given.get("do_sample"))) {
-            List<String> sampling = SAMPLING.stream().filter(given::containsKey).toList();
-            if (!sampling.isEmpty()) {
-                throw new IllegalArgumentException("Criteria argument 'do_sample' = false chooses greedily, but the"
-                        + " sampling arguments " + sampling + " are given too: drop them or do_sample");
-            }
+        requireOneOf(file, "stop", "stop_strings", FILE_FIELDS.many());
+        if (file.containsKey("max_new_tokens")) {
+            file.remove("max_length"); // Hugging Face: max_new_tokens wins
         }
+        Set<Long> eos = endOfText.isPresent() ? Set.of(endOfText.getAsLong()) : Set.of();
+        Long bos = endOfText.isPresent() ? endOfText.getAsLong() : null;
+        return resolve(String.valueOf(modelDir), file, FILE_FIELDS, arguments, CRITERIA, eos, bos);
+    }
 
-        Map<String, Object> merged = new LinkedHashMap<>(file);
+    /**
+     * The settings of {@code upper} (raw values) over {@code lower} (parsed values): every value is
+     * checked alone, then the layers merge and the whole is validated once.
+     */
+    private static GenerationArguments resolve(String owner, Map<String, Object> lower, Layer lowerLayer,
+            Map<String, ?> upper, Layer upperLayer, Set<Long> defaultEos, Long defaultBos) {
+        Map<String, Object> given = parse(upper, upperLayer.one() + " '");
+        requireConsistent(given, upperLayer);
+
+        Map<String, Object> merged = new LinkedHashMap<>(lower);
         if (given.containsKey("max_new_tokens") || given.containsKey("max_length")) {
             merged.remove("max_new_tokens");
             merged.remove("max_length");
-        } else if (file.containsKey("max_new_tokens")) {
-            merged.remove("max_length"); // Hugging Face: max_new_tokens wins
         }
         if (given.containsKey("stop") || given.containsKey("stop_strings")) {
             merged.remove("stop");
             merged.remove("stop_strings");
         }
         if (given.containsKey("do_sample") || given.containsKey("temperature")) {
-            merged.remove("do_sample"); // the Criteria decide between greedy and sampling
+            merged.remove("do_sample"); // the upper layer decides between greedy and sampling
         }
         merged.putAll(given);
 
         GenerationConfig.Builder b = GenerationConfig.builder();
-        Set<Long> eos = new LinkedHashSet<>();
-        endOfText.ifPresent(eos::add);
-        b.eosTokenIds(eos);
+        b.eosTokenIds(defaultEos);
+        b.bosTokenId(defaultBos);
         for (Map.Entry<String, Object> e : merged.entrySet()) {
             set(b, e.getKey(), e.getValue());
         }
@@ -237,17 +321,31 @@ public final class GenerationArguments {
         } else if (Boolean.TRUE.equals(doSample) && !merged.containsKey("temperature")) {
             b.temperature(1f); // Hugging Face's default
         } else if (Boolean.TRUE.equals(doSample) && ((Float) merged.get("temperature")) == 0) {
-            throw new IllegalArgumentException((given.containsKey("temperature") ? "Criteria argument" : fileName
-                    + " field") + " 'temperature' is 0 (greedy) but do_sample is true: give a temperature > 0");
+            throw new IllegalArgumentException((given.containsKey("temperature") ? upperLayer : lowerLayer).one()
+                    + " 'temperature' is 0 (greedy) but do_sample is true: give a temperature > 0");
         }
         try {
             return new GenerationArguments(b.build(), (Integer) merged.get("max_length"),
-                    (Long) merged.get("pad_token_id"));
+                    (Long) merged.get("pad_token_id"), merged, defaultEos, defaultBos, owner);
         } catch (IllegalArgumentException e) {
             boolean beams = merged.get("num_beams") instanceof Integer n && n > 1;
-            throw new IllegalArgumentException("generation settings of " + modelDir + ": " + e.getMessage()
-                    + " (" + fileName + ": " + values(file) + "; Criteria arguments: " + values(given) + ")"
+            throw new IllegalArgumentException("generation settings of " + owner + ": " + e.getMessage()
+                    + " (" + lowerLayer.many() + ": " + values(lower) + "; " + upperLayer.many() + ": "
+                    + values(given) + ")"
                     + (beams ? "; for beam search over a folder that samples, pass do_sample=false" : ""), e);
+        }
+    }
+
+    /** Refuses values of one layer that contradict each other. */
+    private static void requireConsistent(Map<String, Object> given, Layer layer) {
+        requireOneOf(given, "stop", "stop_strings", layer.many());
+        requireOneOf(given, "max_new_tokens", "max_length", layer.many());
+        if (Boolean.FALSE.equals(given.get("do_sample"))) {
+            List<String> sampling = SAMPLING.stream().filter(given::containsKey).toList();
+            if (!sampling.isEmpty()) {
+                throw new IllegalArgumentException(layer.one() + " 'do_sample' = false chooses greedily, but the"
+                        + " sampling arguments " + sampling + " are given too: drop them or do_sample");
+            }
         }
     }
 

@@ -2,7 +2,8 @@ package ai.djl.xlstm.zoo;
 
 import ai.djl.inference.streaming.StreamingTranslator;
 import ai.djl.ndarray.NDList;
-import ai.djl.translate.NoBatchifyTranslator;
+import ai.djl.translate.Batchifier;
+import ai.djl.translate.Translator;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.xlstm.generate.GeneratedToken;
 import ai.djl.xlstm.generate.GenerationConfig;
@@ -11,26 +12,32 @@ import ai.djl.xlstm.generate.GenerationSession;
 import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.function.Function;
 import java.util.stream.Stream;
 
 /**
- * Text in, generated text out: {@code String -> String} (the completion), {@code String ->
- * GenerationResult} and {@code String -> TextStream} (streaming with {@code
- * predictor.streamingPredict}).
+ * A prompt in, generated text out: {@code String} or {@link GenerationRequest} (a prompt with its
+ * own settings) to {@code String} (the completion), {@code GenerationResult} or {@code TextStream}
+ * (streaming with {@code predictor.streamingPredict}).
  *
- * <p>Generation runs on the recurrent state with {@link Generator}, inside the request's {@link
- * TranslatorContext}: its manager holds the state and every step's scratch, and is freed when the
- * request ends (for a stream: when the stream ends or is closed). The block's own forward pass sees
- * an empty input, which is a no-op.
+ * <p>{@code batchPredict} decodes its prompts together through the {@link Generator}'s batched
+ * path ({@link PromptBatches}), which gives each prompt the tokens it gets alone (greedy; sampling
+ * with the seed its result reports). Generation runs on the recurrent state inside the request's
+ * {@link TranslatorContext}: its manager holds the states and every step's scratch, and is freed
+ * when the request ends (for a stream: when the stream ends or is closed). The block's own forward
+ * pass sees an empty input, which is a no-op.
  *
  * <p>Thread-safe: the translator holds only immutable settings and the tokenizer; each request
- * gets its own generator and session.
+ * gets its own generator and sessions.
  */
-final class TextGenerationTranslator<O> implements NoBatchifyTranslator<String, O>, StreamingTranslator<String, O> {
+final class TextGenerationTranslator<I, O> implements Translator<I, O>, StreamingTranslator<I, O> {
 
     private static final String STREAM = "xlstm.stream";
+    private static final String RESULTS = "xlstm.results";
 
     private final XLstmLanguageModel model;
     private final HuggingFaceTextCodec codec;
@@ -45,33 +52,102 @@ final class TextGenerationTranslator<O> implements NoBatchifyTranslator<String, 
         this.output = output;
     }
 
-    /** The completion's text. */
-    static TextGenerationTranslator<String> text(XLstmLanguageModel m, HuggingFaceTextCodec c, GenerationArguments g) {
-        return new TextGenerationTranslator<>(m, c, g, s -> s.result().text());
+    /**
+     * The translator from {@code input} ({@code String} or {@link GenerationRequest}) to {@code
+     * output} ({@code String}: the completion's text; {@code GenerationResult}: the whole result;
+     * {@code TextStream}: the text as it is generated).
+     */
+    @SuppressWarnings("unchecked")
+    static <I, O> TextGenerationTranslator<I, O> of(Class<I> input, Class<O> output, XLstmLanguageModel m,
+            HuggingFaceTextCodec c, GenerationArguments g) {
+        if (input != String.class && input != GenerationRequest.class) {
+            throw new IllegalArgumentException("a prompt is a String or a GenerationRequest, not " + input.getName());
+        }
+        Function<TextStream, ?> out;
+        if (output == String.class) {
+            out = s -> s.result().text();
+        } else if (output == GenerationResult.class) {
+            out = TextStream::result;
+        } else if (output == TextStream.class) {
+            out = s -> s;
+        } else {
+            throw new IllegalArgumentException("a completion is a String, a GenerationResult or a TextStream, not "
+                    + output.getName());
+        }
+        return new TextGenerationTranslator<>(m, c, g, (Function<TextStream, O>) out);
     }
 
-    /** The whole result. */
-    static TextGenerationTranslator<GenerationResult> result(XLstmLanguageModel m, HuggingFaceTextCodec c,
-            GenerationArguments g) {
-        return new TextGenerationTranslator<>(m, c, g, TextStream::result);
+    /** The prompt and the parameters of a request. */
+    private PromptBatches.Job job(I input) {
+        Objects.requireNonNull(input, "prompt");
+        if (input instanceof GenerationRequest r) {
+            return PromptBatches.job(codec, settings, r.prompt(), r.parameters());
+        }
+        return PromptBatches.job(codec, settings, (String) input, Map.of());
     }
 
-    /** The text as it is generated. */
-    static TextGenerationTranslator<TextStream> stream(XLstmLanguageModel m, HuggingFaceTextCodec c,
-            GenerationArguments g) {
-        return new TextGenerationTranslator<>(m, c, g, s -> s);
+    /**
+     * Not null, so that DJL's {@code batchPredict} hands the whole batch to {@link
+     * #batchProcessInput}; nothing is stacked (the inputs are empty lists).
+     */
+    @Override
+    public Batchifier getBatchifier() {
+        return Batchifier.STACK;
+    }
+
+    /** Generates every prompt of the batch, prompts with equal settings as one decoding batch. */
+    @Override
+    public NDList batchProcessInput(TranslatorContext ctx, List<I> inputs) {
+        List<PromptBatches.Job> jobs = new ArrayList<>();
+        for (int i = 0; i < inputs.size(); i++) {
+            try {
+                jobs.add(job(inputs.get(i)));
+            } catch (IllegalArgumentException e) {
+                throw inputs.size() == 1 ? e : new IllegalArgumentException("prompt " + i + " of the batch: "
+                        + e.getMessage(), e);
+            }
+        }
+        GenerationResult[] results = new GenerationResult[jobs.size()];
+        RuntimeException[] errors = new RuntimeException[jobs.size()];
+        PromptBatches.runAll(new Generator(model, ctx.getNDManager(), codec), jobs, new PromptBatches.Sink() {
+            @Override
+            public void onResult(int job, GenerationResult result) {
+                results[job] = result;
+            }
+
+            @Override
+            public void onError(int job, RuntimeException error) {
+                errors[job] = error;
+            }
+        });
+        for (int i = 0; i < errors.length; i++) {
+            if (errors[i] != null) {
+                throw errors.length == 1 ? errors[i] : new IllegalStateException("prompt " + i + " of the batch: "
+                        + errors[i].getMessage(), errors[i]);
+            }
+        }
+        ctx.setAttachment(RESULTS, results);
+        return new NDList(); // the block's forward pass on an empty list is a no-op
     }
 
     @Override
-    public NDList processInput(TranslatorContext ctx, String prompt) {
-        Objects.requireNonNull(prompt, "prompt");
-        // with max_length, the new tokens are what the prompt leaves (an empty prompt starts from BOS)
-        GenerationConfig config = settings.maxLength().isEmpty() ? settings.config()
-                : settings.forPrompt(prompt.isEmpty() ? 1 : codec.encode(prompt).length);
+    public List<O> batchProcessOutput(TranslatorContext ctx, NDList list) {
+        List<O> out = new ArrayList<>();
+        for (GenerationResult r : (GenerationResult[]) ctx.getAttachment(RESULTS)) {
+            out.add(output.apply(new TextStream(new Finished(r))));
+        }
+        return out;
+    }
+
+    /** One prompt, generated as its text is read (the path of {@code streamingPredict}). */
+    @Override
+    public NDList processInput(TranslatorContext ctx, I input) {
+        PromptBatches.Job job = job(input);
+        GenerationConfig config = PromptBatches.withSeed(job, 1);
         Generator generator = new Generator(model, ctx.getNDManager(), codec);
         ctx.setAttachment(STREAM, new TextStream(config.numBeams() > 1
-                ? new Finished(generator.generate(prompt, config))
-                : new Streamed(generator, prompt, config)));
+                ? new Finished(generator.generate(job.prompt(), config))
+                : new Streamed(generator, job.prompt(), config)));
         return new NDList(); // the block's forward pass on an empty list is a no-op
     }
 
@@ -119,7 +195,7 @@ final class TextGenerationTranslator<O> implements NoBatchifyTranslator<String, 
         private GenerationResult result;
         private boolean closed;
 
-        Streamed(Generator generator, String prompt, GenerationConfig config) {
+        Streamed(Generator generator, long[] prompt, GenerationConfig config) {
             session = generator.newSession();
             tokens = generator.stream(session, prompt, config);
         }

@@ -26,6 +26,17 @@ final class XLstmModelLoader extends BaseModelLoader {
     @Override
     public <I, O> ZooModel<I, O> loadModel(Criteria<I, O> criteria)
             throws IOException, ModelNotFoundException, MalformedModelException {
+        Class<I> in = criteria.getInputClass();
+        Class<O> out = criteria.getOutputClass();
+        Object named = criteria.getArguments() == null ? null : criteria.getArguments().get("translatorFactory");
+        boolean ours = criteria.getTranslatorFactory() instanceof XLstmTranslatorFactory
+                || criteria.getTranslatorFactory() == null
+                        && (named == null || XLstmTranslatorFactory.class.getName().equals(named));
+        if (ours && !XLstmTranslatorFactory.translates(in, out)) {
+            // before DJL copies or downloads anything, and naming our pairs rather than DJL's default's
+            throw new ModelNotFoundException("the xLSTM model " + entry.name() + " cannot load: "
+                    + XLstmTranslatorFactory.unsupported(in, out));
+        }
         catalog.publish(entry);
         try {
             return super.loadModel(criteria);

@@ -152,6 +152,7 @@ class GenerationArgumentsTest {
         sampling.put("num_beams", 1);
         sampling.put("temperature", 0.7);
         sampling.put("top_p", 0.9);
+        sampling.put("seed", 0);
         assertLoadsInSeveralOrders(beamFolder, sampling, GenerationConfig.builder().temperature(0.7f).topP(0.9f)
                 .maxNewTokens(6).eosTokenIds(Set.of(8191L)).build());
 

@@ -77,14 +77,14 @@ class ZooModelTest {
     void loadsByGroupAndArtifactIdAndByDjlUrl() throws Exception {
         String byId;
         try (ZooModel<String, String> model = byName(String.class, String.class)
-                .optArgument("max_new_tokens", 20).build().loadModel();
+                .optArgument("max_new_tokens", 20).optArgument("seed", 3).build().loadModel();
                 Predictor<String, String> p = model.newPredictor()) {
             byId = p.predict(PROMPT);
         }
         assertFalse(byId.isBlank(), "a completion");
         Criteria<String, String> url = Criteria.builder().setTypes(String.class, String.class)
                 .optModelUrls("djl://" + XLstmModelZoo.GROUP_ID + "/" + NAME)
-                .optArgument("max_new_tokens", 20).build();
+                .optArgument("max_new_tokens", 20).optArgument("seed", 3).build();
         try (ZooModel<String, String> model = url.loadModel(); Predictor<String, String> p = model.newPredictor()) {
             assertEquals(byId, p.predict(PROMPT), "djl:// URL and group/artifact id load the same model");
         }
@@ -116,12 +116,12 @@ class ZooModelTest {
     void streamingYieldsTheSameTextPieceByPiece() throws Exception {
         String whole;
         try (ZooModel<String, String> model = byName(String.class, String.class)
-                .optArgument("max_new_tokens", 30).build().loadModel();
+                .optArgument("max_new_tokens", 30).optArgument("seed", 3).build().loadModel();
                 Predictor<String, String> p = model.newPredictor()) {
             whole = p.predict(PROMPT);
         }
         try (ZooModel<String, TextStream> model = byName(String.class, TextStream.class)
-                .optArgument("max_new_tokens", 30).build().loadModel();
+                .optArgument("max_new_tokens", 30).optArgument("seed", 3).build().loadModel();
                 Predictor<String, TextStream> p = model.newPredictor()) {
             assertTrue(p.supportsStreaming());
             StringBuilder text = new StringBuilder();
