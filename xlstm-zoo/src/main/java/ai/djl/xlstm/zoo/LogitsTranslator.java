@@ -27,11 +27,11 @@ import java.util.function.BiFunction;
  *       they fail on their first step, naming {@code num_beams} (our beam search).
  * </ul>
  *
- * <p><b>Memory.</b> The inputs join the request's manager for the duration of the call ({@code
- * tempAttach}: no copy; they return to their own manager afterwards, unchanged), so every
- * intermediate array is freed with the request. Only the returned arrays are attached to the
- * manager of the input tokens: a loop that closes what it no longer needs runs in constant memory.
- * Stateless and thread-safe.
+ * <p><b>Memory.</b> The model reads the inputs through views that belong to the request's manager
+ * (no copy; the caller's arrays are left as they are), so every intermediate array is freed with
+ * the request. Only the returned arrays are attached to the manager of the input tokens: a loop
+ * that closes what it no longer needs runs in constant memory. Stateless and thread-safe; an input
+ * array may be shared by requests on several threads.
  */
 final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
 
@@ -111,15 +111,15 @@ final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
     }
 
     /**
-     * Moves a caller's array into the request's manager until the request ends ({@code tempAttach}:
-     * the results of operations on it then belong to the request, not to the caller). An array
-     * listed twice moves once: moving it again would make the request its home.
+     * A new array on the same data as a caller's (no copy: {@code stopGradient}, a view) that
+     * belongs to the request, so that the results of operations on it do too. The caller's array
+     * itself is left alone: other threads may be using it at the same time ({@code tempAttach}
+     * would move it between managers under them).
      */
     private static NDArray joinRequest(NDArray array, NDManager request) {
-        if (array.getManager() != request) {
-            array.tempAttach(request);
-        }
-        return array;
+        NDArray view = array.stopGradient();
+        view.attach(request);
+        return view;
     }
 
     /**

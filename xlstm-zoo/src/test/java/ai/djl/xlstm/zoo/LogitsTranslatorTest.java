@@ -2,6 +2,7 @@ package ai.djl.xlstm.zoo;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -20,6 +21,13 @@ import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /** The token-id translators as a DJL user drives them: in a loop, and under DJL's TextGenerator. */
 class LogitsTranslatorTest {
@@ -62,7 +70,50 @@ class LogitsTranslatorTest {
                 state = out.subNDList(1);
             }
             assertEquals(before, manager.getManagedArrays().size(), "closing the old state and the logits frees all");
-            assertTrue(token.getManager() == manager && !token.isReleased(), "the input returns to its manager, open");
+            assertTrue(token.getManager() == manager && !token.isReleased(), "the input stays the caller's, open");
+        }
+    }
+
+    /**
+     * One token array shared by requests on four threads at once: every request gets the same
+     * logits, and the array stays the caller's, open and unchanged (the translator reads it through
+     * a view of its own; it never moves the caller's array between managers).
+     */
+    @Test
+    void oneInputArraySharedByFourThreadsStaysTheCallersAndOpen() throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try (ZooModel<NDList, NDList> model = ZooModelTest.byName(NDList.class, NDList.class).build().loadModel();
+                NDManager manager = NDManager.newBaseManager()) {
+            NDArray tokens = manager.create(new long[][] {PROMPT});
+            int arrays = manager.getManagedArrays().size();
+            Callable<List<float[]>> requests = () -> {
+                List<float[]> logits = new ArrayList<>();
+                try (Predictor<NDList, NDList> p = model.newPredictor()) {
+                    for (int i = 0; i < 20; i++) {
+                        try (NDList out = p.predict(new NDList(tokens))) {
+                            logits.add(out.get(0).toFloatArray());
+                        }
+                    }
+                }
+                return logits;
+            };
+            // computed on a pool thread too: PyTorch splits sums differently on the JVM's main thread
+            float[] expected = pool.submit(requests).get().get(0);
+            List<Future<List<float[]>>> results = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                results.add(pool.submit(requests));
+            }
+            for (Future<List<float[]>> r : results) {
+                for (float[] logits : r.get()) {
+                    assertArrayEquals(expected, logits, 0f);
+                }
+            }
+            assertSame(manager, tokens.getManager());
+            assertFalse(tokens.isReleased());
+            assertArrayEquals(PROMPT, tokens.toLongArray());
+            assertEquals(arrays, manager.getManagedArrays().size(), "closing the outputs leaves the manager as it was");
+        } finally {
+            pool.shutdownNow();
         }
     }
 
