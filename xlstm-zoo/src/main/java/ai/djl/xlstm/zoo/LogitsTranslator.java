@@ -8,29 +8,38 @@ import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
+import java.util.Set;
 import java.util.function.BiFunction;
 
 /**
  * Token ids in, logits out, on the recurrent state.
  *
  * <ul>
- *   <li>{@code NDList -> NDList}: {@code [tokens [B, S]]} gives {@code [logits [B, S, V]]}; {@code
- *       [tokens, state...]} continues from a state and gives {@code [logits, new state...]}.
+ *   <li>{@code NDList -> NDList}: {@code [tokens [B, S]]} gives {@code [logits [B, S, V], state...]}
+ *       (the state after the last token, from the zero state); {@code [tokens, state...]} continues
+ *       from a state and gives {@code [logits, new state...]}.
  *   <li>{@code NDList -> CausalLMOutput}, for DJL's {@code TextGenerator}: the input is {@code
  *       [input_ids, position_ids, attention_mask, past...]}, where "past" is our recurrent state
  *       (empty on the first call); the output's past key values are the new state. Positions are
  *       implicit in a recurrent state, and a padded batch cannot be expressed (pad tokens would
  *       enter the state): the attention mask must be all ones. Greedy search works; DJL's beam and
- *       contrastive search reorder a KV cache by position and do not apply to a recurrent state
- *       (use {@code ai.djl.xlstm.generate.Generator}'s beam search).
+ *       contrastive search reorder a KV cache by position and do not apply to a recurrent state:
+ *       they fail on their first step, naming {@code num_beams} (our beam search).
  * </ul>
  *
- * <p>The outputs belong to the manager of the input tokens, so they outlive the request. Stateless
- * and thread-safe.
+ * <p><b>Memory.</b> The model reads the inputs through views that belong to the request's manager
+ * (no copy; the caller's arrays are left as they are), so every intermediate array is freed with
+ * the request. Only the returned arrays are attached to the manager of the input tokens: a loop
+ * that closes what it no longer needs runs in constant memory. Stateless and thread-safe; an input
+ * array may be shared by requests on several threads.
  */
 final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
 
     private static final String INPUT_MANAGER = "xlstm.inputManager";
+
+    /** DJL's TextGenerator searches that need a transformer's KV cache. */
+    private static final Set<String> KV_CACHE_SEARCHES = Set.of("beamSearch", "contrastiveSearch");
+    private static final String TEXT_GENERATOR = "ai.djl.modality.nlp.generate.TextGenerator";
 
     private final XLstmLanguageModel model;
     private final boolean causalLm;
@@ -60,31 +69,38 @@ final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
             throw new IllegalArgumentException("the input must hold the token ids [B, S] first, got "
                     + (input == null ? "null" : "an empty NDList"));
         }
-        NDArray tokens = input.get(0);
+        NDArray tokens = input.get(0); // [B, S]
         ctx.setAttachment(INPUT_MANAGER, tokens.getManager());
-        if (!causalLm) {
-            return input;
-        }
-        if (input.size() < 3) {
-            throw new IllegalArgumentException("a CausalLMOutput request is [input_ids, position_ids, attention_mask,"
-                    + " past...] (as DJL's TextGenerator sends it), got " + input.size() + " arrays");
-        }
-        NDList past = input.subNDList(3);
-        NDList request = new NDList(tokens);
-        if (past.isEmpty()) {
-            // The first call: the whole prompt from the zero state. Checked once per generation,
-            // not per step: a padded batch cannot be expressed by a recurrent state.
-            NDArray mask = input.get(2);
-            if (mask.getShape().size() > 0 && mask.min().getLong() == 0) {
-                throw new IllegalArgumentException("the attention mask has zeros: padded batches cannot run on a"
-                        + " recurrent state (pad tokens would enter it); generate each prompt alone, or use"
-                        + " ai.djl.xlstm.generate.Generator, which batches prompts of different lengths");
+        NDManager request = ctx.getNDManager();
+        NDList past;
+        if (causalLm) {
+            if (input.size() < 3) {
+                throw new IllegalArgumentException("a CausalLMOutput request is [input_ids, position_ids,"
+                        + " attention_mask, past...] (as DJL's TextGenerator sends it), got " + input.size() + " arrays");
             }
-            request.addAll(model.zeroState(ctx.getNDManager(), tokens.getDevice(), tokens.getShape().get(0)).toNDList());
+            past = input.subNDList(3);
+            if (past.isEmpty()) {
+                // The first call: checked once per generation, not per step.
+                refuseKvCacheSearch();
+                NDArray mask = joinRequest(input.get(2), request); // [B, S]
+                if (mask.getShape().size() > 0 && mask.min().getLong() == 0) {
+                    throw new IllegalArgumentException("the attention mask has zeros: padded batches cannot run on a"
+                            + " recurrent state (pad tokens would enter it); generate each prompt alone, or use"
+                            + " ai.djl.xlstm.generate.Generator, which batches prompts of different lengths");
+                }
+            }
         } else {
-            request.addAll(past);
+            past = input.subNDList(1);
         }
-        return request;
+        NDList modelInput = new NDList(joinRequest(tokens, request));
+        if (past.isEmpty()) {
+            modelInput.addAll(model.zeroState(request, tokens.getDevice(), tokens.getShape().get(0)).toNDList());
+        } else {
+            for (NDArray a : past) {
+                modelInput.add(joinRequest(a, request));
+            }
+        }
+        return modelInput;
     }
 
     @Override
@@ -92,5 +108,38 @@ final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
         NDManager owner = (NDManager) ctx.getAttachment(INPUT_MANAGER);
         list.attach(owner);
         return output.apply(list.get(0), list.subNDList(1));
+    }
+
+    /**
+     * A new array on the same data as a caller's (no copy: {@code stopGradient}, a view) that
+     * belongs to the request, so that the results of operations on it do too. The caller's array
+     * itself is left alone: other threads may be using it at the same time ({@code tempAttach}
+     * would move it between managers under them).
+     */
+    private static NDArray joinRequest(NDArray array, NDManager request) {
+        NDArray view = array.stopGradient();
+        view.attach(request);
+        return view;
+    }
+
+    /**
+     * DJL's {@code TextGenerator} beam and contrastive search reshape and reorder the past key
+     * values as a transformer's {@code [B, heads, S, D]} cache, which fails on a recurrent state
+     * with a raw shape error after our first step; say so before that step. The first call of each
+     * search is the same request as greedy search's, so the caller is the only distinction.
+     */
+    private static void refuseKvCacheSearch() {
+        String search = StackWalker.getInstance().walk(frames -> frames
+                .filter(f -> f.getClassName().equals(TEXT_GENERATOR) && KV_CACHE_SEARCHES.contains(f.getMethodName()))
+                .map(StackWalker.StackFrame::getMethodName)
+                .findFirst()
+                .orElse(null));
+        if (search != null) {
+            throw new UnsupportedOperationException("DJL's TextGenerator " + search + " reorders a transformer's"
+                    + " key-value cache and cannot run on an xLSTM's recurrent state; TextGenerator's greedy search"
+                    + " works. For beam search load the model as Criteria<String, String> (or GenerationResult)"
+                    + " with optArgument(\"num_beams\", N), or call ai.djl.xlstm.generate.Generator with"
+                    + " GenerationConfig.numBeams(N)");
+        }
     }
 }

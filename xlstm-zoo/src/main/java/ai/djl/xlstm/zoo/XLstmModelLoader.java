@@ -6,11 +6,15 @@ import ai.djl.repository.zoo.BaseModelLoader;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ZooModel;
+import ai.djl.util.Progress;
 
 import java.io.IOException;
 import java.nio.file.Path;
 
-/** DJL's model loader for one catalog entry, which first makes sure DJL's cache knows the entry. */
+/**
+ * DJL's model loader for one catalog entry, which first makes sure DJL's cache knows the entry: the
+ * whole metadata before a load or download, what can be written offline before other questions.
+ */
 final class XLstmModelLoader extends BaseModelLoader {
 
     private final ZooCatalog catalog;
@@ -50,5 +54,20 @@ final class XLstmModelLoader extends BaseModelLoader {
             }
             throw e;
         }
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public <I, O> void downloadModel(Criteria<I, O> criteria, Progress progress)
+            throws IOException, ModelNotFoundException {
+        catalog.publish(entry);
+        super.downloadModel(criteria, progress);
+    }
+
+    /** {@inheritDoc} */
+    @Override
+    public <I, O> boolean isDownloaded(Criteria<I, O> criteria) throws IOException, ModelNotFoundException {
+        catalog.describe(entry);
+        return super.isDownloaded(criteria);
     }
 }

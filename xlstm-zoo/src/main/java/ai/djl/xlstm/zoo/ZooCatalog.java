@@ -4,6 +4,8 @@ import ai.djl.Application;
 import ai.djl.repository.Artifact;
 import ai.djl.repository.MRL;
 import ai.djl.repository.Metadata;
+import ai.djl.repository.RemoteRepository;
+import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.JsonUtils;
 import ai.djl.util.Utils;
 import ai.djl.xlstm.io.AtomicFiles;
@@ -48,6 +50,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>{@link #publish} writes the model's {@code metadata.json} where DJL's remote repository looks
  * for it, so {@code djl://} URLs and group-id lookups find the model without asking DJL's server.
+ * {@link #describe} writes what it can without the network, when the zoo is created, so that
+ * listing a model's artifacts never asks DJL's server either: a bundled model's whole metadata; for
+ * a Hugging Face model not downloaded yet, its known files without the weight shards, which only
+ * {@link #publish} (before a download) completes.
  */
 final class ZooCatalog {
 
@@ -55,6 +61,15 @@ final class ZooCatalog {
     static final String ENDPOINT = "HF_ENDPOINT";
 
     private static final Logger logger = LoggerFactory.getLogger(ZooCatalog.class);
+
+    /**
+     * The repository whose cache layout the zoo's models use (as {@code djl://} URLs do); nothing
+     * is fetched from it. Its address is DJL's ({@code ModelZoo.DJL_REPO_URL}), read here rather
+     * than from {@code ModelZoo}: DJL creates this zoo while {@code ModelZoo} initializes, and a
+     * field of a {@code ModelZoo} subclass would still be null then.
+     */
+    static final RemoteRepository REPOSITORY = new RemoteRepository("xlstm",
+            URI.create(Utils.getEnvOrSystemProperty("DJL_REPO_URL", "https://mlrepo.djl.ai/")));
     private static final String RESOURCES = "/ai/djl/xlstm/zoo/";
 
     /** What every zoo artifact tells DJL: our block and translator factories, no DJL .params file. */
@@ -62,6 +77,7 @@ final class ZooCatalog {
             "blockFactory", XLstmBlockFactory.class.getName(),
             "translatorFactory", XLstmTranslatorFactory.class.getName());
     static final Map<String, String> OPTIONS = Map.of("hasParameter", "false");
+    private static final String INDEX = "model.safetensors.index.json";
 
     /**
      * One model of the catalog.
@@ -90,7 +106,8 @@ final class ZooCatalog {
     private record Catalog(List<Entry> models) {}
 
     private final Map<String, Entry> entries;
-    private final Set<String> published = ConcurrentHashMap.newKeySet();
+    /** The metadata files complete in this JVM (by path: the DJL cache may move, as tests move it). */
+    private final Set<Path> published = ConcurrentHashMap.newKeySet();
 
     private ZooCatalog(Map<String, Entry> entries) {
         this.entries = entries;
@@ -120,9 +137,15 @@ final class ZooCatalog {
     Entry entry(String name) {
         Entry e = entries.get(name);
         if (e == null) {
-            throw new IllegalArgumentException("no xLSTM model named '" + name + "'; the zoo has " + entries.keySet());
+            throw new IllegalArgumentException(unknownName(name));
         }
         return e;
+    }
+
+    /** The message for a model name the zoo lacks: the zoo's names, the default first. */
+    String unknownName(String name) {
+        return "the xLSTM zoo (group id " + XLstmModelZoo.GROUP_ID + ") has no model named '" + name
+                + "'; its models are " + String.join(", ", entries.keySet());
     }
 
     /** The classpath URL of a bundled model's file. */
@@ -139,36 +162,104 @@ final class ZooCatalog {
      * so DJL does not look for a newer one online). For a Hugging Face model not downloaded yet,
      * this fetches the model's weight index first, which needs the network unless the endpoint is a
      * local {@code file:} folder.
+     *
+     * @throws ModelNotFoundException for a Hugging Face model not downloaded yet while {@code
+     *     ai.djl.offline} is set (so that a search by application moves on to the next model)
      */
-    void publish(Entry entry) throws IOException {
-        if (!published.add(entry.name())) {
+    void publish(Entry entry) throws IOException, ModelNotFoundException {
+        Path file = metadataFile(entry);
+        if (!published.add(file)) {
             return;
         }
         try {
-            MRL mrl = XLstmModelZoo.REPOSITORY.model(
-                    Application.NLP.TEXT_GENERATION, XLstmModelZoo.GROUP_ID, entry.name(), entry.version());
-            Path dir = XLstmModelZoo.REPOSITORY.getCacheDirectory().resolve(mrl.toURI().getPath());
-            Path file = dir.resolve("metadata.json");
-            Metadata metadata;
             if (entry.bundled() != null) {
-                metadata = metadata(entry, bundledFiles(entry));
-            } else if (Files.isRegularFile(file) && isDownloaded(dir, entry)) {
-                return; // a Hugging Face model already in the cache: its metadata stays as downloaded
+                write(file, metadata(entry, bundledFiles(entry)));
+            } else if (Files.isRegularFile(file) && isDownloaded(file.getParent(), entry)) {
+                refresh(file); // a Hugging Face model already in the cache: its metadata stays as downloaded
             } else {
-                metadata = metadata(entry, huggingFaceFiles(entry));
+                write(file, metadata(entry, huggingFaceFiles(entry)));
             }
-            AtomicFiles.writeString(file, JsonUtils.GSON_PRETTY.toJson(metadata));
-        } catch (IOException | RuntimeException e) {
-            published.remove(entry.name());
+        } catch (IOException | ModelNotFoundException | RuntimeException e) {
+            published.remove(file);
             throw e;
         }
     }
 
+    /**
+     * Writes what DJL needs to list {@code entry}'s artifacts, without the network: a bundled
+     * model's metadata (as {@link #publish}); a Hugging Face model's metadata refreshed, or, when
+     * there is none, its known files without the weight shards ({@link #publish} completes them
+     * before any download).
+     */
+    void describe(Entry entry) throws IOException {
+        Path file = metadataFile(entry);
+        if (published.contains(file)) {
+            return;
+        }
+        if (entry.bundled() != null) {
+            try {
+                publish(entry);
+            } catch (ModelNotFoundException e) {
+                throw new AssertionError("a bundled model needs no network", e);
+            }
+        } else if (Files.isRegularFile(file)) {
+            refresh(file);
+        } else {
+            write(file, metadata(entry, listedFiles(entry, huggingFaceBase(entry))));
+        }
+    }
+
+    /** The DJL resource name of {@code entry}. */
+    static MRL mrl(Entry entry) {
+        return REPOSITORY.model(Application.NLP.TEXT_GENERATION, XLstmModelZoo.GROUP_ID, entry.name(), entry.version());
+    }
+
+    /**
+     * {@link #describe} for every entry; a failure (a read-only cache) is logged, not thrown: DJL
+     * creates zoos in a static initializer, which must not fail.
+     */
+    void describeAll() {
+        for (Entry entry : entries.values()) {
+            try {
+                describe(entry);
+            } catch (IOException | RuntimeException e) {
+                logger.warn("cannot write the metadata of the xLSTM model {} into DJL's cache: {}",
+                        entry.name(), e.toString());
+            }
+        }
+    }
+
+    /** Where DJL's remote repository reads the metadata of {@code entry}. */
+    private static Path metadataFile(Entry entry) throws IOException {
+        return REPOSITORY.getCacheDirectory().resolve(mrl(entry).toURI().getPath()).resolve("metadata.json");
+    }
+
+    private static void write(Path file, Metadata metadata) throws IOException {
+        AtomicFiles.writeString(file, JsonUtils.GSON_PRETTY.toJson(metadata));
+    }
+
+    /**
+     * Dates the metadata in {@code file} today: DJL's remote repository asks its own server for
+     * metadata older than a day (the server has none of ours) unless {@code ai.djl.offline} is set.
+     */
+    private static void refresh(Path file) throws IOException {
+        Metadata metadata;
+        try (Reader reader = Files.newBufferedReader(file, StandardCharsets.UTF_8)) {
+            metadata = JsonUtils.GSON_PRETTY.fromJson(reader, Metadata.class);
+        } catch (JsonParseException e) {
+            throw new IOException(file + " is not DJL metadata (delete it to have it written again): "
+                    + e.getMessage(), e);
+        }
+        if (metadata == null || metadata.getArtifacts() == null) {
+            throw new IOException(file + " is not DJL metadata (delete it to have it written again)");
+        }
+        metadata.setLastUpdated(new Date());
+        write(file, metadata);
+    }
+
     /** The folder of DJL's cache that holds (or will hold) the files of {@code entry}. */
     static Path cacheFolder(Entry entry) throws IOException {
-        MRL mrl = XLstmModelZoo.REPOSITORY.model(
-                Application.NLP.TEXT_GENERATION, XLstmModelZoo.GROUP_ID, entry.name(), entry.version());
-        return XLstmModelZoo.REPOSITORY.getCacheDirectory().resolve(mrl.toURI().getPath()).resolve(entry.version());
+        return metadataFile(entry).resolveSibling(entry.version());
     }
 
     private static boolean isDownloaded(Path metadataDir, Entry entry) {
@@ -209,37 +300,47 @@ final class ZooCatalog {
     }
 
     /** The endpoint's files of a Hugging Face model: the listed ones, then the index's shards. */
-    private static Map<String, Artifact.Item> huggingFaceFiles(Entry entry) throws IOException {
-        String base = endpoint() + "/" + entry.huggingFace() + "/resolve/" + entry.revision() + "/";
+    private static Map<String, Artifact.Item> huggingFaceFiles(Entry entry)
+            throws IOException, ModelNotFoundException {
+        String base = huggingFaceBase(entry);
         if (Utils.isOfflineMode() && !base.startsWith("file:")) {
-            throw new IOException("the xLSTM model " + entry.name() + " (Hugging Face " + entry.huggingFace()
-                    + ") is not in the DJL cache and ai.djl.offline is set: load it once online, or download"
-                    + " the repository and load the folder with Criteria.optModelPath");
+            throw new ModelNotFoundException("the xLSTM model " + entry.name() + " (Hugging Face "
+                    + entry.huggingFace() + ") is not in the DJL cache and ai.djl.offline is set: load it once"
+                    + " online, or download the repository and load the folder with Criteria.optModelPath");
         }
-        Map<String, Artifact.Item> files = new LinkedHashMap<>();
-        for (String f : entry.files()) {
-            files.put(f, item(base + f, f, null));
-        }
-        String index = "model.safetensors.index.json";
-        files.put(index, item(base + index, index, null));
+        Map<String, Artifact.Item> files = listedFiles(entry, base);
         Map<String, Object> json;
-        try (Reader reader = new InputStreamReader(open(base + index), StandardCharsets.UTF_8)) {
+        try (Reader reader = new InputStreamReader(open(base + INDEX), StandardCharsets.UTF_8)) {
             json = new Gson().fromJson(reader, new TypeToken<Map<String, Object>>() {}.getType());
         } catch (JsonParseException e) {
-            throw new IOException(base + index + " is not a safetensors index: " + e.getMessage(), e);
+            throw new IOException(base + INDEX + " is not a safetensors index: " + e.getMessage(), e);
         }
         if (json == null || !(json.get("weight_map") instanceof Map<?, ?> weightMap)) {
-            throw new IOException(base + index + " has no weight_map");
+            throw new IOException(base + INDEX + " has no weight_map");
         }
         for (Object shard : new TreeSet<>(weightMap.values().stream().map(String::valueOf).toList())) {
             String name = (String) shard;
             if (name.contains("/") || name.contains("\\") || name.startsWith(".")) {
-                throw new IOException(base + index + " names a shard outside the model folder: " + name);
+                throw new IOException(base + INDEX + " names a shard outside the model folder: " + name);
             }
             files.put(name, item(base + name, name, null));
         }
         logger.info("{}: {} files from {}", entry.name(), files.size(), base);
         return files;
+    }
+
+    /** A Hugging Face model's files that the catalog lists, and its weight index. */
+    private static Map<String, Artifact.Item> listedFiles(Entry entry, String base) {
+        Map<String, Artifact.Item> files = new LinkedHashMap<>();
+        for (String f : entry.files()) {
+            files.put(f, item(base + f, f, null));
+        }
+        files.put(INDEX, item(base + INDEX, INDEX, null));
+        return files;
+    }
+
+    private static String huggingFaceBase(Entry entry) {
+        return endpoint() + "/" + entry.huggingFace() + "/resolve/" + entry.revision() + "/";
     }
 
     static String endpoint() {

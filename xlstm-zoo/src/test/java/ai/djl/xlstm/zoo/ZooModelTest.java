@@ -164,8 +164,17 @@ class ZooModelTest {
             NDList out = p.predict(new NDList(tokens));
             assertEquals(new ai.djl.ndarray.types.Shape(1, 5, 8192), out.get(0).getShape());
             XLstmLanguageModel lm = direct(manager, model.getModelPath());
-            NDArray expected = lm.logits(new ParameterStore(manager, false), tokens, false);
-            assertArrayEquals(expected.toFloatArray(), out.get(0).toFloatArray(), 0f);
+            ParameterStore ps = new ParameterStore(manager, false);
+            // tokens alone run from the zero state and return the state after them (issue 14, item 14)
+            ai.djl.xlstm.model.LmOutput expected = lm.forward(ps, tokens, lm.zeroState(manager, tokens.getDevice(), 1), false);
+            assertArrayEquals(expected.logits().toFloatArray(), out.get(0).toFloatArray(), 0f);
+            NDList state = expected.state().toNDList();
+            assertEquals(1 + state.size(), out.size(), "the logits and the state");
+            for (int i = 0; i < state.size(); i++) {
+                assertArrayEquals(state.get(i).toFloatArray(), out.get(1 + i).toFloatArray(), 0f, "state array " + i);
+            }
+            // the logits-only path sums in another order: equal to rounding
+            assertArrayEquals(lm.logits(ps, tokens, false).toFloatArray(), out.get(0).toFloatArray(), 1e-5f);
             assertEquals(manager, out.get(0).getManager(), "outputs belong to the input's manager");
         }
     }
