@@ -181,6 +181,10 @@ public final class UpstreamCheckpoint {
      * <p>A {@code serving.properties} beside them names the block and translator factories of the
      * {@code xlstm-zoo} module, so that DJL's {@code Criteria.optModelPath(dir)} loads the folder
      * with nothing else (a folder is useful without that module too).
+     *
+     * @param model the model
+     * @param dir the folder to write (created if missing)
+     * @throws IOException if a file cannot be written
      */
     public static void save(XLstmLanguageModel model, Path dir) throws IOException {
         save(model, dir, SafeTensors.FloatStorage.AS_IS);
@@ -189,6 +193,11 @@ public final class UpstreamCheckpoint {
     /**
      * As {@link #save(XLstmLanguageModel, Path)}, storing the weights as {@code storage} says (F16
      * or BF16 halve the file; loading widens them back to float32).
+     *
+     * @param model the model
+     * @param dir the folder to write (created if missing)
+     * @param storage how the weights are stored
+     * @throws IOException if a file cannot be written
      */
     public static void save(XLstmLanguageModel model, Path dir, SafeTensors.FloatStorage storage) throws IOException {
         Files.createDirectories(dir);

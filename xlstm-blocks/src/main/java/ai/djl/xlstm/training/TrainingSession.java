@@ -150,6 +150,8 @@ public final class TrainingSession implements AutoCloseable {
      * session that writes them). An {@link EvaluatorTrainingListener} added here (e.g. in {@code
      * TrainingListener.Defaults.logging()}) replaces the session's own.
      *
+     * @param listener the listener
+     * @return this session
      * @throws IllegalStateException once training or validation has begun
      */
     public TrainingSession addListener(TrainingListener listener) {
@@ -208,7 +210,12 @@ public final class TrainingSession implements AutoCloseable {
      * A fresh model of {@code config}, initialized from {@code settings.seed()} on {@code device}
      * (null: the default device).
      *
+     * @param config the model's config
+     * @param settings the settings of the run
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(XLstmConfig config, TrainingSettings settings, Path outDir, Device device)
@@ -221,6 +228,13 @@ public final class TrainingSession implements AutoCloseable {
      * V]}, e.g. a baseline), initialized here from {@code settings.seed()}. Checkpoints need an
      * {@link XLstmLanguageModel}; pass a null {@code outDir} for other blocks.
      *
+     * @param block the block to train, not yet initialized
+     * @param settings the settings of the run
+     * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
+     * @throws IllegalArgumentException if checkpoints are asked of another block than an xLSTM language model
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(Block block, TrainingSettings settings, Path outDir, Device device)
@@ -250,7 +264,10 @@ public final class TrainingSession implements AutoCloseable {
      *
      * @param model the model to train, its block initialized (an {@link XLstmLanguageModel} when
      *     {@code outDir} is given)
+     * @param settings the settings of the run
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalArgumentException if the model has no initialized block, or checkpoints are
      *     asked of another block than an xLSTM language model
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
@@ -283,7 +300,12 @@ public final class TrainingSession implements AutoCloseable {
      * optimizer: fine-tuning. As {@link #fromPretrained(Model, TrainingSettings, Path)} on the
      * folder's model (whose model path is {@code checkpoint}), which the session owns.
      *
+     * @param checkpoint the folder to start from
+     * @param settings the settings of the run
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fromPretrained(Path checkpoint, TrainingSettings settings, Path outDir, Device device)
@@ -326,7 +348,11 @@ public final class TrainingSession implements AutoCloseable {
      * run's folder (its newest checkpoint is used) or one checkpoint folder. New checkpoints go
      * into the run's folder.
      *
+     * @param dir a run's folder or one checkpoint folder
      * @param steps a new total number of updates, or null to keep the checkpoint's
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding the run's folder until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalArgumentException if {@code steps} is not past the checkpoint's step
      * @throws IllegalStateException if another session, here or in another process, writes the run
      */
@@ -408,12 +434,24 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** The settings a checkpoint (a run's folder or one checkpoint folder) was trained with. */
+    /**
+     * The settings a checkpoint was trained with.
+     *
+     * @param dir a run's folder (its newest checkpoint) or one checkpoint folder
+     * @return the settings
+     * @throws IOException if the trainer state cannot be read
+     */
     public static TrainingSettings settingsOf(Path dir) throws IOException {
         return readState(UpstreamCheckpoint.resolveFolder(dir)).settings();
     }
 
-    /** The updates applied before a checkpoint (a run's folder: its newest) was written. */
+    /**
+     * The updates applied before a checkpoint was written.
+     *
+     * @param dir a run's folder (its newest checkpoint) or one checkpoint folder
+     * @return the step
+     * @throws IOException if the trainer state cannot be read
+     */
     public static int stepOf(Path dir) throws IOException {
         return readState(UpstreamCheckpoint.resolveFolder(dir)).step();
     }
@@ -434,27 +472,47 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** The model being trained. */
+    /**
+     * The model being trained.
+     *
+     * @return the block
+     */
     public Block getBlock() {
         return block;
     }
 
-    /** The DJL model holding it. */
+    /**
+     * The DJL model holding it.
+     *
+     * @return the model
+     */
     public Model getModel() {
         return model;
     }
 
-    /** Updates applied so far. */
+    /**
+     * Updates applied so far.
+     *
+     * @return the step
+     */
     public int getStep() {
         return step;
     }
 
-    /** The metrics so far (null when the session writes nowhere). */
+    /**
+     * The metrics so far (null when the session writes nowhere).
+     *
+     * @return the metrics log, or null
+     */
     public MetricsLog getMetrics() {
         return metrics;
     }
 
-    /** The settings of this run. */
+    /**
+     * The settings of this run.
+     *
+     * @return the settings
+     */
     public TrainingSettings getSettings() {
         return settings;
     }
@@ -493,6 +551,11 @@ public final class TrainingSession implements AutoCloseable {
      * The result of {@link #train}.
      *
      * @param steps the updates applied so far (of the run, also before a resume)
+     * @param lastTrainLoss the last update's mean training loss
+     * @param lastValLoss the last validation loss, NaN when none ran
+     * @param lastValPerplexity the last validation perplexity, NaN when none ran
+     * @param tokensPerSecond training throughput of this call
+     * @param seconds training time of this call (validation excluded)
      * @param ending how training ended
      */
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
@@ -503,7 +566,11 @@ public final class TrainingSession implements AutoCloseable {
             Objects.requireNonNull(ending, "ending");
         }
 
-        /** Whether training ended early because a stop was requested. */
+        /**
+         * Whether training ended early because a stop was requested.
+         *
+         * @return whether it stopped early
+         */
         public boolean stopped() {
             return ending != Ending.COMPLETED;
         }
@@ -513,6 +580,13 @@ public final class TrainingSession implements AutoCloseable {
      * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
      * order of {@link SeededBatchSampler}; {@code validation} (may be null) is evaluated every
      * {@code validateEvery} updates and at the end.
+     *
+     * @param training the training set
+     * @param validation the validation set, or null
+     * @param progressBar whether to show DJL's progress bar
+     * @return how far training got and its last figures
+     * @throws IOException if a checkpoint or the metrics cannot be written
+     * @throws TranslateException if a batch cannot be made
      */
     public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar)
             throws IOException, TranslateException {
@@ -523,6 +597,14 @@ public final class TrainingSession implements AutoCloseable {
      * As {@link #train(RandomAccessDataset, RandomAccessDataset, boolean)}, but stops (and
      * checkpoints) after update {@code stopStep}, as an interrupted run would; the schedule still
      * runs to {@code settings.steps()}.
+     *
+     * @param training the training set
+     * @param validation the validation set, or null
+     * @param progressBar whether to show DJL's progress bar
+     * @param stopStep the update after which to stop
+     * @return how far training got and its last figures
+     * @throws IOException if a checkpoint or the metrics cannot be written
+     * @throws TranslateException if a batch cannot be made
      */
     public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar,
             int stopStep) throws IOException, TranslateException {
@@ -620,7 +702,10 @@ public final class TrainingSession implements AutoCloseable {
      * Perplexity} evaluator's validation accumulator. Listeners see this validation in the current
      * epoch's.
      *
+     * @param validation the validation set
      * @return {@code {loss, perplexity}}
+     * @throws IOException if a batch cannot be read
+     * @throws TranslateException if a batch cannot be made
      */
     public double[] validate(RandomAccessDataset validation) throws IOException, TranslateException {
         return validate(validation, false);
@@ -651,6 +736,8 @@ public final class TrainingSession implements AutoCloseable {
      * new subfolder of the run's folder, then names it in the run's {@value
      * UpstreamCheckpoint#LATEST} file; keeps the previous checkpoint and deletes older ones. A
      * crash at any moment leaves the previous or the new checkpoint complete and named.
+     *
+     * @throws IOException if the checkpoint cannot be written
      */
     public void checkpoint() throws IOException {
         if (outDir == null) {
