@@ -1,5 +1,6 @@
 package ai.djl.xlstm.io;
 
+import ai.djl.Model;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
@@ -21,6 +22,7 @@ import java.lang.management.OperatingSystemMXBean;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
@@ -120,6 +122,66 @@ public final class UpstreamCheckpoint {
     }
 
     /**
+     * The files of a model folder beside its config and weights that the text translators read:
+     * the tokenizer and the generation defaults. {@link #save(Model, Path)} copies them.
+     */
+    public static final List<String> TEXT_FILES = List.of("tokenizer.json", "generation_config.json");
+
+    /**
+     * Saves a complete, reloadable model folder in one call: the weights and config as {@link
+     * #save(XLstmLanguageModel, Path)} writes them, {@code serving.properties}, and the {@link
+     * #TEXT_FILES} ({@code tokenizer.json}, {@code generation_config.json}) of the folder the model
+     * was loaded from ({@link Model#getModelPath()}; for a training run's folder, the run's own
+     * files, else those of its newest checkpoint). The folder reloads with {@code
+     * Criteria.optModelPath(dir)}: token ids to logits with nothing else, text with our translator
+     * factory.
+     *
+     * <p>This is the save of a DJL {@link Model} holding an xLSTM language model, e.g. a {@code
+     * ZooModel} after training: DJL's own {@code model.save(dir, name)} writes a {@code .params}
+     * file that no loader of a model folder reads, and refuses (see {@link
+     * XLstmLanguageModel#saveParameters}). A model made in memory (no folder) gets no tokenizer or
+     * generation defaults: copy a {@code tokenizer.json} beside the weights for text.
+     *
+     * @param model a model whose block is an {@link XLstmLanguageModel}
+     * @param dir the folder to write (created if missing; files of the same names are replaced)
+     * @throws IllegalArgumentException if the model's block is not an xLSTM language model
+     * @throws IOException if a file cannot be read or written
+     */
+    public static void save(Model model, Path dir) throws IOException {
+        if (!(model.getBlock() instanceof XLstmLanguageModel lm)) {
+            throw new IllegalArgumentException("UpstreamCheckpoint.save(Model, Path) saves xLSTM language models; the"
+                    + " model " + model.getName() + " holds " + (model.getBlock() == null ? "no block"
+                            : "a " + model.getBlock().getClass().getName()));
+        }
+        save(lm, dir);
+        Path source = model.getModelPath();
+        if (source == null) {
+            return;
+        }
+        for (String name : TEXT_FILES) {
+            Path file = textFile(source, name);
+            if (file != null) {
+                Path target = dir.resolve(name);
+                if (!Files.exists(target) || !Files.isSameFile(file, target)) {
+                    Files.copy(file, target, StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+        }
+    }
+
+    /**
+     * The file {@code name} of a model folder: in the folder itself, else (a training run's folder)
+     * in the checkpoint its {@value #LATEST} file names; null when neither has it.
+     */
+    private static Path textFile(Path folder, String name) throws IOException {
+        if (Files.isRegularFile(folder.resolve(name))) {
+            return folder.resolve(name);
+        }
+        Path checkpoint = resolveFolder(folder);
+        return Files.isRegularFile(checkpoint.resolve(name)) ? checkpoint.resolve(name) : null;
+    }
+
+    /**
      * Writes {@code model} as an upstream-format checkpoint folder: {@code config.json} (upstream
      * field names plus {@code architecture}) and {@code model.safetensors} (upstream parameter
      * names, float32), which {@link #load} and upstream's loaders read back. Whatever the model
@@ -129,6 +191,10 @@ public final class UpstreamCheckpoint {
      * <p>A {@code serving.properties} beside them names the block and translator factories of the
      * {@code xlstm-zoo} module, so that DJL's {@code Criteria.optModelPath(dir)} loads the folder
      * with nothing else (a folder is useful without that module too).
+     *
+     * @param model the model
+     * @param dir the folder to write (created if missing)
+     * @throws IOException if a file cannot be written
      */
     public static void save(XLstmLanguageModel model, Path dir) throws IOException {
         save(model, dir, SafeTensors.FloatStorage.AS_IS);
@@ -137,6 +203,11 @@ public final class UpstreamCheckpoint {
     /**
      * As {@link #save(XLstmLanguageModel, Path)}, storing the weights as {@code storage} says (F16
      * or BF16 halve the file; loading widens them back to float32).
+     *
+     * @param model the model
+     * @param dir the folder to write (created if missing)
+     * @param storage how the weights are stored
+     * @throws IOException if a file cannot be written
      */
     public static void save(XLstmLanguageModel model, Path dir, SafeTensors.FloatStorage storage) throws IOException {
         Files.createDirectories(dir);

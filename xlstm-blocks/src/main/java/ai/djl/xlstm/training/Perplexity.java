@@ -58,6 +58,22 @@ public class Perplexity extends Evaluator {
         totalInstances.put(key, 0L);
     }
 
+    /**
+     * The mean negative log-likelihood per labelled token accumulated under {@code key}, in double
+     * precision: the log of {@link #getAccumulator}.
+     *
+     * @return the mean NLL, NaN before any labelled token
+     */
+    double meanNegativeLogLikelihood(String key) {
+        double[] acc = sums.get(key);
+        if (acc == null || acc[1] == 0) {
+            return Double.NaN;
+        }
+        synchronized (acc) {
+            return acc[0] / acc[1];
+        }
+    }
+
     @Override
     public float getAccumulator(String key) {
         double[] acc = sums.get(key);

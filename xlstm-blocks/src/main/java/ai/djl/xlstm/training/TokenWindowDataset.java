@@ -26,6 +26,12 @@ import java.util.stream.Stream;
  * <p>{@link #split} reads a file or a folder of {@code .txt} files, tokenizes each document with a
  * {@link TextCodec} (no truncation, no special tokens) and holds out the tail of every
  * document for validation, so that no validation text leaks into training.
+ *
+ * <p>The builder's sampling ({@code setSampling(batchSize, shuffle)}) is what DJL's own loops use
+ * ({@code EasyTrain.fit}, {@code trainer.iterateDataset}); without it the windows come one at a
+ * time, in order. A {@link TrainingSession} ignores it: it draws batches of its settings' {@code
+ * batchSize} in its own seeded order ({@link SeededBatchSampler}), which a resumed run continues
+ * exactly.
  */
 public final class TokenWindowDataset extends RandomAccessDataset {
 
@@ -236,11 +242,16 @@ public final class TokenWindowDataset extends RandomAccessDataset {
         }
 
         /**
-         * Builds the dataset.
+         * Builds the dataset; without {@code setSampling} its windows come one at a time, in order.
          *
          * @return the dataset
+         * @throws IllegalArgumentException if the window is shorter than 2 or the corpus holds
+         *     fewer than one window
          */
         public TokenWindowDataset build() {
+            if (sampler == null) {
+                setSampling(1, false);
+            }
             if (sequenceLength < 2) {
                 throw new IllegalArgumentException("sequence length must be >= 2, got " + sequenceLength);
             }

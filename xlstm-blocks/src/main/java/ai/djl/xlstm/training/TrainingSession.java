@@ -1,10 +1,10 @@
 package ai.djl.xlstm.training;
 
 import ai.djl.Device;
+import ai.djl.MalformedModelException;
 import ai.djl.Model;
 import ai.djl.engine.Engine;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
+import ai.djl.metric.Metrics;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Block;
@@ -13,8 +13,9 @@ import ai.djl.training.EasyTrain;
 import ai.djl.training.Trainer;
 import ai.djl.training.dataset.Batch;
 import ai.djl.training.dataset.RandomAccessDataset;
+import ai.djl.training.evaluator.Evaluator;
+import ai.djl.training.listener.EvaluatorTrainingListener;
 import ai.djl.training.listener.TrainingListener;
-import ai.djl.training.listener.TrainingListenerAdapter;
 import ai.djl.training.tracker.Tracker;
 import ai.djl.training.tracker.WarmUpTracker;
 import ai.djl.training.util.ProgressBar;
@@ -32,6 +33,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -45,6 +47,20 @@ import java.util.Objects;
  * global-norm clipping and gradient accumulation, a reproducible data order, validation loss and
  * perplexity, DJL's progress bar, a metrics CSV with a loss plot, and checkpoints that resume
  * exactly.
+ *
+ * <p>It is a thin layer over DJL: the model is a DJL {@link Model} (yours, e.g. a {@code ZooModel}
+ * loaded through {@code Criteria}, or one the session loads from a folder), the trainer is {@code
+ * model.newTrainer} with {@link CausalLmLoss} and {@link Perplexity} as its evaluators (DJL's
+ * {@link EvaluatorTrainingListener} accumulates both, over the training batches and over each
+ * validation), and every DJL {@link TrainingListener} added gets every event: {@code
+ * onTrainingBegin} when the trainer is made (the first {@code train} or {@code validate}), {@code
+ * onTrainingBatch} for every micro-batch, {@code onValidationBatch} for every validation batch,
+ * {@code onEpoch} at the end of each <i>epoch</i>, which here is the run of updates that a
+ * validation ends ({@code validateEvery} updates, or the whole call to {@code train} when 0; also
+ * cut short by a requested stop), and {@code onTrainingEnd} when the session closes. So {@code
+ * TrainingListener.Defaults.logging()} logs each epoch's loss and perplexity, training and
+ * validation, as it does under {@code EasyTrain.fit}. The trainer's {@link Metrics} keep the last
+ * {@value #METRICS_LIMIT} values of each metric.
  *
  * <p>A run's folder holds its checkpoints as subfolders {@code checkpoint-NNNNNN} (the step),
  * each an upstream-format checkpoint ({@code config.json}, {@code model.safetensors}: loadable by
@@ -73,16 +89,21 @@ public final class TrainingSession implements AutoCloseable {
     private static final String STATE_FILE = "trainer_state.json";
     private static final String METRICS_FILE = "metrics.csv";
     private static final String CHECKPOINT_PREFIX = "checkpoint-";
+    private static final String SERVING_FILE = "serving.properties";
+
+    /** The values of one metric the trainer's {@link Metrics} keep (they are cleared when this many). */
+    public static final int METRICS_LIMIT = 10_000;
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().create();
     private static final org.slf4j.Logger LOGGER = org.slf4j.LoggerFactory.getLogger(TrainingSession.class);
 
     private final Model model;
+    private final boolean ownsModel;
     private final Block block;
     private final TrainingSettings settings;
     private final Path outDir;
     private final FolderLock lock;
     private final GroupedAdamW optimizer;
-    private final LossCapture lossCapture = new LossCapture();
+    private final Perplexity perplexity = new Perplexity();
     private final MetricsLog metrics;
     private final List<TrainingListener> listeners = new ArrayList<>();
     private Trainer trainer;
@@ -95,10 +116,11 @@ public final class TrainingSession implements AutoCloseable {
     /** What {@code trainer_state.json} holds. */
     private record SavedState(TrainingSettings settings, int step, long consumedBatches, double elapsedSeconds) {}
 
-    private TrainingSession(Model model, Block block, TrainingSettings settings, Path outDir, FolderLock lock,
+    private TrainingSession(Model model, boolean ownsModel, TrainingSettings settings, Path outDir, FolderLock lock,
             SavedState resumed, MetricsLog metrics) {
         this.model = model;
-        this.block = block;
+        this.ownsModel = ownsModel;
+        this.block = model.getBlock();
         this.settings = settings;
         this.outDir = outDir;
         this.lock = lock;
@@ -122,10 +144,14 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
-     * Adds a listener: a DJL {@link TrainingListener} sees the trainer's events (per batch); an
-     * {@link UpdateListener} is also told of every update, after the session's own listeners (the
-     * divergence guard, then the metrics and checkpoints of a session that writes them).
+     * Adds a listener: a DJL {@link TrainingListener} gets every event of the trainer (see the
+     * class comment for when each comes); an {@link UpdateListener} is also told of every update,
+     * after the session's own listeners (the divergence guard, then the metrics and checkpoints of a
+     * session that writes them). An {@link EvaluatorTrainingListener} added here (e.g. in {@code
+     * TrainingListener.Defaults.logging()}) replaces the session's own.
      *
+     * @param listener the listener
+     * @return this session
      * @throws IllegalStateException once training or validation has begun
      */
     public TrainingSession addListener(TrainingListener listener) {
@@ -137,18 +163,26 @@ public final class TrainingSession implements AutoCloseable {
         return this;
     }
 
-    /** The DJL trainer, made on first use with every listener. */
+    /**
+     * The DJL trainer, made on first use: {@link CausalLmLoss}, {@link Perplexity} as an evaluator,
+     * DJL's {@link EvaluatorTrainingListener} (unless one was added) and then every listener.
+     */
     private Trainer trainer() {
         if (trainer == null) {
             DefaultTrainingConfig config = new DefaultTrainingConfig(new CausalLmLoss())
                     .optOptimizer(optimizer)
                     .optDevices(new Device[] {model.getNDManager().getDevice()})
-                    .addTrainingListeners(lossCapture);
+                    .addEvaluator(perplexity);
+            if (listeners.stream().noneMatch(l -> l instanceof EvaluatorTrainingListener)) {
+                config.addTrainingListeners(new EvaluatorTrainingListener());
+            }
             for (TrainingListener l : listeners) {
                 config.addTrainingListeners(l);
             }
             trainer = model.newTrainer(config);
-            trainer.setMetrics(new ai.djl.metric.Metrics());
+            Metrics bounded = new Metrics();
+            bounded.setLimit(METRICS_LIMIT);
+            trainer.setMetrics(bounded);
         }
         return trainer;
     }
@@ -176,7 +210,12 @@ public final class TrainingSession implements AutoCloseable {
      * A fresh model of {@code config}, initialized from {@code settings.seed()} on {@code device}
      * (null: the default device).
      *
+     * @param config the model's config
+     * @param settings the settings of the run
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(XLstmConfig config, TrainingSettings settings, Path outDir, Device device)
@@ -189,6 +228,13 @@ public final class TrainingSession implements AutoCloseable {
      * V]}, e.g. a baseline), initialized here from {@code settings.seed()}. Checkpoints need an
      * {@link XLstmLanguageModel}; pass a null {@code outDir} for other blocks.
      *
+     * @param block the block to train, not yet initialized
+     * @param settings the settings of the run
+     * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
+     * @throws IllegalArgumentException if checkpoints are asked of another block than an xLSTM language model
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fresh(Block block, TrainingSettings settings, Path outDir, Device device)
@@ -202,7 +248,7 @@ public final class TrainingSession implements AutoCloseable {
             Engine.getInstance().setRandomSeed((int) settings.seed());
             block.initialize(model.getNDManager(), DataType.FLOAT32, new Shape(1, 8));
             model.setBlock(block);
-            return new TrainingSession(model, block, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
+            return new TrainingSession(model, true, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
         } catch (RuntimeException e) {
             release(model, lock, e);
             throw e;
@@ -210,24 +256,89 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
+     * A new run that trains {@code model} as it is (its weights, e.g. a {@code ZooModel} loaded
+     * through {@code Criteria}) with a fresh optimizer: fine-tuning. The model stays yours: the
+     * session trains its block in place and does not close it. Checkpoints carry the model folder's
+     * {@code tokenizer.json} and {@code generation_config.json} (see {@link
+     * UpstreamCheckpoint#save(Model, Path)}), so the run's folder reloads as text.
+     *
+     * @param model the model to train, its block initialized (an {@link XLstmLanguageModel} when
+     *     {@code outDir} is given)
+     * @param settings the settings of the run
+     * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
+     * @throws IllegalArgumentException if the model has no initialized block, or checkpoints are
+     *     asked of another block than an xLSTM language model
+     * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
+     */
+    public static TrainingSession fromPretrained(Model model, TrainingSettings settings, Path outDir)
+            throws IOException {
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(settings, "settings");
+        Block block = model.getBlock();
+        if (block == null || !block.isInitialized()) {
+            throw new IllegalArgumentException("the model " + model.getName() + " has "
+                    + (block == null ? "no block" : "a block whose parameters are not initialized") + " to train");
+        }
+        if (outDir != null && !(block instanceof XLstmLanguageModel)) {
+            throw new IllegalArgumentException("checkpoints need an XLstmLanguageModel, got " + block.getClass().getSimpleName());
+        }
+        FolderLock lock = claim(outDir);
+        try {
+            Engine.getInstance().setRandomSeed((int) settings.seed());
+            return new TrainingSession(model, false, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
+        } catch (RuntimeException e) {
+            release(null, lock, e);
+            throw e;
+        }
+    }
+
+    /**
      * A new run that starts from the weights of {@code checkpoint} (any folder {@link
      * UpstreamCheckpoint#load} reads; a run's folder means its newest checkpoint) with a fresh
-     * optimizer: fine-tuning.
+     * optimizer: fine-tuning. As {@link #fromPretrained(Model, TrainingSettings, Path)} on the
+     * folder's model (whose model path is {@code checkpoint}), which the session owns.
      *
+     * @param checkpoint the folder to start from
+     * @param settings the settings of the run
      * @param outDir where checkpoints and metrics go (null: nowhere)
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding {@code outDir} until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalStateException if another session, here or in another process, writes {@code outDir}
      */
     public static TrainingSession fromPretrained(Path checkpoint, TrainingSettings settings, Path outDir, Device device)
             throws IOException {
         FolderLock lock = claim(outDir);
-        Model model = Model.newInstance("xlstm", device);
+        Model model = null;
         try {
-            XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
-            model.setBlock(block);
+            model = loadModel(checkpoint, checkpoint, device);
             Engine.getInstance().setRandomSeed((int) settings.seed());
-            return new TrainingSession(model, block, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
+            return new TrainingSession(model, true, settings, outDir, lock, null, outDir == null ? null : new MetricsLog());
         } catch (IOException | RuntimeException e) {
             release(model, lock, e);
+            throw e;
+        }
+    }
+
+    /**
+     * A DJL model holding the checkpoint {@code folder} stands for, its model path {@code
+     * modelPath} (the folder, or the run holding it) as {@code Criteria} would set it, so that
+     * {@link UpstreamCheckpoint#save(Model, Path)} finds the tokenizer and generation defaults.
+     */
+    private static Model loadModel(Path folder, Path modelPath, Device device) throws IOException {
+        Model model = Model.newInstance("xlstm", device);
+        try {
+            model.setBlock(UpstreamCheckpoint.load(folder, model.getNDManager()));
+            // the weights are in: this only records the folder (no DJL .params file to read)
+            model.load(modelPath, null, Map.of("hasParameter", "false"));
+            return model;
+        } catch (MalformedModelException e) {
+            model.close();
+            throw new IOException("cannot open the model folder " + folder + ": " + e.getMessage(), e);
+        } catch (IOException | RuntimeException e) {
+            model.close();
             throw e;
         }
     }
@@ -237,7 +348,11 @@ public final class TrainingSession implements AutoCloseable {
      * run's folder (its newest checkpoint is used) or one checkpoint folder. New checkpoints go
      * into the run's folder.
      *
+     * @param dir a run's folder or one checkpoint folder
      * @param steps a new total number of updates, or null to keep the checkpoint's
+     * @param device the device of the model (null: the engine's default)
+     * @return the session, holding the run's folder until it is closed
+     * @throws IOException if a file cannot be read or written
      * @throws IllegalArgumentException if {@code steps} is not past the checkpoint's step
      * @throws IllegalStateException if another session, here or in another process, writes the run
      */
@@ -259,10 +374,8 @@ public final class TrainingSession implements AutoCloseable {
             Path csv = Files.isRegularFile(checkpoint.resolve(METRICS_FILE)) ? checkpoint.resolve(METRICS_FILE)
                     : runDir.resolve(METRICS_FILE);
             MetricsLog metrics = new MetricsLog(csv, saved.step());
-            model = Model.newInstance("xlstm", device);
-            XLstmLanguageModel block = UpstreamCheckpoint.load(checkpoint, model.getNDManager());
-            model.setBlock(block);
-            TrainingSession session = new TrainingSession(model, block, settings, runDir, lock, saved, metrics);
+            model = loadModel(checkpoint, runDir, device);
+            TrainingSession session = new TrainingSession(model, true, settings, runDir, lock, saved, metrics);
             session.optimizer.loadState(checkpoint.resolve("optimizer.safetensors"), model.getNDManager());
             return session;
         } catch (IOException | RuntimeException e) {
@@ -321,12 +434,24 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** The settings a checkpoint (a run's folder or one checkpoint folder) was trained with. */
+    /**
+     * The settings a checkpoint was trained with.
+     *
+     * @param dir a run's folder (its newest checkpoint) or one checkpoint folder
+     * @return the settings
+     * @throws IOException if the trainer state cannot be read
+     */
     public static TrainingSettings settingsOf(Path dir) throws IOException {
         return readState(UpstreamCheckpoint.resolveFolder(dir)).settings();
     }
 
-    /** The updates applied before a checkpoint (a run's folder: its newest) was written. */
+    /**
+     * The updates applied before a checkpoint was written.
+     *
+     * @param dir a run's folder (its newest checkpoint) or one checkpoint folder
+     * @return the step
+     * @throws IOException if the trainer state cannot be read
+     */
     public static int stepOf(Path dir) throws IOException {
         return readState(UpstreamCheckpoint.resolveFolder(dir)).step();
     }
@@ -347,27 +472,47 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** The model being trained. */
+    /**
+     * The model being trained.
+     *
+     * @return the block
+     */
     public Block getBlock() {
         return block;
     }
 
-    /** The DJL model holding it. */
+    /**
+     * The DJL model holding it.
+     *
+     * @return the model
+     */
     public Model getModel() {
         return model;
     }
 
-    /** Updates applied so far. */
+    /**
+     * Updates applied so far.
+     *
+     * @return the step
+     */
     public int getStep() {
         return step;
     }
 
-    /** The metrics so far (null when the session writes nowhere). */
+    /**
+     * The metrics so far (null when the session writes nowhere).
+     *
+     * @return the metrics log, or null
+     */
     public MetricsLog getMetrics() {
         return metrics;
     }
 
-    /** The settings of this run. */
+    /**
+     * The settings of this run.
+     *
+     * @return the settings
+     */
     public TrainingSettings getSettings() {
         return settings;
     }
@@ -406,6 +551,11 @@ public final class TrainingSession implements AutoCloseable {
      * The result of {@link #train}.
      *
      * @param steps the updates applied so far (of the run, also before a resume)
+     * @param lastTrainLoss the last update's mean training loss
+     * @param lastValLoss the last validation loss, NaN when none ran
+     * @param lastValPerplexity the last validation perplexity, NaN when none ran
+     * @param tokensPerSecond training throughput of this call
+     * @param seconds training time of this call (validation excluded)
      * @param ending how training ended
      */
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
@@ -416,7 +566,11 @@ public final class TrainingSession implements AutoCloseable {
             Objects.requireNonNull(ending, "ending");
         }
 
-        /** Whether training ended early because a stop was requested. */
+        /**
+         * Whether training ended early because a stop was requested.
+         *
+         * @return whether it stopped early
+         */
         public boolean stopped() {
             return ending != Ending.COMPLETED;
         }
@@ -426,6 +580,13 @@ public final class TrainingSession implements AutoCloseable {
      * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
      * order of {@link SeededBatchSampler}; {@code validation} (may be null) is evaluated every
      * {@code validateEvery} updates and at the end.
+     *
+     * @param training the training set
+     * @param validation the validation set, or null
+     * @param progressBar whether to show DJL's progress bar
+     * @return how far training got and its last figures
+     * @throws IOException if a checkpoint or the metrics cannot be written
+     * @throws TranslateException if a batch cannot be made
      */
     public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar)
             throws IOException, TranslateException {
@@ -436,6 +597,14 @@ public final class TrainingSession implements AutoCloseable {
      * As {@link #train(RandomAccessDataset, RandomAccessDataset, boolean)}, but stops (and
      * checkpoints) after update {@code stopStep}, as an interrupted run would; the schedule still
      * runs to {@code settings.steps()}.
+     *
+     * @param training the training set
+     * @param validation the validation set, or null
+     * @param progressBar whether to show DJL's progress bar
+     * @param stopStep the update after which to stop
+     * @return how far training got and its last figures
+     * @throws IOException if a checkpoint or the metrics cannot be written
+     * @throws TranslateException if a batch cannot be made
      */
     public Summary train(RandomAccessDataset training, RandomAccessDataset validation, boolean progressBar,
             int stopStep) throws IOException, TranslateException {
@@ -464,9 +633,10 @@ public final class TrainingSession implements AutoCloseable {
                     break;
                 }
                 try (Batch batch = batches.next()) {
-                    EasyTrain.trainBatch(trainer, batch);
+                    EasyTrain.trainBatch(trainer, batch); // onTrainingBatch: the evaluators take the batch
                     trainer.step();
-                    stepLoss += lossCapture.last;
+                    // the batch's loss, as DJL's EvaluatorTrainingListener accumulated it
+                    stepLoss += trainer.getLoss().getAccumulator(EvaluatorTrainingListener.TRAIN_ALL);
                     tokens += batch.getData().get(0).size();
                 }
                 consumedBatches++;
@@ -486,9 +656,9 @@ public final class TrainingSession implements AutoCloseable {
             elapsedSeconds += seconds;
             stepLoss /= settings.accumulationSteps();
             boolean last = step == stopStep;
-            boolean validate = validation != null && Double.isFinite(stepLoss)
-                    && (last || settings.validateEvery() > 0 && step % settings.validateEvery() == 0);
-            double[] val = validate ? validate(validation) : new double[] {Double.NaN, Double.NaN};
+            boolean epochEnds = last || settings.validateEvery() > 0 && step % settings.validateEvery() == 0;
+            boolean validate = validation != null && Double.isFinite(stepLoss) && epochEnds;
+            double[] val = validate ? validate(validation, true) : new double[] {Double.NaN, Double.NaN};
             if (validate) {
                 lastVal = val;
             }
@@ -505,6 +675,9 @@ public final class TrainingSession implements AutoCloseable {
                 if (l instanceof UpdateListener u) {
                     u.onUpdate(this, update);
                 }
+            }
+            if (epochEnds || stopped) {
+                trainer.notifyListeners(listener -> listener.onEpoch(trainer));
             }
             if (bar != null) {
                 bar.update(step, String.format(Locale.ROOT, "loss %.4f%s", stepLoss,
@@ -524,25 +697,37 @@ public final class TrainingSession implements AutoCloseable {
 
     /**
      * The validation loss (mean NLL per labelled token) and perplexity over the first {@code
-     * validationBatches} batches (all when 0), in order.
+     * validationBatches} batches (all when 0), in order: each batch goes through DJL's {@link
+     * EasyTrain#validateBatch} ({@code onValidationBatch}), and the figures are the {@link
+     * Perplexity} evaluator's validation accumulator. Listeners see this validation in the current
+     * epoch's.
+     *
+     * @param validation the validation set
+     * @return {@code {loss, perplexity}}
+     * @throws IOException if a batch cannot be read
+     * @throws TranslateException if a batch cannot be made
      */
     public double[] validate(RandomAccessDataset validation) throws IOException, TranslateException {
+        return validate(validation, false);
+    }
+
+    /** As {@link #validate(RandomAccessDataset)}; {@code interruptible}: a stop without checkpoint ends it early. */
+    private double[] validate(RandomAccessDataset validation, boolean interruptible)
+            throws IOException, TranslateException {
         SeededBatchSampler order = new SeededBatchSampler(settings.batchSize(), 0, false, 0);
         long perPass = validation.size() / settings.batchSize();
         long count = settings.validationBatches() == 0 ? perPass : Math.min(perPass, settings.validationBatches());
-        double nll = 0;
-        double labelled = 0;
         Trainer trainer = trainer();
+        for (Evaluator e : trainer.getEvaluators()) {
+            e.resetAccumulator(EvaluatorTrainingListener.VALIDATE_EPOCH);
+        }
         Iterator<Batch> it = validation.getData(trainer.getManager(), order).iterator();
-        for (long i = 0; i < count; i++) {
+        for (long i = 0; i < count && !(interruptible && stopWithoutCheckpointRequested); i++) {
             try (Batch batch = it.next()) {
-                NDList predictions = trainer.evaluate(batch.getData());
-                NDArray[] sums = CausalLmLoss.negativeLogLikelihood(batch.getLabels().get(0), predictions.get(0));
-                nll += sums[0].getFloat();
-                labelled += sums[1].getFloat();
+                EasyTrain.validateBatch(trainer, batch); // onValidationBatch: the evaluators take the batch
             }
         }
-        double loss = nll / Math.max(1, labelled);
+        double loss = perplexity.meanNegativeLogLikelihood(EvaluatorTrainingListener.VALIDATE_EPOCH);
         return new double[] {loss, Math.exp(loss)};
     }
 
@@ -551,6 +736,8 @@ public final class TrainingSession implements AutoCloseable {
      * new subfolder of the run's folder, then names it in the run's {@value
      * UpstreamCheckpoint#LATEST} file; keeps the previous checkpoint and deletes older ones. A
      * crash at any moment leaves the previous or the new checkpoint complete and named.
+     *
+     * @throws IOException if the checkpoint cannot be written
      */
     public void checkpoint() throws IOException {
         if (outDir == null) {
@@ -563,7 +750,12 @@ public final class TrainingSession implements AutoCloseable {
         if (!name.equals(previous)) {
             Path tmp = outDir.resolve("." + name + ".tmp");
             AtomicFiles.deleteRecursively(tmp);
-            UpstreamCheckpoint.save((XLstmLanguageModel) block, tmp);
+            UpstreamCheckpoint.save(model, tmp);
+            for (String file : UpstreamCheckpoint.TEXT_FILES) { // the run's own (e.g. a tokenizer given to the CLI) win
+                if (Files.isRegularFile(outDir.resolve(file))) {
+                    Files.copy(outDir.resolve(file), tmp.resolve(file), StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
             optimizer.saveState(tmp.resolve("optimizer.safetensors"));
             Files.writeString(tmp.resolve(STATE_FILE),
                     GSON.toJson(new SavedState(settings, step, consumedBatches, elapsedSeconds)), StandardCharsets.UTF_8);
@@ -575,9 +767,14 @@ public final class TrainingSession implements AutoCloseable {
             AtomicFiles.writeString(latestFile, name + "\n");
         }
         metrics.write(outDir.resolve(METRICS_FILE));
-        Path serving = outDir.resolve("serving.properties");
-        if (!Files.exists(serving)) {
-            Files.copy(outDir.resolve(name).resolve("serving.properties"), serving);
+        // the run's folder loads as its newest checkpoint, also as text
+        List<String> beside = new ArrayList<>(UpstreamCheckpoint.TEXT_FILES);
+        beside.add(SERVING_FILE);
+        for (String file : beside) {
+            Path source = outDir.resolve(name).resolve(file);
+            if (!Files.exists(outDir.resolve(file)) && Files.isRegularFile(source)) {
+                AtomicFiles.write(outDir.resolve(file), Files.readAllBytes(source));
+            }
         }
         pruneCheckpoints(name, previous);
     }
@@ -595,14 +792,23 @@ public final class TrainingSession implements AutoCloseable {
         }
     }
 
-    /** Closes the model and trainer, and releases the run's folder. */
+    /**
+     * Closes the trainer (its listeners get {@code onTrainingEnd}) and the model the session loaded
+     * (not a model passed to {@link #fromPretrained(Model, TrainingSettings, Path)}), and releases
+     * the run's folder.
+     */
     @Override
     public void close() {
         try {
-            if (trainer != null) {
-                trainer.close();
+            try {
+                if (trainer != null) {
+                    trainer.close();
+                }
+            } finally {
+                if (ownsModel) {
+                    model.close();
+                }
             }
-            model.close();
         } finally {
             if (lock != null) {
                 try {
@@ -650,24 +856,6 @@ public final class TrainingSession implements AutoCloseable {
             if (u.last() || u.stopping() || settings.checkpointEvery() > 0 && u.step() % settings.checkpointEvery() == 0) {
                 checkpoint();
             }
-        }
-    }
-
-    /** Records the mean loss of each training batch (EasyTrain computes it inside its collector). */
-    private static final class LossCapture extends TrainingListenerAdapter {
-
-        private volatile double last = Double.NaN;
-
-        @Override
-        public void onTrainingBatch(Trainer trainer, TrainingListener.BatchData data) {
-            double sum = 0;
-            int n = 0;
-            for (Map.Entry<Device, NDList> e : data.getPredictions().entrySet()) {
-                NDList labels = data.getLabels().get(e.getKey());
-                sum += trainer.getLoss().evaluate(labels, e.getValue()).getFloat();
-                n++;
-            }
-            last = n == 0 ? Double.NaN : sum / n;
         }
     }
 }

@@ -87,4 +87,26 @@ class TokenWindowDatasetTest {
         Files.writeString(copy.resolve("b.txt"), "ab");
         assertTrue(!folder.equals(TokenWindowDataset.corpusSha256(copy)), "the order counts");
     }
+
+    @Test
+    void withoutSamplingTheWindowsComeOneAtATimeInOrder() throws Exception {
+        long[] tokens = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9};
+        TokenWindowDataset data = TokenWindowDataset.builder().setTokens(tokens).setSequenceLength(3).build();
+        assertEquals(3, data.size());
+        try (ai.djl.ndarray.NDManager manager = ai.djl.ndarray.NDManager.newBaseManager()) {
+            java.util.List<long[]> inputs = new java.util.ArrayList<>();
+            for (ai.djl.training.dataset.Batch batch : data.getData(manager)) {
+                try (batch) {
+                    assertEquals(new ai.djl.ndarray.types.Shape(1, 3), batch.getData().get(0).getShape());
+                    inputs.add(batch.getData().get(0).toLongArray());
+                    assertEquals(inputs.get(inputs.size() - 1)[0] + 1, batch.getLabels().get(0).toLongArray()[0]);
+                }
+            }
+            assertEquals(3, inputs.size());
+            for (int i = 0; i < 3; i++) {
+                org.junit.jupiter.api.Assertions.assertArrayEquals(new long[] {3L * i, 3L * i + 1, 3L * i + 2},
+                        inputs.get(i));
+            }
+        }
+    }
 }

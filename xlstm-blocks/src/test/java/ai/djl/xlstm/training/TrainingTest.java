@@ -411,4 +411,122 @@ class TrainingTest {
             }
         }
     }
+
+    /** Counts each DJL event a listener gets. */
+    private static final class EventCounter implements ai.djl.training.listener.TrainingListener {
+        final Map<String, Integer> counts = new java.util.TreeMap<>();
+
+        private void count(String event) {
+            counts.merge(event, 1, Integer::sum);
+        }
+
+        @Override
+        public void onEpoch(ai.djl.training.Trainer trainer) {
+            count("onEpoch");
+        }
+
+        @Override
+        public void onTrainingBatch(ai.djl.training.Trainer trainer, BatchData batchData) {
+            count("onTrainingBatch");
+        }
+
+        @Override
+        public void onValidationBatch(ai.djl.training.Trainer trainer, BatchData batchData) {
+            count("onValidationBatch");
+        }
+
+        @Override
+        public void onTrainingBegin(ai.djl.training.Trainer trainer) {
+            count("onTrainingBegin");
+        }
+
+        @Override
+        public void onTrainingEnd(ai.djl.training.Trainer trainer) {
+            count("onTrainingEnd");
+        }
+    }
+
+    /**
+     * DJL's listeners get every event: an epoch is the updates a validation ends; DJL's own
+     * evaluator listener reports the loss and perplexity the session returns, and the validation
+     * loss is the mean NLL of the validation tokens computed here by hand.
+     */
+    @Test
+    void djlListenersGetEveryEventAndTheEvaluatorsFigures() throws Exception {
+        XLstmConfig config = TestModels.neurips(1, List.of(), VOCAB);
+        TokenWindowDataset train = windows(repetitiveCorpus(2000, 6), 8);
+        TokenWindowDataset val = windows(repetitiveCorpus(400, 7), 8);
+        TrainingSettings s = TrainingSettings.builder().steps(6).batchSize(2).accumulationSteps(2).learningRate(1e-2f)
+                .validateEvery(3).validationBatches(2).seed(5).build();
+        EventCounter events = new EventCounter();
+        ai.djl.training.listener.TrainingListener[] logging = ai.djl.training.listener.TrainingListener.Defaults.logging();
+        ai.djl.training.listener.EvaluatorTrainingListener evaluations = java.util.Arrays.stream(logging)
+                .filter(l -> l instanceof ai.djl.training.listener.EvaluatorTrainingListener)
+                .map(l -> (ai.djl.training.listener.EvaluatorTrainingListener) l).findFirst().orElseThrow();
+        List<double[]> validations = new java.util.ArrayList<>();
+        TrainingSession.Summary summary;
+        try (TrainingSession session = TrainingSession.fresh(config, s, null, null)) {
+            session.addListener(events);
+            for (ai.djl.training.listener.TrainingListener l : logging) {
+                session.addListener(l);
+            }
+            session.addListener((UpdateListener) (ts, u) -> {
+                if (!Double.isNaN(u.validationLoss())) {
+                    validations.add(new double[] {u.validationLoss(), u.validationPerplexity()});
+                }
+            });
+            summary = session.train(train, val, false);
+            assertEquals(Map.of("onTrainingBegin", 1, "onTrainingBatch", 12, "onValidationBatch", 4, "onEpoch", 2),
+                    events.counts, "6 updates of 2 micro-batches, validated after 3 and 6 on 2 batches");
+            Map<String, Float> latest = evaluations.getLatestEvaluations();
+            System.out.printf("[listeners] %s; DJL's evaluator listener: %s%n", events.counts, latest);
+            assertEquals(2, validations.size());
+            assertEquals(summary.lastValLoss(), validations.get(1)[0]);
+            assertEquals(summary.lastValPerplexity(), latest.get("validate_Perplexity"), 1e-4 * summary.lastValPerplexity());
+            assertEquals(summary.lastValLoss(), latest.get("validate_loss"), 1e-5, "equal batches: mean of batch means");
+            assertTrue(Float.isFinite(latest.get("train_loss")) && Float.isFinite(latest.get("train_Perplexity")), latest.toString());
+
+            // the validation loss by hand: the mean NLL over the tokens of the first 2 batches of 2
+            XLstmLanguageModel block = (XLstmLanguageModel) session.getBlock();
+            double nll = 0;
+            double count = 0;
+            try (NDManager m = session.getModel().getNDManager().newSubManager()) {
+                for (long i = 0; i < 4; i++) {
+                    ai.djl.training.dataset.Record r = val.get(m, i);
+                    NDArray logits = block.logits(new ParameterStore(m, false), r.getData().get(0).expandDims(0), false);
+                    NDArray[] sums = CausalLmLoss.negativeLogLikelihood(r.getLabels().get(0).expandDims(0), logits);
+                    nll += sums[0].getFloat();
+                    count += sums[1].getFloat();
+                }
+            }
+            assertEquals(nll / count, summary.lastValLoss(), 1e-5);
+            assertEquals(nll / count, session.validate(val)[0], 1e-5);
+            assertEquals(6, events.counts.get("onValidationBatch"), "validate() reports its batches too");
+            assertEquals(null, events.counts.get("onTrainingEnd"), "the trainer ends with the session");
+        }
+        assertEquals(1, events.counts.get("onTrainingEnd"));
+    }
+
+    @Test
+    void aSessionTrainsTheCallersModelAndLeavesItOpen() throws Exception {
+        TokenWindowDataset train = windows(repetitiveCorpus(800, 8), 8);
+        TrainingSettings s = TrainingSettings.builder().steps(2).batchSize(2).learningRate(1e-2f).build();
+        try (ai.djl.Model model = ai.djl.Model.newInstance("mine")) {
+            XLstmLanguageModel block = TestModels.randomModel(TestModels.neurips(1, List.of(), VOCAB), model.getNDManager(), 4, 0.2f);
+            model.setBlock(block);
+            NDArray tokens = model.getNDManager().create(new long[][] {{1, 2, 3, 4}});
+            float[] before = block.logits(new ParameterStore(model.getNDManager(), false), tokens, false).toFloatArray();
+            try (TrainingSession session = TrainingSession.fromPretrained(model, s, null)) {
+                assertTrue(session.getModel() == model && session.getBlock() == block);
+                assertEquals(2, session.train(train, null, false).steps());
+            }
+            float[] after = block.logits(new ParameterStore(model.getNDManager(), false), tokens, false).toFloatArray();
+            assertTrue(!java.util.Arrays.equals(before, after), "the model was trained in place and is still open");
+        }
+        try (ai.djl.Model empty = ai.djl.Model.newInstance("empty")) {
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> TrainingSession.fromPretrained(empty, s, null));
+            assertTrue(e.getMessage().contains("no block"), e.getMessage());
+        }
+    }
 }

@@ -29,20 +29,14 @@ import java.util.Locale;
  * A training run of {@code train} or {@code finetune}: tokenizes the corpus, starts a session (a
  * new one the command makes, or {@code --resume}), trains with a progress bar, and writes
  * checkpoints (see {@link TrainingSession}), {@code metrics.csv}, {@code loss.png}, the tokenizer
-<<<<<<< HEAD
  * and {@code run.json} (the corpus's path and SHA-256, the window) into the run's folder. SIGINT or
- * SIGTERM stops at the next step boundary with a checkpoint and exits with 130 or 143; {@code
- * --resume} continues with every setting of the run, and on its corpus: a text whose content
- * differs is refused unless {@code --allow-new-text}. The run's folder is held by one process at a
- * time (see {@link TrainingSession}). A resume with nothing to do says so: {@code --steps N} not
- * past the run's step is an error (exit 2); a run already complete, resumed without {@code
- * --steps}, exits 0.
-=======
- * and {@code run.json} into the run's folder. SIGINT or SIGTERM stops at the next step boundary
- * with a checkpoint and exits with 130 or 143; a second signal stops at the next step boundary
- * without a checkpoint (never inside native code) and exits the same way; {@code --resume}
- * continues with every setting of the run.
->>>>>>> i13-crash
+ * SIGTERM stops at the next step boundary with a checkpoint and exits with 130 or 143; a second
+ * signal stops at the next step boundary without a checkpoint (never inside native code) and exits
+ * the same way. {@code --resume} continues with every setting of the run, and on its corpus: a
+ * text whose content differs is refused unless {@code --allow-new-text}. The run's folder is held
+ * by one process at a time (see {@link TrainingSession}). A resume with nothing to do says so:
+ * {@code --steps N} not past the run's step is an error (exit 2); a run already complete, resumed
+ * without {@code --steps}, exits 0.
  */
 final class TrainingRun {
 
@@ -138,9 +132,14 @@ final class TrainingRun {
             }
             model = start.config();
             tokenizerFile = start.tokenizer();
-            settings = new TrainingSettings(steps, o.batch, o.accumulate, lr, lr / 10,
-                    o.warmup >= 0 ? o.warmup : Math.max(1, steps / 10), o.weightDecay, o.clip, o.seed,
-                    Math.max(1, Math.min(10, steps / 100)), o.validateEvery, o.validationBatches, o.checkpointEvery);
+            TrainingSettings.Builder b = TrainingSettings.builder().steps(steps).batchSize(o.batch)
+                    .accumulationSteps(o.accumulate).learningRate(lr).weightDecay(o.weightDecay).maxGradNorm(o.clip)
+                    .seed(o.seed).validateEvery(o.validateEvery).validationBatches(o.validationBatches)
+                    .checkpointEvery(o.checkpointEvery);
+            if (o.warmup >= 0) {
+                b.warmupSteps(o.warmup);
+            }
+            settings = b.build();
         }
         if (text == null) {
             throw new IllegalArgumentException("--text is required");

@@ -121,8 +121,9 @@ public final class LstmBaselineCommand implements Callable<Integer> {
             TokenWindowDataset validation = TokenWindowDataset.builder().setTokens(split[1]).setSequenceLength(seqLen)
                     .setSampling(batch, false).build();
             LstmLanguageModel block = new LstmLanguageModel(vocab, embedding, hidden, layers, dropout);
-            TrainingSettings settings = new TrainingSettings(steps, batch, 1, lr, lr / 10, warmup, weightDecay, 1f,
-                    seed, Math.max(1, Math.min(10, steps / 100)), validateEvery, 20, 0);
+            TrainingSettings settings = TrainingSettings.builder().steps(steps).batchSize(batch).learningRate(lr)
+                    .warmupSteps(warmup).weightDecay(weightDecay).seed(seed).validateEvery(validateEvery)
+                    .validationBatches(20).build();
             JsonObject results = new JsonObject();
             // SIGINT/SIGTERM end training at a step boundary, never inside libtorch (the first saves
             // the parameters and skips the held-out evaluation, a second saves nothing); the handlers

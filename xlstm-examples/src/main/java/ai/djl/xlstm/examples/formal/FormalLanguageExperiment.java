@@ -139,9 +139,8 @@ public final class FormalLanguageExperiment {
                 .setTask(task).optSupervision(o.supervision()).optLengthRange(1, 40)
                 .setNumExamples(o.batchSize() * 100).optSeed(o.seed())
                 .setSampling(o.batchSize(), true).build();
-        TrainingSettings settings = new TrainingSettings(o.steps(), o.batchSize(), 1, o.learningRate(),
-                o.learningRate() / 10, Math.max(1, o.steps() / 10), 0.1f, 1f, o.seed(),
-                Math.max(1, o.steps() / 20), 0, 0, 0);
+        TrainingSettings settings = TrainingSettings.builder().steps(o.steps()).batchSize(o.batchSize())
+                .learningRate(o.learningRate()).seed(o.seed()).logEvery(Math.max(1, o.steps() / 20)).build();
         try (TrainingSession session = TrainingSession.fresh(model(task, o.architecture()), settings, null, null)) {
             session.addListener((UpdateListener) (s, u) -> {
                 if (stop.getAsBoolean()) {
