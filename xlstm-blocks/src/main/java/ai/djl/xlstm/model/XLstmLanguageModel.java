@@ -24,7 +24,6 @@ import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.XLstmState;
 
-import java.io.DataOutputStream;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
@@ -70,25 +69,6 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
                                 Inits.small(config.embeddingDim()), null);
         this.logitSoftCap = logitSoftCap;
         this.backend = backend;
-    }
-
-    /**
-     * Refuses DJL's parameter file: {@code Model.save(dir, name)} writes only a {@code .params}
-     * file, which no loader of a model folder reads (DJL then looks for a {@code .pt} file) and
-     * which lacks the config and the tokenizer. Save a model folder with {@code
-     * UpstreamCheckpoint.save(model, dir)}: weights, config, {@code tokenizer.json}, {@code
-     * generation_config.json} and {@code serving.properties}, which reload through {@code
-     * Criteria.optModelPath(dir)}.
-     *
-     * @throws UnsupportedOperationException always, naming the call that saves a model folder
-     */
-    @Override
-    public void saveParameters(DataOutputStream os) {
-        throw new UnsupportedOperationException("an xLSTM model is saved as a model folder, not as DJL's .params file"
-                + " (which Criteria cannot reload: it would look for a .pt file, and the config and tokenizer are"
-                + " missing): call ai.djl.xlstm.io.UpstreamCheckpoint.save(model, dir), which writes the weights,"
-                + " config, tokenizer.json, generation_config.json and serving.properties (a .params file"
-                + " Model.save had begun is incomplete: delete it)");
     }
 
     /** Creates the model of {@code config}'s architecture (parameters not yet initialized). */
