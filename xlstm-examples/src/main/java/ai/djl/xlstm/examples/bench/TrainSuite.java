@@ -67,7 +67,7 @@ public final class TrainSuite {
         double[] elapsed = new double[steps + 1];
         long[] counts = new long[steps + 1];
         MemoryProbe probe = MemoryProbe.start();
-        TrainingSettings settings = TrainingSettings.defaults(steps, batch, s.seed());
+        TrainingSettings settings = TrainingSettings.builder().steps(steps).batchSize(batch).seed(s.seed()).build();
         try (TrainingSession session = TrainingSession.fresh(config, settings, null, ctx.manager().getDevice());
                 TensorCounter counter = TensorCounter.open()) {
             UpdateListener listener = (sess, u) -> {
