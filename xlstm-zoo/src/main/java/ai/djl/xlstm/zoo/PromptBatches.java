@@ -119,6 +119,27 @@ final class PromptBatches {
         }
     }
 
+    /** The outcome of each job of {@link #collectAll}: its result, or the error it failed with. */
+    record Outcomes(GenerationResult[] results, RuntimeException[] errors) {}
+
+    /** Runs every job of {@code jobs} ({@link #runAll}) and collects each one's result or error. */
+    static Outcomes collectAll(Generator generator, List<Job> jobs) {
+        GenerationResult[] results = new GenerationResult[jobs.size()];
+        RuntimeException[] errors = new RuntimeException[jobs.size()];
+        runAll(generator, jobs, new Sink() {
+            @Override
+            public void onResult(int job, GenerationResult result) {
+                results[job] = result;
+            }
+
+            @Override
+            public void onError(int job, RuntimeException error) {
+                errors[job] = error;
+            }
+        });
+        return new Outcomes(results, errors);
+    }
+
     /**
      * Decodes the jobs of {@code group} (from {@link #groups}) as one batch. When a batch of
      * several fails before any token was streamed, each job runs again alone, so that only the

@@ -107,19 +107,9 @@ final class TextGenerationTranslator<I, O> implements Translator<I, O>, Streamin
                         + e.getMessage(), e);
             }
         }
-        GenerationResult[] results = new GenerationResult[jobs.size()];
-        RuntimeException[] errors = new RuntimeException[jobs.size()];
-        PromptBatches.runAll(new Generator(model, ctx.getNDManager(), codec), jobs, new PromptBatches.Sink() {
-            @Override
-            public void onResult(int job, GenerationResult result) {
-                results[job] = result;
-            }
-
-            @Override
-            public void onError(int job, RuntimeException error) {
-                errors[job] = error;
-            }
-        });
+        PromptBatches.Outcomes outcomes = PromptBatches.collectAll(new Generator(model, ctx.getNDManager(), codec), jobs);
+        GenerationResult[] results = outcomes.results();
+        RuntimeException[] errors = outcomes.errors();
         for (int i = 0; i < errors.length; i++) {
             if (errors[i] != null) {
                 throw errors.length == 1 ? errors[i] : new IllegalStateException("prompt " + i + " of the batch: "

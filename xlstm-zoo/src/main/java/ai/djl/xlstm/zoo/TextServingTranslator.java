@@ -162,19 +162,9 @@ final class TextServingTranslator implements Translator<Input, Output> {
     /** Generates the prompts of the requests that do not stream, and writes their answers. */
     private void answer(Generator generator, List<PromptBatches.Job> jobs, List<Slot> slots, Request[] requests,
             Output[] outputs) {
-        GenerationResult[] results = new GenerationResult[jobs.size()];
-        RuntimeException[] errors = new RuntimeException[jobs.size()];
-        PromptBatches.runAll(generator, jobs, new PromptBatches.Sink() {
-            @Override
-            public void onResult(int job, GenerationResult result) {
-                results[job] = result;
-            }
-
-            @Override
-            public void onError(int job, RuntimeException error) {
-                errors[job] = error;
-            }
-        });
+        PromptBatches.Outcomes outcomes = PromptBatches.collectAll(generator, jobs);
+        GenerationResult[] results = outcomes.results();
+        RuntimeException[] errors = outcomes.errors();
         Map<Integer, JsonArray> answers = new LinkedHashMap<>();
         for (int j = 0; j < jobs.size(); j++) {
             Slot slot = slots.get(j);
