@@ -1,8 +1,10 @@
 /**
- * Checkpoint input and output: SafeTensors files, upstream and Hugging Face checkpoint folders
- * ({@link ai.djl.xlstm.io.UpstreamCheckpoint}) with their storage options, and the derivation of
- * every parameter's upstream name from the block tree; writes that a crash or a power loss cannot
- * leave half done ({@link ai.djl.xlstm.io.AtomicFiles}) and one writer per folder ({@link
- * ai.djl.xlstm.io.FolderLock}).
+ * Checkpoint input and output: SafeTensors files ({@link ai.djl.xlstm.io.SafeTensors}, a facade
+ * over package-private classes with one job each: header parsing and validation, reading tensors,
+ * writing them with their checksum, half-float conversion, and finding a checkpoint folder's
+ * shards), upstream and Hugging Face checkpoint folders ({@link ai.djl.xlstm.io.UpstreamCheckpoint})
+ * with their storage options, and the derivation of every parameter's upstream name from the block
+ * tree; writes that a crash or a power loss cannot leave half done ({@link
+ * ai.djl.xlstm.io.AtomicFiles}) and one writer per folder ({@link ai.djl.xlstm.io.FolderLock}).
  */
 package ai.djl.xlstm.io;
