@@ -24,7 +24,7 @@ import java.util.PriorityQueue;
  */
 final class BeamSearch {
 
-    private final Generator generator;
+    private final Stepper stepper;
     private final GenerationSession session;
     private final long[] prompt;
     private final GenerationConfig config;
@@ -33,45 +33,53 @@ final class BeamSearch {
     private final boolean feedLast;
     private final int vocab;
 
-    /** A partial or finished sequence. */
-    private record Hypothesis(long[] tokens, double[] rawLogProbs, double score, int parent, FinishReason reason) {
+    /**
+     * A partial or finished sequence; {@code matcher} has seen its tokens (null without a tokenizer
+     * or stop strings) and is never pushed again once the hypothesis has been extended.
+     */
+    private record Hypothesis(long[] tokens, double[] rawLogProbs, double score, int parent, FinishReason reason,
+            StreamingDecoder matcher) {
         double normalized(float lengthPenalty) {
             return lengthPenalty == 0 ? score : score / Math.pow(tokens.length, lengthPenalty);
         }
 
-        Hypothesis extend(long id, double rawLogProb, double newScore, int row, FinishReason r) {
+        Hypothesis extend(long id, double rawLogProb, double newScore, int row, FinishReason r,
+                StreamingDecoder m) {
             long[] t = Arrays.copyOf(tokens, tokens.length + 1);
             t[tokens.length] = id;
             double[] lp = Arrays.copyOf(rawLogProbs, rawLogProbs.length + 1);
             lp[rawLogProbs.length] = rawLogProb;
-            return new Hypothesis(t, lp, newScore, row, r);
+            return new Hypothesis(t, lp, newScore, row, r, m);
         }
     }
 
     /** A candidate extension: beam row, token and total log-probability. */
     private record Candidate(int row, int token, double score) {}
 
-    BeamSearch(Generator generator, GenerationSession session, long[] prompt, GenerationConfig config, int index,
+    BeamSearch(Stepper stepper, GenerationSession session, long[] prompt, GenerationConfig config, int index,
             TokenListener listener, boolean feedLast) {
-        this.generator = generator;
+        this.stepper = stepper;
         this.session = session;
         this.prompt = prompt;
         this.config = config;
         this.index = index;
         this.listener = listener;
         this.feedLast = feedLast;
-        this.vocab = generator.vocab();
+        this.vocab = stepper.vocab();
     }
 
     GenerationResult run() {
         long start = System.nanoTime();
-        int promptTokens = generator.prefillPrompt(session, prompt, config);
+        int promptTokens = stepper.prefill(session, prompt, config);
         long prefillNanos = System.nanoTime() - start;
         long decodeStart = System.nanoTime();
         int beams = config.numBeams();
         long[] history = session.tokensView();
         TokenChooser scorer = new TokenChooser(config, 0, vocab, history); // penalizes the history once for all beams
-        List<Hypothesis> live = List.of(new Hypothesis(new long[0], new double[0], 0, 0, null));
+        // the matcher DecodeLoop uses, so both stop at the same token
+        StreamingDecoder root = config.stopStrings().isEmpty() ? null
+                : stepper.newDecoder(history, config.stopStrings());
+        List<Hypothesis> live = List.of(new Hypothesis(new long[0], new double[0], 0, 0, null, root));
         List<Hypothesis> finished = new ArrayList<>();
         float[] logits = session.nextLogitsView();
         XLstmState state = session.state();
@@ -84,19 +92,20 @@ final class BeamSearch {
                     Candidate c = candidates.get(rank);
                     Hypothesis parent = live.get(c.row());
                     double raw = TokenChooser.logProb(logits, c.row() * vocab, vocab, c.token());
-                    FinishReason ends = endsWith(parent, c.token());
+                    StreamingDecoder matcher = parent.matcher() == null ? null : parent.matcher().copy();
+                    FinishReason ends = endsWith(matcher, c.token());
                     if (ends != null) {
                         if (rank < beams) {
-                            finished.add(parent.extend(c.token(), raw, c.score(), c.row(), ends));
+                            finished.add(parent.extend(c.token(), raw, c.score(), c.row(), ends, matcher));
                         }
                     } else {
-                        next.add(parent.extend(c.token(), raw, c.score(), c.row(), null));
+                        next.add(parent.extend(c.token(), raw, c.score(), c.row(), null, matcher));
                     }
                 }
                 if (step == config.maxNewTokens() - 1 || done(finished, next)) {
                     for (Hypothesis h : next) {
                         finished.add(new Hypothesis(h.tokens(), h.rawLogProbs(), h.score(), h.parent(),
-                                FinishReason.LENGTH));
+                                FinishReason.LENGTH, h.matcher()));
                     }
                     break;
                 }
@@ -111,8 +120,8 @@ final class BeamSearch {
                     parents[b] = h.parent();
                     tokens[b] = h.tokens()[h.tokens().length - 1];
                 }
-                NDManager nextManager = generator.getManager().newSubManager();
-                Generator.LmOutputOnHost out = generator.step(state.select(parents), tokens, nextManager);
+                NDManager nextManager = stepper.newScope();
+                Stepper.Output out = stepper.step(state.select(parents), tokens, nextManager);
                 if (stateManager != null) {
                     stateManager.close();
                 }
@@ -127,11 +136,11 @@ final class BeamSearch {
         }
         Hypothesis best = finished.stream()
                 .max(Comparator.comparingDouble(h -> h.normalized(config.lengthPenalty())))
-                .orElse(new Hypothesis(new long[0], new double[0], 0, 0, FinishReason.LENGTH));
+                .orElse(new Hypothesis(new long[0], new double[0], 0, 0, FinishReason.LENGTH, null));
         long decodeNanos = System.nanoTime() - decodeStart;
         String text = stream(best, history);
         if (feedLast && best.tokens().length > 0) {
-            generator.prefill(session, best.tokens(), config.prefillSegment());
+            stepper.feed(session, best.tokens(), config.prefillSegment());
         }
         return new GenerationResult(best.tokens(), text, best.rawLogProbs(), best.reason(), promptTokens,
                 prefillNanos, decodeNanos, null); // beam search samples nothing
@@ -158,20 +167,18 @@ final class BeamSearch {
         return out;
     }
 
-    /** Whether appending {@code token} to {@code h} ends it (EOS or a stop string). */
-    private FinishReason endsWith(Hypothesis h, long token) {
+    /**
+     * Whether {@code token} ends its sequence (EOS or a stop string), as in {@link DecodeLoop}:
+     * pushes it to {@code matcher} (the parent's matcher copied, or null).
+     */
+    private FinishReason endsWith(StreamingDecoder matcher, long token) {
         if (config.eosTokenIds().contains(token)) {
             return FinishReason.EOS;
         }
-        TextCodec codec = generator.getCodec();
-        if (codec != null && !config.stopStrings().isEmpty()) {
-            long[] t = Arrays.copyOf(h.tokens(), h.tokens().length + 1);
-            t[h.tokens().length] = token;
-            String text = codec.decode(t);
-            for (String s : config.stopStrings()) {
-                if (text.contains(s)) {
-                    return FinishReason.STOP;
-                }
+        if (matcher != null) {
+            matcher.push(token);
+            if (matcher.stopped()) {
+                return FinishReason.STOP;
             }
         }
         return null;
@@ -189,8 +196,7 @@ final class BeamSearch {
 
     /** Streams the chosen sequence to the listener and returns its text (null without a tokenizer). */
     private String stream(Hypothesis best, long[] history) {
-        TextCodec codec = generator.getCodec();
-        StreamingDecoder decoder = codec == null ? null : new StreamingDecoder(codec, history, config.stopStrings());
+        StreamingDecoder decoder = stepper.newDecoder(history, config.stopStrings());
         long[] tokens = best.tokens();
         for (int i = 0; i < tokens.length; i++) {
             String text = "";

@@ -8,8 +8,9 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * The batched decoding loop behind {@link Generator} (greedy and sampling): one {@link #step()}
- * feeds every unfinished sequence its last chosen token, as one batch, and chooses its next one.
+ * The batched decoding loop behind {@link Generator} (greedy and sampling), run on a {@link
+ * Stepper}: one {@link #step()} feeds every unfinished sequence its last chosen token, as one
+ * batch, and chooses its next one.
  *
  * <p>With {@code feedLast}, a finished sequence rides along one more step so that its session's
  * state has consumed its last token too (the session can then continue or be saved); then its
@@ -17,7 +18,7 @@ import java.util.List;
  */
 final class DecodeLoop implements AutoCloseable {
 
-    private final Generator generator;
+    private final Stepper stepper;
     private final GenerationConfig config;
     private final boolean feedLast;
     private final int vocab;
@@ -28,20 +29,18 @@ final class DecodeLoop implements AutoCloseable {
     private NDManager stateManager;
     private float[] lastLogits;
 
-    DecodeLoop(Generator generator, List<GenerationSession> sessions, List<long[]> prompts,
+    DecodeLoop(Stepper stepper, List<GenerationSession> sessions, List<long[]> prompts,
             GenerationConfig config, TokenListener listener, boolean feedLast) {
-        this.generator = generator;
+        this.stepper = stepper;
         this.config = config;
         this.listener = listener;
         this.feedLast = feedLast;
-        this.vocab = generator.vocab();
+        this.vocab = stepper.vocab();
         for (int i = 0; i < sessions.size(); i++) {
             GenerationSession session = sessions.get(i);
-            if (session.getModel() != generator.getModel()) {
-                throw new IllegalArgumentException("session " + i + " belongs to another model than this generator's");
-            }
+            stepper.requireOwn(session, "session " + i);
             long start = System.nanoTime();
-            int promptTokens = generator.prefillPrompt(session, prompts.get(i), config);
+            int promptTokens = stepper.prefill(session, prompts.get(i), config);
             sequences.add(new Sequence(i, session, promptTokens, System.nanoTime() - start));
         }
         long decodeStart = System.nanoTime();
@@ -57,7 +56,7 @@ final class DecodeLoop implements AutoCloseable {
             }
         }
         if (!active.isEmpty()) {
-            stateManager = generator.getManager().newSubManager();
+            stateManager = stepper.newScope();
             List<XLstmState> states = new ArrayList<>();
             for (Sequence s : active) {
                 states.add(s.session.state());
@@ -75,8 +74,8 @@ final class DecodeLoop implements AutoCloseable {
         for (int r = 0; r < tokens.length; r++) {
             tokens[r] = active.get(r).pending;
         }
-        NDManager next = generator.getManager().newSubManager();
-        Generator.LmOutputOnHost out = generator.step(state, tokens, next);
+        NDManager next = stepper.newScope();
+        Stepper.Output out = stepper.step(state, tokens, next);
         stateManager.close();
         stateManager = next;
         state = out.state();
@@ -193,8 +192,7 @@ final class DecodeLoop implements AutoCloseable {
             this.prefillNanos = prefillNanos;
             long[] history = session.tokensView();
             this.chooser = new TokenChooser(config, config.seed() + index, vocab, history);
-            TextCodec codec = generator.getCodec();
-            this.decoder = codec == null ? null : new StreamingDecoder(codec, history, config.stopStrings());
+            this.decoder = stepper.newDecoder(history, config.stopStrings());
         }
 
         boolean isDone() {

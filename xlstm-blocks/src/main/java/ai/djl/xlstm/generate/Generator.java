@@ -1,9 +1,6 @@
 package ai.djl.xlstm.generate;
 
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
 
@@ -11,12 +8,10 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Iterator;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.Objects;
-import java.util.concurrent.CancellationException;
 import java.util.function.Supplier;
 
 /**
@@ -50,8 +45,7 @@ public final class Generator {
     private final XLstmLanguageModel model;
     private final NDManager manager;
     private final TextCodec codec;
-    private final ParameterStore ps;
-    private final int vocab;
+    private final Stepper stepper;
     /** The hash of the model's weights, computed when a session is first saved or loaded. */
     private final Supplier<String> weightsHash;
 
@@ -66,12 +60,12 @@ public final class Generator {
         this.manager = Objects.requireNonNull(manager, "manager");
         this.weightsHash = TensorDigest.weightsOnce(model);
         this.codec = codec;
-        this.ps = new ParameterStore(manager, false);
-        this.vocab = model.getConfig().vocabSize();
+        int vocab = model.getConfig().vocabSize();
         if (codec != null && codec.vocabularySize() > vocab) {
             throw new IllegalArgumentException("the tokenizer has " + codec.vocabularySize()
                     + " tokens but the model's vocabulary has " + vocab + ": they do not belong together");
         }
+        this.stepper = new Stepper(model, manager, codec);
     }
 
     /**
@@ -270,7 +264,7 @@ public final class Generator {
                     + "): its best sequence is known only at the end");
         }
         ArrayDeque<GeneratedToken> queue = new ArrayDeque<>();
-        DecodeLoop loop = new DecodeLoop(this, List.of(session), List.of(prompt), config, queue::add, true);
+        DecodeLoop loop = new DecodeLoop(stepper, List.of(session), List.of(prompt), config, queue::add, true);
         return new TokenStream(loop, queue);
     }
 
@@ -291,26 +285,7 @@ public final class Generator {
     public void prefill(GenerationSession session, long[] tokens, int segment) {
         Objects.requireNonNull(session, "session");
         Objects.requireNonNull(tokens, "tokens");
-        if (session.getModel() != model) {
-            throw new IllegalArgumentException("the session belongs to another model than this generator's");
-        }
-        if (segment < 1) {
-            throw new IllegalArgumentException("prefill segment must be >= 1, got " + segment);
-        }
-        GenerationSession.validateIds(tokens, vocab, "prompt");
-        int step = Math.min(segment, MAX_PREFILL_SEGMENT);
-        for (int start = 0; start < tokens.length; start += step) {
-            if (Thread.currentThread().isInterrupted()) {
-                throw new CancellationException("interrupted while reading the prompt ("
-                        + start + " of " + tokens.length + " tokens read)");
-            }
-            long[] part = Arrays.copyOfRange(tokens, start, Math.min(tokens.length, start + step));
-            try (NDManager scratch = manager.newSubManager()) {
-                NDArray input = scratch.create(part).reshape(1, part.length);
-                LmOutput out = model.forwardLast(ps, input, session.state());
-                session.advance(out.state(), out.logits().toFloatArray(), part);
-            }
-        }
+        stepper.feed(session, tokens, segment);
     }
 
     /**
@@ -350,11 +325,11 @@ public final class Generator {
         if (config.numBeams() > 1) {
             List<GenerationResult> results = new ArrayList<>();
             for (int i = 0; i < sessions.size(); i++) {
-                results.add(new BeamSearch(this, sessions.get(i), prompts.get(i), config, i, listener, feedLast).run());
+                results.add(new BeamSearch(stepper, sessions.get(i), prompts.get(i), config, i, listener, feedLast).run());
             }
             return results;
         }
-        try (DecodeLoop loop = new DecodeLoop(this, sessions, prompts, config, listener, feedLast)) {
+        try (DecodeLoop loop = new DecodeLoop(stepper, sessions, prompts, config, listener, feedLast)) {
             while (loop.step()) { // each step decodes one token of every unfinished sequence
                 if (Thread.currentThread().isInterrupted()) {
                     loop.cancel(); // the interrupt stays set for the caller to see
@@ -365,47 +340,10 @@ public final class Generator {
         }
     }
 
-    /**
-     * Prefills {@code prompt} into {@code session} (a BOS token when both are empty) and returns
-     * the number of prompt tokens fed.
-     */
-    int prefillPrompt(GenerationSession session, long[] prompt, GenerationConfig config) {
-        long[] ids = prompt;
-        if (ids.length == 0 && session.isEmpty()) {
-            if (config.bosTokenId() == null) {
-                throw new IllegalArgumentException(
-                        "the prompt is empty and the session has no state, but no BOS token is set (bosTokenId):"
-                                + " there is nothing to generate from");
-            }
-            ids = new long[] {config.bosTokenId()};
-        }
-        prefill(session, ids, config.prefillSegment());
-        return ids.length;
+    /** The model steps the decoding loops run on. */
+    Stepper stepper() {
+        return stepper;
     }
-
-    /**
-     * Runs one decoding step: feeds {@code tokens [B]} from {@code state} and returns the logits
-     * {@code [B * V]} (on the JVM) with the new state, attached to {@code into}.
-     */
-    LmOutputOnHost step(XLstmState state, long[] tokens, NDManager into) {
-        try (NDManager scratch = manager.newSubManager()) {
-            NDArray input = scratch.create(tokens).reshape(tokens.length, 1);
-            LmOutput out = model.forwardLast(ps, input, state);
-            float[] logits = out.logits().toFloatArray();
-            return new LmOutputOnHost(logits, out.state().attach(into));
-        }
-    }
-
-    NDManager getManager() {
-        return manager;
-    }
-
-    int vocab() {
-        return vocab;
-    }
-
-    /** Logits copied to the JVM, with the state that follows them. */
-    record LmOutputOnHost(float[] logits, XLstmState state) {}
 
     /** A token stream; see {@link #stream}. */
     public static final class TokenStream implements Iterator<GeneratedToken>, AutoCloseable {

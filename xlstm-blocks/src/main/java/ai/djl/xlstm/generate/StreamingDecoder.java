@@ -50,6 +50,30 @@ public final class StreamingDecoder {
         this.readOffset = keep;
     }
 
+    /** A decoder in the same position as {@code from}, going on independently of it. */
+    private StreamingDecoder(StreamingDecoder from) {
+        this.codec = from.codec;
+        this.stopStrings = from.stopStrings;
+        this.longestStop = from.longestStop;
+        this.tokens = from.tokens.clone();
+        this.size = from.size;
+        this.prefixOffset = from.prefixOffset;
+        this.readOffset = from.readOffset;
+        this.text.append(from.text);
+        this.released = from.released;
+        this.searched = from.searched;
+        this.stopped = from.stopped;
+    }
+
+    /**
+     * An independent copy, for a sequence that branches (a beam's hypotheses share their past).
+     *
+     * @return a decoder that has seen the same tokens and goes on separately
+     */
+    StreamingDecoder copy() {
+        return new StreamingDecoder(this);
+    }
+
     /**
      * Adds a generated token; returns the text it makes final (often empty).
      *

@@ -126,7 +126,7 @@ class GeneratorTest {
             long[] p = prompt(6, 4);
             GenerationResult greedy = g.generate(p, greedy(15).build());
             try (GenerationSession s = g.newSession()) {
-                GenerationResult beam = new BeamSearch(g, s, p, greedy(15).numBeams(1).build(), 0, null, false).run();
+                GenerationResult beam = new BeamSearch(g.stepper(), s, p, greedy(15).numBeams(1).build(), 0, null, false).run();
                 assertArrayEquals(greedy.tokens(), beam.tokens());
                 assertArrayEquals(greedy.logProbs(), beam.logProbs(), 1e-9);
                 assertEquals(null, beam.seed(), "beam search samples nothing");
@@ -234,7 +234,7 @@ class GeneratorTest {
             sessions.add(g.newSession());
         }
         try {
-            try (DecodeLoop loop = new DecodeLoop(g, sessions, prompts, config, null, true)) {
+            try (DecodeLoop loop = new DecodeLoop(g.stepper(), sessions, prompts, config, null, true)) {
                 while (loop.activeCount() == prompts.size() || loop.activeCount() > 2) {
                     assertTrue(loop.step(), "every sequence finished before the batch shrank to 2");
                 }
@@ -438,6 +438,67 @@ class GeneratorTest {
             GenerationResult stopped = g.generate(p, greedy(30).stopStrings(List.of(stop)).build());
             assertEquals(FinishReason.STOP, stopped.finishReason());
             assertEquals(text.substring(0, text.indexOf(stop)), stopped.text());
+        }
+    }
+
+    @Test
+    void beamSearchMatchesStopStringsAsDecodingDoes() {
+        // A SentencePiece-like tokenizer drops the leading space of the text it decodes, so the first
+        // generated token reads " w17" after the prompt but "w17" alone. DecodeLoop decodes with the
+        // prompt as context and stops at the first token on " w"; beam search used to decode each
+        // hypothesis alone and stopped one token later, with another text.
+        Generator g = new Generator(neurips, manager, new PieceCodec(VOCAB));
+        long[] p = prompt(5, 9);
+        GenerationConfig.Builder config = greedy(10).stopStrings(List.of(" w"));
+        GenerationResult greedy = g.generate(p, config.build());
+        assertEquals(FinishReason.STOP, greedy.finishReason());
+        assertEquals(1, greedy.tokens().length, "decoding stops at the first token: \" w\" is in its text");
+        assertEquals("", greedy.text());
+        for (int beams : new int[] {1, 3}) {
+            GenerationResult beam = g.generate(p, config.numBeams(beams).lengthPenalty(0).build());
+            assertEquals(FinishReason.STOP, beam.finishReason(), beams + " beams");
+            assertArrayEquals(greedy.tokens(), beam.tokens(), beams + " beams stop where decoding stops");
+            assertEquals(greedy.text(), beam.text(), beams + " beams");
+        }
+        // without stop strings both go on, and a matcher copied per hypothesis changes nothing
+        GenerationResult free = g.generate(p, greedy(6).build());
+        assertArrayEquals(free.tokens(), g.generate(p, greedy(6).numBeams(1).build()).tokens());
+    }
+
+    /**
+     * A SentencePiece-like test tokenizer: token {@code i} is the word {@code "\u2581w" + i} (a word
+     * with its leading space), and decoding drops the space in front of the text, as SentencePiece does.
+     */
+    private static final class PieceCodec implements TextCodec {
+        private final int vocab;
+
+        PieceCodec(int vocab) {
+            this.vocab = vocab;
+        }
+
+        @Override
+        public long[] encode(String text) {
+            return java.util.Arrays.stream(text.trim().split(" ")).mapToLong(w -> Long.parseLong(w.substring(1)))
+                    .toArray();
+        }
+
+        @Override
+        public String decode(long[] ids) {
+            StringBuilder b = new StringBuilder();
+            for (long id : ids) {
+                b.append(" w").append(id);
+            }
+            return b.length() == 0 ? "" : b.substring(1);
+        }
+
+        @Override
+        public int vocabularySize() {
+            return vocab;
+        }
+
+        @Override
+        public java.util.OptionalLong endOfText() {
+            return java.util.OptionalLong.empty();
         }
     }
 
