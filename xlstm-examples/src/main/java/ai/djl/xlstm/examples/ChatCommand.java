@@ -57,7 +57,7 @@ final class ChatCommand implements Callable<Integer> {
             GenerateCommand.requireWritable(sessionFile, "--session");
         }
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
-            GenerationConfig base = options.toConfig(1, 1f, folder.endOfText(), List.of("\n\n"), folder.generationDefaults());
+            GenerationConfig base = options.toConfig(folder.path(), null, null, folder.endOfText(), List.of("\n\n"));
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();
             try {

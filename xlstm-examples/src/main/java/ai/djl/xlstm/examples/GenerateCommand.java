@@ -39,19 +39,14 @@ final class GenerateCommand implements Callable<Integer> {
             + " (or to start a new text from the end-of-text token)")
     private String prompt;
 
-    // no defaultValue: picocli would apply it after parsing, over a value given as --beams
+    // no defaultValue: an option left out is not passed on, so the model's generation_config.json applies
     @Option(names = "--num-beams", paramLabel = "N",
             description = "beam search width, 1 for sampling or greedy; with more, --temperature and --top-p"
-                    + " default to 0 and 1 (default: ${DEFAULT-VALUE}); also --beams")
-    private int beams = 1;
+                    + " default to 0 and 1 (default: the model's, else 1)")
+    private Integer beams;
 
-    @Option(names = "--beams", paramLabel = "N", hidden = true, description = "the former name of --num-beams")
-    private void setBeams(int n) {
-        beams = n;
-    }
-
-    @Option(names = "--length-penalty", defaultValue = "1.0", description = "beam search length penalty exponent (default: ${DEFAULT-VALUE})")
-    private float lengthPenalty;
+    @Option(names = "--length-penalty", description = "beam search length penalty exponent (default: the model's, else 1.0)")
+    private Float lengthPenalty;
 
     @Option(names = "--state-in", paramLabel = "FILE", description = "continue from a saved state")
     private Path stateIn;
@@ -78,7 +73,7 @@ final class GenerateCommand implements Callable<Integer> {
             requireWritable(stateOut, "--state-out");
         }
         try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
-            GenerationConfig config = options.toConfig(beams, lengthPenalty, folder.endOfText(), List.of(), folder.generationDefaults());
+            GenerationConfig config = options.toConfig(folder.path(), beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)
                     : folder.generator().newSession()) {

@@ -1,39 +1,48 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.xlstm.generate.GenerationConfig;
+import ai.djl.xlstm.zoo.GenerationArguments;
 
 import picocli.CommandLine.Option;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
+import java.util.OptionalLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * The token-choice options {@code generate} and {@code chat} share (a picocli mixin); beam search
  * is {@code generate}'s own ({@code --num-beams}, {@code --length-penalty}).
+ *
+ * <p>The options resolve as Criteria arguments do: the ones given are collected under their Hugging
+ * Face names ({@link #arguments}) and applied over the model's {@code generation_config.json} by
+ * {@link GenerationArguments}; what neither sets takes {@link GenerationConfig#builder()}'s default.
+ * The one difference is {@link #SAMPLING}, which stands in for a missing {@code
+ * generation_config.json}: the command line samples by default.
  */
 final class GenerationOptions {
 
+    /** The command line's settings for a model folder without a {@code generation_config.json}. */
+    static final Map<String, Object> SAMPLING = Map.of("temperature", 0.8f, "top_p", 0.95f);
+
+    /** The option of each Hugging Face name, for messages. */
     private static final Map<String, String> FLAGS = Map.of(
-            "maxNewTokens", "--max-new-tokens", "temperature", "--temperature", "topK", "--top-k", "topP", "--top-p",
-            "minP", "--min-p", "repetitionPenalty", "--repetition-penalty", "numBeams", "--num-beams",
-            "lengthPenalty", "--length-penalty", "prefillSegment", "--prefill-segment", "stopStrings", "--stop");
+            "max_new_tokens", "--max-new-tokens", "temperature", "--temperature", "top_k", "--top-k", "top_p", "--top-p",
+            "min_p", "--min-p", "repetition_penalty", "--repetition-penalty", "num_beams", "--num-beams",
+            "length_penalty", "--length-penalty", "seed", "--seed", "stop", "--stop");
+
+    private static final Pattern ARGUMENT = Pattern.compile("Criteria argument '(\\w+)'");
 
     // no defaultValue here: an option left out takes the model's generation_config.json, else the
-    // value its description names (and picocli would apply a default over a value given as --max-tokens)
+    // value its description names
     @Option(names = {"-n", "--max-new-tokens"}, paramLabel = "N",
-            description = "the most tokens to generate (default: the model's generation_config.json, else 128); also --max-tokens")
+            description = "the most tokens to generate (default: the model's generation_config.json, else 128)")
     Integer maxNewTokens;
-
-    @Option(names = "--max-tokens", paramLabel = "N", hidden = true, description = "the former name of --max-new-tokens")
-    void setMaxTokens(int n) {
-        maxNewTokens = n;
-    }
-
-    private static <T> T pick(T given, boolean beams, T forBeams, T fromModel, T otherwise) {
-        return given != null ? given : beams ? forBeams : fromModel != null ? fromModel : otherwise;
-    }
 
     @Option(names = "--temperature", description = "0 for greedy (default: the model's generation_config.json, else 0.8)")
     Float temperature;
@@ -56,49 +65,85 @@ final class GenerationOptions {
     @Option(names = "--stop", paramLabel = "STR", description = "stop when the text reaches STR (repeatable; \\n is a newline)")
     List<String> stop = new ArrayList<>();
 
-    @Option(names = "--prefill-segment", defaultValue = "512", description = "the most prompt tokens per forward pass (default: ${DEFAULT-VALUE})")
-    int prefillSegment;
+    @Option(names = "--prefill-segment", paramLabel = "<prefillSegment>",
+            description = "the most prompt tokens per forward pass (default: 512)")
+    Integer prefillSegment;
 
     private long resolvedSeed = Long.MIN_VALUE;
 
     /**
-     * The generation config of these options. An option left out takes the model's {@code
-     * generation_config.json} ({@code model}, null when the folder has none), else the CLI's default;
-     * EOS is the model's, else the tokenizer's end-of-text token, which is also BOS.
+     * The options given, under their Hugging Face names ({@link GenerationArguments}), with the seed
+     * drawn when none is given, and {@code defaultStops} when no {@code --stop} is.
      *
-     * @throws IllegalArgumentException naming the command-line option of a bad setting
+     * @param numBeams {@code --num-beams}, or null when not given; with more than 1 beam, {@code
+     *     do_sample} is false (beam search is deterministic)
+     * @param lengthPenalty {@code --length-penalty}, or null when not given
      */
-    GenerationConfig toConfig(int beams, float lengthPenalty, Long endOfText, List<String> defaultStops,
-            GenerationConfig model) {
+    Map<String, Object> arguments(Integer numBeams, Float lengthPenalty, List<String> defaultStops) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        put(m, "max_new_tokens", maxNewTokens);
+        put(m, "temperature", temperature);
+        put(m, "top_k", topK);
+        put(m, "top_p", topP);
+        put(m, "min_p", minP);
+        put(m, "repetition_penalty", repetitionPenalty);
+        put(m, "num_beams", numBeams);
+        put(m, "length_penalty", lengthPenalty);
+        if (numBeams != null && numBeams > 1) {
+            m.put("do_sample", false);
+        }
+        m.put("seed", seed());
         List<String> stops = new ArrayList<>();
         for (String s : stop.isEmpty() ? defaultStops : stop) {
             stops.add(s.replace("\\n", "\n").replace("\\t", "\t"));
         }
-        boolean b = beams > 1;
-        GenerationConfig m = model;
-        try {
-            return GenerationConfig.builder()
-                    .maxNewTokens(pick(maxNewTokens, false, 0, m == null ? null : m.maxNewTokens(), 128))
-                    .temperature(pick(temperature, b, 0f, m == null ? null : m.temperature(), 0.8f))
-                    .topK(pick(topK, b, 0, m == null ? null : m.topK(), 0))
-                    .topP(pick(topP, b, 1f, m == null ? null : m.topP(), 0.95f))
-                    .minP(pick(minP, b, 0f, m == null ? null : m.minP(), 0f))
-                    .repetitionPenalty(pick(repetitionPenalty, false, 1f, m == null ? null : m.repetitionPenalty(), 1f))
-                    .numBeams(beams)
-                    .lengthPenalty(lengthPenalty)
-                    .seed(seed())
-                    .eosTokenIds(m != null && !m.eosTokenIds().isEmpty() ? m.eosTokenIds()
-                            : endOfText == null ? Set.of() : Set.of(endOfText))
-                    .bosTokenId(endOfText)
-                    .stopStrings(stops)
-                    .prefillSegment(prefillSegment)
-                    .build();
-        } catch (IllegalArgumentException e) {
-            String message = e.getMessage();
-            String setting = message.split("[ (]", 2)[0];
-            String flag = FLAGS.get(setting);
-            throw new IllegalArgumentException(flag == null ? message : flag + ": " + message, e);
+        if (!stops.isEmpty()) {
+            m.put("stop", stops);
         }
+        return m;
+    }
+
+    private static void put(Map<String, Object> m, String name, Object value) {
+        if (value != null) {
+            m.put(name, value);
+        }
+    }
+
+    /**
+     * The generation config of these options over the model folder {@code dir} (its {@code
+     * generation_config.json}, else {@link #SAMPLING}), resolved by {@link GenerationArguments} as
+     * Criteria arguments are; EOS is the model's, else the tokenizer's end-of-text token, which is
+     * also BOS.
+     *
+     * @throws IllegalArgumentException naming the command-line option of a bad setting
+     */
+    GenerationConfig toConfig(Path dir, Integer numBeams, Float lengthPenalty, Long endOfText,
+            List<String> defaultStops) throws IOException {
+        Map<String, Object> arguments = arguments(numBeams, lengthPenalty, defaultStops);
+        OptionalLong eot = endOfText == null ? OptionalLong.empty() : OptionalLong.of(endOfText);
+        GenerationConfig config;
+        try {
+            config = GenerationArguments.read(dir, SAMPLING, arguments, eot).config();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(withFlags(e.getMessage()), e);
+        }
+        try {
+            return prefillSegment == null ? config : config.toBuilder().prefillSegment(prefillSegment).build();
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--prefill-segment: " + e.getMessage(), e);
+        }
+    }
+
+    /** {@code message} with each "Criteria argument 'top_p'" named as its option, {@code --top-p}. */
+    private static String withFlags(String message) {
+        Matcher m = ARGUMENT.matcher(message);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String flag = FLAGS.get(m.group(1));
+            m.appendReplacement(out, Matcher.quoteReplacement(flag == null ? m.group() : flag));
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 
     /** The seed: the given one, or one drawn once at random. */

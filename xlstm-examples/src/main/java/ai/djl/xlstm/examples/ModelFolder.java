@@ -11,10 +11,8 @@ import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.repository.zoo.ModelZoo;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.training.util.ProgressBar;
-import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.model.XLstmLanguageModel;
-import ai.djl.xlstm.zoo.GenerationArguments;
 import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
 import ai.djl.xlstm.zoo.XLstmBlockFactory;
 import ai.djl.xlstm.zoo.XLstmModelZoo;
@@ -144,15 +142,6 @@ final class ModelFolder implements AutoCloseable {
     /** The tokenizer, or null if opened without one. */
     HuggingFaceTextCodec codec() {
         return codec;
-    }
-
-    /** The settings of the model folder's {@code generation_config.json}, or null when it has none. */
-    GenerationConfig generationDefaults() throws IOException {
-        if (!Files.isRegularFile(path().resolve("generation_config.json"))) {
-            return null;
-        }
-        return GenerationArguments.read(path(), java.util.Map.of(),
-                codec == null ? java.util.OptionalLong.empty() : codec.endOfText()).config();
     }
 
     /** The tokenizer's end-of-text id, or null (also without a tokenizer). */

@@ -38,7 +38,8 @@ import java.util.TreeSet;
  *       a longer prompt is refused). Not both. In {@code generation_config.json}, {@code
  *       max_new_tokens} wins over {@code max_length} (Hugging Face's rule);
  *   <li>{@code do_sample}: {@code false} chooses greedily (temperature 0; top-k, top-p and min-p off,
- *       as they cannot change an argmax), {@code true} samples at the given temperature, else the
+ *       as they cannot change an argmax; given with it, they must be off: temperature 0, top-k 0,
+ *       top-p 1, min-p 0), {@code true} samples at the given temperature, else the
  *       folder's, else 1 (Hugging Face's default). Without it the temperature decides (0 is greedy).
  *       The folder's {@code do_sample} applies unless the Criteria give {@code do_sample} or {@code
  *       temperature};
@@ -261,9 +262,26 @@ public final class GenerationArguments {
      */
     public static GenerationArguments read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
             throws IOException {
+        return read(modelDir, Map.of(), arguments, endOfText);
+    }
+
+    /**
+     * As {@link #read(Path, Map, OptionalLong)}, with {@code fallback} (Hugging Face names, the same
+     * rules) standing in for the folder's {@code generation_config.json} when it has none: the
+     * command line samples by default where the Criteria choose greedily. Anything not given falls
+     * back to {@link GenerationConfig#builder()}'s defaults.
+     *
+     * @throws IllegalArgumentException naming the argument or field of a bad value, or the
+     *     arguments and fields whose values contradict each other
+     */
+    public static GenerationArguments read(Path modelDir, Map<String, ?> fallback, Map<String, ?> arguments,
+            OptionalLong endOfText) throws IOException {
         Map<String, Object> file = new LinkedHashMap<>();
         Path path = modelDir == null ? null : modelDir.resolve(FILE);
-        if (path != null && Files.isRegularFile(path)) {
+        if (path == null || !Files.isRegularFile(path)) {
+            requireKnown(fallback.keySet(), "default", List.of());
+            file.putAll(parse(fallback, "default '"));
+        } else {
             Map<String, Object> defaults;
             try {
                 defaults = new Gson().fromJson(Files.readString(path, StandardCharsets.UTF_8),
@@ -341,12 +359,26 @@ public final class GenerationArguments {
         requireOneOf(given, "stop", "stop_strings", layer.many());
         requireOneOf(given, "max_new_tokens", "max_length", layer.many());
         if (Boolean.FALSE.equals(given.get("do_sample"))) {
-            List<String> sampling = SAMPLING.stream().filter(given::containsKey).toList();
+            // a value that leaves the argmax alone (temperature 0, the filters off) agrees with greedy
+            List<String> sampling = SAMPLING.stream().filter(n -> given.containsKey(n) && !isOff(n, given.get(n)))
+                    .toList();
             if (!sampling.isEmpty()) {
                 throw new IllegalArgumentException(layer.one() + " 'do_sample' = false chooses greedily, but the"
                         + " sampling arguments " + sampling + " are given too: drop them or do_sample");
             }
         }
+    }
+
+    /** Whether a sampling value is the one that turns it off (greedy choice is unchanged by it). */
+    private static boolean isOff(String name, Object value) {
+        GenerationConfig off = GenerationConfig.builder().temperature(0f).build();
+        return switch (name) {
+            case "temperature" -> ((Float) value) == 0f;
+            case "top_k" -> ((Integer) value) == off.topK();
+            case "top_p" -> ((Float) value) == off.topP();
+            case "min_p" -> ((Float) value) == off.minP();
+            default -> false;
+        };
     }
 
     private static void requireOneOf(Map<String, Object> m, String a, String b, String what) {

@@ -302,4 +302,35 @@ class GenerationArgumentsTest {
         assertTrue(refusedAtLoad(null, Map.of("top_k", 2.5)).getMessage().contains("'top_k' must be an integer"));
         assertTrue(refusedAtLoad(null, Map.of("seed", "99999999999999999999")).getMessage().contains("'seed'"));
     }
+
+    /**
+     * Item 19: the fallback stands in for a missing generation_config.json only (the command line
+     * samples by default), and the arguments apply over either.
+     */
+    @Test
+    void fallbackStandsInForAMissingGenerationConfigOnly(@TempDir Path tmp) throws Exception {
+        Map<String, Object> sampling = Map.of("temperature", 0.8f, "top_p", 0.95f);
+        GenerationConfig none = GenerationArguments.read(tmp, sampling, Map.of("max_new_tokens", 5),
+                java.util.OptionalLong.of(7)).config();
+        assertEquals(GenerationConfig.builder().temperature(0.8f).topP(0.95f).maxNewTokens(5).eosTokenIds(Set.of(7L))
+                .bosTokenId(7L).build(), none);
+        Path folder = copy(tmp.resolve("greedy"), "{\"temperature\": 0, \"max_new_tokens\": 12}", "");
+        GenerationConfig file = GenerationArguments.read(folder, sampling, Map.of(), java.util.OptionalLong.empty())
+                .config();
+        assertEquals(0f, file.temperature(), "the folder's file wins over the fallback");
+        assertEquals(1f, file.topP(), "a field the file leaves out takes the builder's default, not the fallback's");
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GenerationArguments.read(tmp,
+                Map.of("temprature", 1), Map.of(), java.util.OptionalLong.empty())).getMessage().contains("temprature"));
+    }
+
+    /** Item 19: do_sample=false agrees with sampling values that are off (temperature 0, top-p 1). */
+    @Test
+    void doSampleFalseAcceptsSamplingValuesThatAreOff(@TempDir Path tmp) throws Exception {
+        GenerationConfig c = GenerationArguments.read(tmp, Map.of("do_sample", false, "temperature", 0, "top_p", 1,
+                "top_k", 0, "min_p", 0, "num_beams", 2), java.util.OptionalLong.empty()).config();
+        assertEquals(0f, c.temperature());
+        assertEquals(2, c.numBeams());
+        assertThrows(IllegalArgumentException.class, () -> GenerationArguments.read(tmp,
+                Map.of("do_sample", false, "top_p", 0.9), java.util.OptionalLong.empty()));
+    }
 }
