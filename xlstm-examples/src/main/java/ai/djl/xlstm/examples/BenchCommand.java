@@ -40,7 +40,7 @@ import java.util.function.Consumer;
  * prints one line per measurement (one JSON object per line with {@code --json}) and with {@code
  * --out} writes Markdown tables, PNG plots and the JSON lines.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, version = XLstmCli.VERSION, sortOptions = false,
+@Command(name = "bench", sortOptions = false,
         description = {"Measure prefill, decode and training speed against this machine's measured limits (roofline),"
                 + " and time and memory over long sequences against a Transformer and an LSTM.",
                 "See docs/benchmarks.md for the suites, the formulas and every JSON field."})

@@ -26,7 +26,7 @@ import java.util.concurrent.Callable;
  * --max-new-tokens}. With {@code --session FILE} the state is saved after every turn and restored at
  * start, so a conversation resumes after a restart without re-reading its history.
  */
-@Command(name = "chat", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "chat",
         description = "Talk to a model; every turn continues the same recurrent state.")
 final class ChatCommand implements Callable<Integer> {
 
@@ -36,8 +36,8 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     private ModelSource source;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
-    private Path tokenizer;
+    @Mixin
+    private TokenizerOption tokenizer;
 
     @Option(names = "--session", paramLabel = "FILE", description = "keep the conversation's state in FILE (restored at start, saved every turn)")
     private Path sessionFile;
@@ -56,7 +56,7 @@ final class ChatCommand implements Callable<Integer> {
         if (sessionFile != null) {
             GenerateCommand.requireWritable(sessionFile, "--session");
         }
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device)) {
             GenerationConfig base = options.toConfig(folder.path(), null, null, folder.endOfText(), List.of("\n\n"));
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();

@@ -8,7 +8,7 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 
 /** {@code xlstm demo [DIR]}: loads a checkpoint and prints its logits' shape and a checksum. */
-@Command(name = "demo", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "demo",
         description = "Load a checkpoint folder and print the shape and a checksum of its logits.")
 final class DemoCommand implements Callable<Integer> {
 

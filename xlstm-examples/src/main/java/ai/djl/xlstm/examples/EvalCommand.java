@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
  * tokenizer's end-of-text token (the separator the model saw between training documents), so
  * every token of the text is predicted.
  */
-@Command(name = "eval", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "eval",
         description = "Measure a model's loss and perplexity on a text.")
 final class EvalCommand implements Callable<Integer> {
 
@@ -33,8 +33,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--text", required = true, paramLabel = "FILE", description = "the text to evaluate (UTF-8)")
     private Path text;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
-    private Path tokenizer;
+    @Mixin
+    private TokenizerOption tokenizer;
 
     @Option(names = "--segment", defaultValue = "512", paramLabel = "N",
             description = "tokens per forward pass, at most " + TextEvaluation.MAX_SEGMENT + " (a longer segment is"
@@ -65,7 +65,7 @@ final class EvalCommand implements Callable<Integer> {
                     TextEvaluation.MAX_SEGMENT);
         }
         String content = Files.readString(text, StandardCharsets.UTF_8);
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device)) {
             long[] ids = folder.codec().encode(content);
             if (maxTokens != null) {
                 if (maxTokens < 1) {

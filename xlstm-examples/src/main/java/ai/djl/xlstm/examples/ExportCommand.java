@@ -22,7 +22,7 @@ import java.util.concurrent.Callable;
  * serving.properties}. A training run's folder exports its newest checkpoint, without optimizer or
  * trainer state; a zoo model exports from its cached folder.
  */
-@Command(name = "export", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "export",
         description = "Write a model as a clean folder (optionally with float16 weights).")
 final class ExportCommand implements Callable<Integer> {
 

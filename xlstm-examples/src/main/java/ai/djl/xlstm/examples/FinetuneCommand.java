@@ -24,15 +24,15 @@ import java.util.concurrent.Callable;
  * {@code train}. The run's folder loads again with {@code --model-path DIR} and through {@code
  * Criteria.optModelPath(DIR)} alone.
  */
-@Command(name = "finetune", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "finetune",
         description = "Fine-tune an xLSTM model on your text.")
 final class FinetuneCommand implements Callable<Integer> {
 
     @Mixin
     private ModelSource source;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
-    private Path tokenizer;
+    @Mixin
+    private TokenizerOption tokenizer;
 
     @Mixin
     private TrainingOptions options;
@@ -63,9 +63,9 @@ final class FinetuneCommand implements Callable<Integer> {
 
             @Override
             public Path tokenizer() throws IOException {
-                Path tok = tokenizer != null ? tokenizer : source.besideCheckpoint(folder(), "tokenizer.json");
+                Path tok = tokenizer.path() != null ? tokenizer.path() : source.besideCheckpoint(folder(), "tokenizer.json");
                 if (!Files.isRegularFile(tok)) {
-                    throw new IllegalArgumentException(tokenizer != null ? "--tokenizer: file not found: " + tok
+                    throw new IllegalArgumentException(tokenizer.path() != null ? "--tokenizer: file not found: " + tok
                             : "no tokenizer.json in " + source.describe() + ": pass --tokenizer FILE");
                 }
                 return tok;
@@ -77,6 +77,6 @@ final class FinetuneCommand implements Callable<Integer> {
             }
         };
         return new TrainingRun(options, spec).run(start, device, 200, 1e-4f, null,
-                options.resume != null ? tokenizer : null);
+                options.resume != null ? tokenizer.path() : null);
     }
 }

@@ -24,7 +24,7 @@ import java.util.concurrent.CancellationException;
  * prints its accuracy per test length bucket (41-256). SIGINT or SIGTERM during training ends it
  * at the next step boundary without evaluating, and the command exits 130 or 143.
  */
-@Command(name = "formal-language", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "formal-language",
         description = "Train on a formal-language task and test length generalization.")
 final class FormalLanguageCommand implements Callable<Integer> {
 

@@ -21,7 +21,7 @@ import java.util.function.BooleanSupplier;
  * {@code xlstm formal-table}: runs the formal-language experiment for several tasks and
  * architectures and prints a Markdown table (one row per run, printed as soon as it finishes).
  */
-@Command(name = "formal-table", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "formal-table",
         description = "Run formal-language experiments and print a Markdown table.")
 final class FormalTableCommand implements Callable<Integer> {
 

@@ -25,15 +25,15 @@ import java.util.concurrent.Callable;
  * {@code xlstm generate}: completes a prompt, streaming the text as it is generated; can start from
  * and save the recurrent state, so a generation continues later, in another process.
  */
-@Command(name = "generate", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "generate",
         description = "Generate text from a prompt, streaming it to stdout.")
 final class GenerateCommand implements Callable<Integer> {
 
     @Mixin
     private ModelSource source;
 
-    @Option(names = "--tokenizer", paramLabel = "tokenizer.json", description = "the tokenizer (default: the model folder's tokenizer.json)")
-    private Path tokenizer;
+    @Mixin
+    private TokenizerOption tokenizer;
 
     @Option(names = "--prompt", defaultValue = "", description = "the text to complete; - reads stdin; may be empty with --state-in"
             + " (or to start a new text from the end-of-text token)")
@@ -72,7 +72,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (stateOut != null) {
             requireWritable(stateOut, "--state-out");
         }
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer, device)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device)) {
             GenerationConfig config = options.toConfig(folder.path(), beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)

@@ -29,7 +29,7 @@ import java.util.concurrent.Callable;
  * (F16 and BF16 convert to float32) and one forward pass runs. A broken checkpoint gives one line
  * naming the file and the problem, and exit code 1.
  */
-@Command(name = "inspect", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "inspect",
         description = "Validate a checkpoint, load it, run one forward pass and describe it.")
 final class InspectCommand implements Callable<Integer> {
 

@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
  * {@code xlstm train}: trains a language model from scratch on plain text, or resumes a run (see
  * {@link TrainingRun}).
  */
-@Command(name = "train", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "train",
         description = "Train an xLSTM language model on plain text.")
 final class TrainCommand implements Callable<Integer> {
 

@@ -2,6 +2,7 @@ package ai.djl.xlstm.examples;
 
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.ScopeType;
 
 /**
  * The {@code xlstm} command line ({@code java -jar xlstm-examples/target/xlstm.jar}). Errors in
@@ -12,6 +13,7 @@ import picocli.CommandLine.Command;
         name = "xlstm",
         mixinStandardHelpOptions = true,
         version = XLstmCli.VERSION,
+        scope = ScopeType.INHERIT, // every subcommand has --help and --version
         description = "xLSTM language models on the Deep Java Library.",
         subcommands = {GenerateCommand.class, ChatCommand.class, EvalCommand.class, InspectCommand.class, ExportCommand.class, BenchCommand.class, TrainCommand.class, FinetuneCommand.class, ai.djl.xlstm.examples.baseline.LstmBaselineCommand.class, FormalLanguageCommand.class, FormalTableCommand.class, DemoCommand.class})
 public final class XLstmCli {

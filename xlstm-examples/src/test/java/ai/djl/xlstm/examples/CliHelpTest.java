@@ -113,4 +113,28 @@ class CliHelpTest {
         String synopsis = help.substring(0, help.indexOf("Generate text from a prompt"));
         assertFalse(synopsis.contains("--max-tokens") || synopsis.contains("--beams="), synopsis);
     }
+
+    /** Help and version come from the root command ({@code scope = INHERIT}), on every subcommand. */
+    @Test
+    void versionOnEveryCommandPrintsTheVersion() {
+        for (List<String> path : commands()) {
+            for (String flag : List.of("--version", "-V")) {
+                String[] r = CliRun.run(List.of(args(path, flag)));
+                String name = String.join(" ", args(path, flag));
+                assertEquals("0", r[0], name + ": " + r[1] + r[2]);
+                assertEquals(XLstmCli.VERSION, r[1].strip(), name);
+                assertEquals("", r[2], name + " wrote to stderr");
+            }
+        }
+    }
+
+    /** One {@code --tokenizer} option where the commands mean the same by it. */
+    @Test
+    void theModelFolderCommandsShareOneTokenizerOption() {
+        for (String command : List.of("generate", "chat", "eval", "finetune")) {
+            CommandLine cmd = XLstmCli.commandLine().getSubcommands().get(command);
+            assertTrue(cmd.getCommandSpec().mixins().values().stream()
+                    .anyMatch(m -> m.userObject() instanceof TokenizerOption), command);
+        }
+    }
 }

@@ -3,7 +3,6 @@ package ai.djl.xlstm.examples.baseline;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.xlstm.examples.StopOnSignal;
-import ai.djl.xlstm.examples.XLstmCli;
 import ai.djl.xlstm.io.AtomicFiles;
 import ai.djl.xlstm.training.TextEvaluation;
 import ai.djl.xlstm.training.TokenWindowDataset;
@@ -33,7 +32,7 @@ import java.util.concurrent.Callable;
  * on a held-out text read as one sequence with its state carried, as {@code xlstm eval} does for
  * an xLSTM. Writes {@code results.json} and the weights ({@code lstm.params}, DJL's format).
  */
-@Command(name = "lstm-baseline", mixinStandardHelpOptions = true, version = XLstmCli.VERSION,
+@Command(name = "lstm-baseline",
         description = "Train and evaluate the classical LSTM language model baseline.")
 public final class LstmBaselineCommand implements Callable<Integer> {
 
