@@ -48,6 +48,14 @@ class TrainRunTest {
         return new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
     }
 
+    /** Waits up to 120 s while {@code p} runs for {@code text} to appear in its {@code log}. */
+    private static void awaitOutput(Process p, Path log, String text) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains(text)) {
+            Thread.sleep(50);
+        }
+    }
+
     private static int checkpointStep(Path run) throws Exception {
         return TrainingSession.settingsOf(run) == null ? -1
                 : Integer.parseInt(UpstreamCheckpoint.resolveFolder(run).getFileName().toString().replace("checkpoint-", ""));
@@ -120,10 +128,7 @@ class TrainRunTest {
             args.set(args.indexOf("--seq-len") + 1, "64");
             args.set(args.indexOf("--checkpoint-every") + 1, "0"); // a checkpoint only when stopping
             Process p = start(args, log);
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains("loss")) {
-                Thread.sleep(50);
-            }
+            awaitOutput(p, log, "loss");
             assertTrue(p.isAlive(), Files.readString(log));
             Thread.sleep(random.nextInt(300));
             p.destroy(); // SIGTERM
@@ -161,10 +166,7 @@ class TrainRunTest {
         Path log = tmp.resolve("log.txt");
         Process p = start(List.of("formal-language", "--task", "parity", "--architecture", "1:0", "--steps", "100000",
                 "--batch", "16", "--test-size", "1"), log);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains("loss")) {
-            Thread.sleep(50);
-        }
+        awaitOutput(p, log, "loss");
         assertTrue(p.isAlive(), Files.readString(log));
         p.destroy(); // SIGTERM
         Thread.sleep(30);
@@ -187,10 +189,7 @@ class TrainRunTest {
         Path tableLog = tmp.resolve("table.txt");
         Process table = start(List.of("formal-table", "--tasks", "parity", "--architectures", "1:0,lstm", "--steps",
                 "100000"), tableLog);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (table.isAlive() && System.nanoTime() < deadline && !Files.readString(tableLog).contains("|---")) {
-            Thread.sleep(50);
-        }
+        awaitOutput(table, tableLog, "|---");
         Thread.sleep(1500); // inside training
         assertTrue(table.isAlive(), Files.readString(tableLog));
         table.destroy(); // SIGTERM
@@ -206,10 +205,7 @@ class TrainRunTest {
                 "data/gpt2-8k-tokenizer.json", "--heldout", "data/corpus/heldout/persuasion.txt", "--out", out.toString(),
                 "--embedding", "16", "--hidden", "16", "--layers", "1", "--steps", "100000", "--batch", "2", "--seq-len",
                 "16", "--validate-every", "0"), baselineLog);
-        deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (baseline.isAlive() && System.nanoTime() < deadline && !Files.readString(baselineLog).contains("loss")) {
-            Thread.sleep(50);
-        }
+        awaitOutput(baseline, baselineLog, "loss");
         assertTrue(baseline.isAlive(), Files.readString(baselineLog));
         baseline.destroy(); // SIGTERM
         assertTrue(baseline.waitFor(120, TimeUnit.SECONDS), "stopped");
@@ -329,10 +325,7 @@ class TrainRunTest {
         Path log = tmp.resolve("log.txt");
         Process p = start(List.of("train", "--resume", out.toString(), "--steps", "100000"), log);
         try {
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-            while (p.isAlive() && System.nanoTime() < deadline && !Files.readString(log).contains("resuming")) {
-                Thread.sleep(100);
-            }
+            awaitOutput(p, log, "resuming");
             assertTrue(p.isAlive(), Files.readString(log));
             assertTrue(Files.readString(log).contains("removed 2 stale temporaries left in " + out), Files.readString(log));
             signal("STOP", p); // the first writer holds still, so that the second asks for a step past the run's
