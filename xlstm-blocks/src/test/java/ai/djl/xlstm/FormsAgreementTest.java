@@ -10,7 +10,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
@@ -39,15 +39,15 @@ class FormsAgreementTest {
             XLstmLanguageModel model = TestModels.randomModel(config, manager, 7, 0.3f);
             ParameterStore ps = new ParameterStore(manager, false);
             NDArray tokens = TestModels.randomTokens(manager, 2, 300, VOCAB);
-            model.setBackend(MLstmBackend.parallel(64));
+            model.setForm(MLstmForm.parallel(64));
             NDArray parallel = model.logits(ps, tokens, false);
             double scale = Math.max(1.0, parallel.abs().max().getFloat());
-            for (MLstmBackend b : List.of(
-                    MLstmBackend.chunkwise(64),
-                    MLstmBackend.chunkwise(37),
-                    new MLstmBackend(MLstmBackend.Form.CHUNKWISE, 64, true),
-                    new MLstmBackend(MLstmBackend.Form.RECURRENT, 64, false))) {
-                model.setBackend(b);
+            for (MLstmForm b : List.of(
+                    MLstmForm.chunkwise(64),
+                    MLstmForm.chunkwise(37),
+                    MLstmForm.inference(64),
+                    MLstmForm.recurrent(64))) {
+                model.setForm(b);
                 NDArray other = model.forward(ps, tokens, null, false).logits();
                 double diff = other.sub(parallel).abs().max().getFloat();
                 System.out.printf("[forms] %s %s: max|diff| vs parallel = %.3e (max|logit| %.2f)%n",
@@ -55,7 +55,7 @@ class FormsAgreementTest {
                 assertTrue(diff <= 1e-4 * scale, b + ": max|diff| " + diff);
             }
             // Prefill in uneven segments carrying the state equals one pass.
-            model.setBackend(MLstmBackend.chunkwise(16));
+            model.setForm(MLstmForm.chunkwise(16));
             XLstmState state = null;
             NDList parts = new NDList();
             long[] cuts = {0, 1, 50, 51, 177, 300};
@@ -76,7 +76,7 @@ class FormsAgreementTest {
         for (XLstmConfig config : List.of(TestModels.neurips(2, List.of(1), VOCAB), TestModels.large(VOCAB, 64))) {
             try (NDManager manager = NDManager.newBaseManager()) {
                 XLstmLanguageModel model = TestModels.randomModel(config, manager, 3, 0.3f);
-                model.setBackend(MLstmBackend.chunkwise(64));
+                model.setForm(MLstmForm.chunkwise(64));
                 NDArray tokens = TestModels.randomTokens(manager, 1, 4096, VOCAB);
                 LmOutput out = model.forward(new ParameterStore(manager, false), tokens, null, false);
                 assertFalse(out.logits().isNaN().any().getBoolean(), config.architecture() + ": NaN in logits");

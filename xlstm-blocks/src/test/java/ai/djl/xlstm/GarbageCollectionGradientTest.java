@@ -10,12 +10,13 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.io.ParameterNames;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.training.CausalLmLoss;
+import ai.djl.xlstm.internal.TensorOps;
 
 import org.junit.jupiter.api.Test;
 
@@ -44,10 +45,10 @@ class GarbageCollectionGradientTest {
     void neuripsGradientsDoNotDependOnGarbageCollectionBeforeBackward() {
         // block 0 mLSTM (k / sqrt(DH), 1 + w norms), block 1 sLSTM (1 + w norms)
         XLstmConfig config = TestModels.neurips(2, List.of(1), VOCAB);
-        assertUndisturbedByGarbageCollection("neurips parallel", config, MLstmBackend.parallel(4));
-        assertUndisturbedByGarbageCollection("neurips chunkwise", config, MLstmBackend.chunkwise(4));
+        assertUndisturbedByGarbageCollection("neurips parallel", config, MLstmForm.parallel(4));
+        assertUndisturbedByGarbageCollection("neurips chunkwise", config, MLstmForm.chunkwise(4));
         assertUndisturbedByGarbageCollection(
-                "neurips recurrent", config, new MLstmBackend(MLstmBackend.Form.RECURRENT, 4, false));
+                "neurips recurrent", config, MLstmForm.recurrent(4));
     }
 
     @Test
@@ -57,12 +58,12 @@ class GarbageCollectionGradientTest {
         // the soft caps cap * tanh(x / cap) on the gates and the logits must be exercised
         assertTrue(large.gateSoftCap() > 0 && large.outputLogitSoftCap() > 0,
                 "soft caps off: gate " + large.gateSoftCap() + ", logits " + large.outputLogitSoftCap());
-        assertUndisturbedByGarbageCollection("large chunkwise", config, MLstmBackend.chunkwise(4));
+        assertUndisturbedByGarbageCollection("large chunkwise", config, MLstmForm.chunkwise(4));
         assertUndisturbedByGarbageCollection(
-                "large chunkwise + recurrent tail", config, new MLstmBackend(MLstmBackend.Form.CHUNKWISE, 4, true));
+                "large chunkwise + recurrent tail", config, MLstmForm.inference(4));
     }
 
-    private static void assertUndisturbedByGarbageCollection(String label, XLstmConfig config, MLstmBackend backend) {
+    private static void assertUndisturbedByGarbageCollection(String label, XLstmConfig config, MLstmForm backend) {
         Map<String, float[]> quiet = gradients(config, backend, () -> {});
         Map<String, float[]> collected = gradients(config, backend, GarbageCollectionGradientTest::collectGarbageAndReuseMemory);
         assertEquals(quiet.keySet(), collected.keySet(), label + ": parameter names");
@@ -94,10 +95,10 @@ class GarbageCollectionGradientTest {
     }
 
     /** The gradients of the causal LM loss of a fresh random model ({@link #SEED}) on fixed tokens. */
-    private static Map<String, float[]> gradients(XLstmConfig config, MLstmBackend backend, Runnable betweenForwardAndBackward) {
+    private static Map<String, float[]> gradients(XLstmConfig config, MLstmForm backend, Runnable betweenForwardAndBackward) {
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = TestModels.randomModel(config, manager, SEED, 0.4f);
-            model.setBackend(backend);
+            model.setForm(backend);
             int batch = 2;
             int len = 10; // 10 = 2 chunks of 4 + a tail of 2
             long[] ids = new long[batch * (len + 1)];

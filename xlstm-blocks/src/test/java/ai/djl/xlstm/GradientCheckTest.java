@@ -12,7 +12,7 @@ import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.ParameterNames;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import org.junit.jupiter.api.Test;
@@ -31,7 +31,7 @@ class GradientCheckTest {
 
     @Test
     void sLstmGradientsMatchFiniteDifferences() {
-        check(TestModels.neurips(1, List.of(0), VOCAB), MLstmBackend.parallel(4),
+        check(TestModels.neurips(1, List.of(0), VOCAB), MLstmForm.parallel(4),
                 List.of("xlstm_block_stack.blocks.0.xlstm.slstm_cell._recurrent_kernel_",
                         "xlstm_block_stack.blocks.0.xlstm.slstm_cell._bias_",
                         "xlstm_block_stack.blocks.0.xlstm.igate.weight",
@@ -46,23 +46,23 @@ class GradientCheckTest {
                 "xlstm_block_stack.blocks.0.xlstm.mlstm_cell.fgate.bias",
                 "xlstm_block_stack.blocks.0.xlstm.q_proj.weight",
                 "xlstm_block_stack.blocks.0.xlstm.learnable_skip");
-        check(config, MLstmBackend.parallel(4), names);
-        check(config, MLstmBackend.chunkwise(4), names);
-        check(config, new MLstmBackend(MLstmBackend.Form.RECURRENT, 4, false), names);
+        check(config, MLstmForm.parallel(4), names);
+        check(config, MLstmForm.chunkwise(4), names);
+        check(config, MLstmForm.recurrent(4), names);
     }
 
     @Test
     void largeGradientsMatchFiniteDifferences() {
-        check(TestModels.large(VOCAB, 4), new MLstmBackend(MLstmBackend.Form.CHUNKWISE, 4, true),
+        check(TestModels.large(VOCAB, 4), MLstmForm.inference(4),
                 List.of("backbone.blocks.0.mlstm_layer.igate_preact.weight",
                         "backbone.blocks.1.mlstm_layer.k.weight",
                         "backbone.blocks.0.ffn.proj_up_gate.weight"));
     }
 
-    private static void check(XLstmConfig config, MLstmBackend backend, List<String> names) {
+    private static void check(XLstmConfig config, MLstmForm backend, List<String> names) {
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = TestModels.randomModel(config, manager, 11, 0.5f);
-            model.setBackend(backend);
+            model.setForm(backend);
             NDArray tokens = TestModels.randomTokens(manager, 2, 10, VOCAB); // 10 = 2 chunks + tail
             Engine.getInstance().setRandomSeed(5);
             NDArray weights = manager.randomNormal(new Shape(2, 10, VOCAB), DataType.FLOAT32);
@@ -81,9 +81,9 @@ class GradientCheckTest {
                             () -> model.logits(ps, tokens, false).mul(weights).sum().getFloat());
                     double err = Math.abs(fd - grad[idx]);
                     System.out.printf("[grad] %s %s[%d]: backprop %.5f finite-diff %.5f%n",
-                            backend.form(), name, idx, grad[idx], fd);
+                            backend.kind(), name, idx, grad[idx], fd);
                     assertTrue(err <= 2e-2 * Math.max(1.0, Math.abs(fd)),
-                            backend.form() + " " + name + "[" + idx + "]: backprop " + grad[idx] + " vs finite difference " + fd);
+                            backend.kind() + " " + name + "[" + idx + "]: backprop " + grad[idx] + " vs finite difference " + fd);
                 }
             }
         }

@@ -7,7 +7,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
@@ -37,7 +37,7 @@ class LongSequenceMemoryTest {
             try (NDManager manager = NDManager.newBaseManager()) {
                 XLstmLanguageModel model = TestModels.randomModel(config, manager, 3, 0.2f);
                 if (config.architecture().equals("xlstm-neurips")) {
-                    model.setBackend(MLstmBackend.chunkwise(16));
+                    model.setForm(MLstmForm.chunkwise(16));
                 }
                 ParameterStore ps = new ParameterStore(manager, false);
                 NDArray tokens = TestModels.randomTokens(manager, 2, 141, VOCAB);

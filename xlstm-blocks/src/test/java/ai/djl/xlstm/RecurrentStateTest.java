@@ -11,7 +11,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
@@ -39,7 +39,7 @@ class RecurrentStateTest {
     private static void checkStateOperations(XLstmConfig config) {
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = TestModels.randomModel(config, manager, 5, 0.3f);
-            model.setBackend(MLstmBackend.chunkwise(8));
+            model.setForm(MLstmForm.chunkwise(8));
             ParameterStore ps = new ParameterStore(manager, false);
             NDArray prompts = TestModels.randomTokens(manager, 3, 13, VOCAB);
             NDArray next = TestModels.randomTokens(manager, 3, 1, VOCAB);

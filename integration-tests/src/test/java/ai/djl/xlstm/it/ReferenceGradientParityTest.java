@@ -15,7 +15,7 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Parameter;
 import ai.djl.training.GradientCollector;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.io.ParameterNames;
 import ai.djl.xlstm.io.SafeTensors;
@@ -120,11 +120,11 @@ class ReferenceGradientParityTest {
      *       documents it as not for training.)
      * </ul>
      */
-    static MLstmBackend trainingForm(XLstmLanguageModel model) {
+    static MLstmForm trainingForm(XLstmLanguageModel model) {
         if (model.getConfig() instanceof XLstmLargeConfig large) {
-            return MLstmBackend.chunkwise(large.chunkSize());
+            return MLstmForm.chunkwise(large.chunkSize());
         }
-        return MLstmBackend.parallel(64);
+        return MLstmForm.parallel(64);
     }
 
     @ParameterizedTest(name = "{0}")
@@ -139,8 +139,8 @@ class ReferenceGradientParityTest {
         List<String> failures = new ArrayList<>();
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(folder, manager);
-            MLstmBackend form = trainingForm(model);
-            model.setBackend(form);
+            MLstmForm form = trainingForm(model);
+            model.setForm(form);
             NDArray tokens = SafeTensors.load(folder.resolve("io.safetensors"), manager).get("tokens");
             Map<String, NDArray> grads = SafeTensors.load(gradsFile, manager);
             Map<String, String> metadata = SafeTensors.readMetadata(gradsFile);
@@ -337,7 +337,7 @@ class ReferenceGradientParityTest {
     private static Map<String, float[]> gradients(Path folder, Runnable betweenForwardAndBackward) throws IOException {
         try (NDManager manager = NDManager.newBaseManager()) {
             XLstmLanguageModel model = UpstreamCheckpoint.load(folder, manager);
-            model.setBackend(trainingForm(model));
+            model.setForm(trainingForm(model));
             NDArray tokens = SafeTensors.load(folder.resolve("io.safetensors"), manager).get("tokens");
             lossAndGradients(model, tokens, betweenForwardAndBackward);
             Map<String, float[]> out = new LinkedHashMap<>();

@@ -19,7 +19,7 @@ import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.Generator;
 import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.MLstmCellState;
@@ -148,10 +148,10 @@ class ReferenceParityTest {
                 checks.logits("parallel", expected, model.logits(ps, tokens, false), officialFull);
             }
             for (int chunk : new int[] {5, 16, 64}) {
-                model.setBackend(MLstmBackend.chunkwise(chunk));
+                model.setForm(MLstmForm.chunkwise(chunk));
                 checks.logits("chunkwise(" + chunk + ")", expected, model.forward(ps, tokens, null, false).logits(), officialFull);
             }
-            model.setBackend(new MLstmBackend(MLstmBackend.Form.RECURRENT, 64, false));
+            model.setForm(MLstmForm.recurrent(64));
             checks.logits("recurrent form", expected, model.logits(ps, tokens, false), officialFull);
 
             // Token by token with carried state; the truth is the same exact answer for the same tokens.

@@ -7,6 +7,8 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.norm.Dropout;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.config.FeedForwardConfig;
+import ai.djl.xlstm.internal.TensorOps;
+import ai.djl.xlstm.internal.Inits;
 
 /**
  * Upstream {@code components/feedforward.py: GatedFeedForward} (NeurIPS sLSTM block): one

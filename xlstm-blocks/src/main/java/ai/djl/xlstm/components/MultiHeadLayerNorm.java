@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.xlstm.internal.TensorOps;
 
 /**
  * Per-head normalization of the cell outputs, then the heads are merged.

@@ -6,6 +6,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.xlstm.internal.TensorOps;
 
 /**
  * Upstream {@code xlstm_large/components.py: RMSNorm}: {@code x / sqrt(mean(x^2) + eps) * w (+ b)},

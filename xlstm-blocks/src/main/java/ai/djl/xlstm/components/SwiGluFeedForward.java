@@ -3,6 +3,8 @@ package ai.djl.xlstm.components;
 import ai.djl.ndarray.NDArray;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.internal.TensorOps;
+import ai.djl.xlstm.internal.Inits;
 
 /**
  * Upstream {@code xlstm_large/model.py: FeedForward} (xLSTM Large): {@code proj_down(silu(proj_up_gate(x))

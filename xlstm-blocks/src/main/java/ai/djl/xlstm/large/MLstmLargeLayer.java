@@ -11,12 +11,12 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.Inits;
+import ai.djl.xlstm.internal.Inits;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.components.MLstmBackend;
-import ai.djl.xlstm.mlstm.MLstmKernels;
+import ai.djl.xlstm.components.MLstmForm;
+import ai.djl.xlstm.internal.MLstmKernels;
 import ai.djl.xlstm.state.MLstmCellState;
 
 /**
@@ -27,7 +27,7 @@ import ai.djl.xlstm.state.MLstmCellState;
  *
  * <p>Over a sequence it follows upstream's inference mode: the whole chunks run in the chunkwise
  * form and the remaining {@code S % chunk_size} positions through the recurrent step (or a padded
- * chunk, per {@link MLstmBackend#recurrentTail()}). Shapes: {@code [B, S, D] -> [B, S, D]}.
+ * chunk, per {@link MLstmForm#recurrentTail()}). Shapes: {@code [B, S, D] -> [B, S, D]}.
  */
 final class MLstmLargeLayer extends AbstractXLstmBlock {
 
@@ -42,6 +42,7 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
     private final Linear fgatePreact;
     private final MultiHeadLayerNorm multiheadNorm;
     private final Linear outProj;
+    private volatile MLstmForm form;
 
     /** Creates the layer for {@code config}. */
     public MLstmLargeLayer(XLstmLargeConfig config) {
@@ -60,6 +61,7 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
                         "multihead_norm",
                         new MultiHeadLayerNorm(config.numHeads(), config.vDim(), config.normEps(), false, bias));
         outProj = addLinear("out_proj", config.vDim(), d, bias, Inits.wang(config.vDim(), config.numBlocks()), null);
+        form = MLstmForm.inference(config.chunkSize());
     }
 
     /** The empty memory. */
@@ -74,8 +76,7 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
      * @return the output {@code [B, S, D]} and the new memory (null unless {@code needState})
      */
     public Pair<NDArray, MLstmCellState> forward(
-            ParameterStore ps, NDArray x, MLstmCellState state, MLstmBackend backend,
-            boolean needState, boolean training) {
+            ParameterStore ps, NDArray x, MLstmCellState state, boolean needState, boolean training) {
         long batch = x.getShape().get(0);
         long len = x.getShape().get(1);
         int nh = config.numHeads();
@@ -87,7 +88,7 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
         NDArray vh = heads(apply(ps, v, x, training), batch, len);
         NDArray i = TensorOps.softCap(apply(ps, igatePreact, x, training), cap).transpose(0, 2, 1);
         NDArray f = TensorOps.softCap(apply(ps, fgatePreact, x, training), cap).transpose(0, 2, 1);
-        Pair<NDArray, MLstmCellState> cell = runCell(qh, kh, vh, i, f, state, backend, needState);
+        Pair<NDArray, MLstmCellState> cell = runCell(qh, kh, vh, i, f, state, form, needState);
         NDArray h = multiheadNorm.forward(ps, cell.getKey(), training); // [B, S, V]
         NDArray o = apply(ps, ogatePreact, x, training).getNDArrayInternal().sigmoid();
         return new Pair<>(apply(ps, outProj, o.mul(h), training), needState ? cell.getValue() : null);
@@ -95,11 +96,11 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
 
     private Pair<NDArray, MLstmCellState> runCell(
             NDArray qh, NDArray kh, NDArray vh, NDArray i, NDArray f,
-            MLstmCellState state, MLstmBackend backend, boolean needState) {
+            MLstmCellState state, MLstmForm backend, boolean needState) {
         float eps = config.eps();
         long len = qh.getShape().get(2);
         int chunk = backend.chunkSize();
-        if (len == 1 || backend.form() == MLstmBackend.Form.RECURRENT) {
+        if (len == 1 || backend.kind() == MLstmForm.Kind.RECURRENT) {
             return MLstmKernels.recurrent(qh, kh, vh, i, f, state, eps);
         }
         if (backend.useParallel(len, state != null, needState)) {
@@ -133,8 +134,13 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
         return x.reshape(batch, len, config.numHeads(), -1).transpose(0, 2, 1, 3);
     }
 
+    /** Sets how the cell runs over sequences (default: {@link MLstmForm#inference} of the chunk size). */
+    void setForm(MLstmForm form) {
+        this.form = form;
+    }
+
     @Override
     public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        return forward(ps, x, null, MLstmBackend.chunkwise(config.chunkSize()), false, training).getKey();
+        return forward(ps, x, null, false, training).getKey();
     }
 }

@@ -5,12 +5,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.components.XLstmBlock;
 import ai.djl.xlstm.components.RmsNorm;
 import ai.djl.xlstm.components.SwiGluFeedForward;
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.MLstmCellState;
 
@@ -20,7 +19,7 @@ import java.util.Iterator;
  * Upstream {@code xlstm_large/model.py: mLSTMBlock}: {@code x = x + mlstm_layer(rms_norm(x))},
  * then {@code x = x + swiglu_ffn(rms_norm(x))}.
  */
-public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBlock {
+public class XLstmLargeBlock extends XLstmBlock {
 
     private static final byte VERSION = 1;
 
@@ -47,15 +46,19 @@ public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBloc
 
     @Override
     public Pair<NDArray, BlockState> forward(
-            ParameterStore ps, NDArray x, BlockState state, MLstmBackend backend,
-            boolean needState, boolean training) {
+            ParameterStore ps, NDArray x, BlockState state, boolean needState, boolean training) {
         Pair<NDArray, MLstmCellState> out =
                 mlstmLayer.forward(
-                        ps, normMlstm.forward(ps, x, training), (MLstmCellState) state, backend,
-                        needState, training);
+                        ps, normMlstm.forward(ps, x, training), (MLstmCellState) state, needState,
+                        training);
         NDArray h = x.add(out.getKey());
         h = h.add(ffn.forward(ps, normFfn.forward(ps, h, training), training));
         return new Pair<>(h, out.getValue());
+    }
+
+    @Override
+    public void setForm(MLstmForm form) {
+        mlstmLayer.setForm(form);
     }
 
     @Override
@@ -78,8 +81,4 @@ public class XLstmLargeBlock extends AbstractXLstmBlock implements RecurrentBloc
         return state instanceof MLstmCellState;
     }
 
-    @Override
-    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        return forward(ps, x, null, MLstmBackend.chunkwise(config.chunkSize()), false, training).getKey();
-    }
 }

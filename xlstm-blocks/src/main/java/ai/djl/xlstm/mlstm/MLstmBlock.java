@@ -5,10 +5,9 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.LayerNorm;
-import ai.djl.xlstm.components.MLstmBackend;
-import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.components.OffsetLayerNorm;
+import ai.djl.xlstm.components.MLstmForm;
+import ai.djl.xlstm.components.XLstmBlock;
 import ai.djl.xlstm.config.MLstmLayerConfig;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
@@ -19,11 +18,11 @@ import java.util.Iterator;
  * Upstream {@code blocks/mlstm/block.py: mLSTMBlock} (a {@code xLSTMBlock} without
  * feed-forward): the pre-up-projection residual block {@code x + mlstm_layer(layer_norm(x))}.
  */
-public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
+public class MLstmBlock extends XLstmBlock {
 
     private static final byte VERSION = 1;
 
-    private final LayerNorm xlstmNorm;
+    private final OffsetLayerNorm xlstmNorm;
     private final MLstmLayer xlstm;
 
     /**
@@ -34,17 +33,21 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
      */
     public MLstmBlock(MLstmLayerConfig config, int numBlocks) {
         super(VERSION);
-        xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        xlstmNorm = addChildBlock("xlstm_norm", new OffsetLayerNorm(config.embeddingDim(), 1e-5f));
         xlstm = addChildBlock("xlstm", new MLstmLayer(config, numBlocks));
     }
 
     @Override
     public Pair<NDArray, BlockState> forward(
-            ParameterStore ps, NDArray x, BlockState state, MLstmBackend backend,
-            boolean needState, boolean training) {
+            ParameterStore ps, NDArray x, BlockState state, boolean needState, boolean training) {
         Pair<NDArray, LayerState> out =
-                xlstm.forward(ps, xlstmNorm.forward(ps, x, training), (LayerState) state, backend, needState, training);
+                xlstm.forward(ps, xlstmNorm.forward(ps, x, training), (LayerState) state, needState, training);
         return new Pair<>(x.add(out.getKey()), out.getValue());
+    }
+
+    @Override
+    public void setForm(MLstmForm form) {
+        xlstm.setForm(form);
     }
 
     @Override
@@ -67,8 +70,4 @@ public class MLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
         return xlstm.accepts(state);
     }
 
-    @Override
-    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        return forward(ps, x, null, MLstmBackend.parallel(64), false, training).getKey();
-    }
 }

@@ -9,20 +9,25 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.training.initializer.NormalInitializer;
 import ai.djl.util.Pair;
+import ai.djl.util.PairList;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.Inits;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.internal.Inits;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.components.MultiHeadLayerNorm;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.state.MLstmCellState;
+import ai.djl.xlstm.internal.MLstmKernels;
 
 /**
  * Upstream {@code blocks/mlstm/cell.py: mLSTMCell} (NeurIPS): the input and forget gate
  * pre-activations are linear in {@code concat(q, k, v)} (one scalar per head), keys are scaled by
- * {@code 1/sqrt(DH)}, the cell runs in the form {@link MLstmBackend} chooses, and a multi-head
- * layer norm ({@code outnorm}) normalizes each head's output.
+ * {@code 1/sqrt(DH)}, the cell runs in its {@link MLstmForm}, and a multi-head layer norm ({@code
+ * outnorm}) normalizes each head's output.
  *
- * <p>Shapes: {@code q, k, v [B, S, NH * DH] -> h [B, S, NH * DH]}.
+ * <p>Shapes: {@code q, k, v [B, S, NH * DH] -> h [B, S, NH * DH]}. As a DJL block, like DJL's
+ * {@code LSTM}: {@code [q, k, v]} gives {@code [h]} (from an empty memory), {@code [q, k, v, C, n,
+ * m]} gives {@code [h, C', n', m']}; the single-array {@code forward} takes {@code concat(q, k, v)
+ * [B, S, 3 * NH * DH]}, the gates' input.
  */
 final class MLstmCell extends AbstractXLstmBlock {
 
@@ -34,6 +39,7 @@ final class MLstmCell extends AbstractXLstmBlock {
     private final Linear igate;
     private final Linear fgate;
     private final MultiHeadLayerNorm outnorm;
+    private volatile MLstmForm form = MLstmForm.DEFAULT;
 
     /**
      * @param dim the cell dimension NH * DH
@@ -56,20 +62,27 @@ final class MLstmCell extends AbstractXLstmBlock {
      *     {@code state} is null, the parallel form may be used
      * @return {@code h [B, S, NH * DH]} and the new memory (null when not needed)
      */
-    public Pair<NDArray, MLstmCellState> forward(
+    Pair<NDArray, MLstmCellState> forward(
             ParameterStore ps, NDArray q, NDArray k, NDArray v, MLstmCellState state,
-            MLstmBackend backend, boolean needState, boolean training) {
+            boolean needState, boolean training) {
+        return run(ps, NDArrays.concat(new NDList(q, k, v), 2), q, k, v, state, needState, training);
+    }
+
+    /** {@code gateInput = concat(q, k, v) [B, S, 3 * NH * DH]}. */
+    private Pair<NDArray, MLstmCellState> run(
+            ParameterStore ps, NDArray gateInput, NDArray q, NDArray k, NDArray v, MLstmCellState state,
+            boolean needState, boolean training) {
+        MLstmForm backend = form;
         Shape s = q.getShape();
         long batch = s.get(0);
         long len = s.get(1);
-        NDArray gateInput = NDArrays.concat(new NDList(q, k, v), 2);
         NDArray i = apply(ps, igate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
         NDArray f = apply(ps, fgate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
         NDArray qh = heads(q, batch, len);
         NDArray kh = heads(k, batch, len).div(TensorOps.scalar(k, (float) Math.sqrt(headDim))); // k / sqrt(DH)
         NDArray vh = heads(v, batch, len);
         Pair<NDArray, MLstmCellState> out;
-        if (len == 1 || backend.form() == MLstmBackend.Form.RECURRENT) {
+        if (len == 1 || backend.kind() == MLstmForm.Kind.RECURRENT) {
             out = MLstmKernels.recurrent(qh, kh, vh, i, f, state, EPS);
         } else if (backend.useParallel(len, state != null, needState)) {
             out = new Pair<>(MLstmKernels.parallel(qh, kh, vh, i, f, EPS), null);
@@ -89,8 +102,50 @@ final class MLstmCell extends AbstractXLstmBlock {
                 : x.reshape(batch, len, numHeads, headDim).transpose(0, 2, 1, 3);
     }
 
+    /** Sets how the cell runs over sequences (default {@link MLstmForm#DEFAULT}). */
+    void setForm(MLstmForm form) {
+        this.form = form;
+    }
+
+    /**
+     * Runs the cell from an empty memory over {@code qkv = concat(q, k, v) [B, S, 3 * NH * DH]},
+     * the gates' input.
+     */
     @Override
-    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        throw new UnsupportedOperationException("MLstmCell takes q, k and v: use the stateful forward");
+    public NDArray forward(ParameterStore ps, NDArray qkv, boolean training) {
+        long width = qkv.getShape().get(qkv.getShape().dimension() - 1);
+        if (qkv.getShape().dimension() != 3 || width != 3 * numHeads * headDim) {
+            throw new IllegalArgumentException("mLSTM cell input concat(q, k, v) must be [B, S, "
+                    + 3 * numHeads * headDim + "], got " + qkv.getShape());
+        }
+        NDList parts = qkv.split(3, 2);
+        return run(ps, qkv, parts.get(0), parts.get(1), parts.get(2), null, false, training).getKey();
+    }
+
+    /** {@code [q, k, v]} gives {@code [h]}; {@code [q, k, v, C, n, m]} gives {@code [h, C', n', m']}. */
+    @Override
+    protected NDList forwardInternal(
+            ParameterStore ps, NDList inputs, boolean training, PairList<String, Object> params) {
+        if (inputs.size() != 3 && inputs.size() != 6) {
+            throw new IllegalArgumentException(
+                    "mLSTM cell takes [q, k, v] or [q, k, v, C, n, m], got " + inputs.size() + " arrays");
+        }
+        MLstmCellState state =
+                inputs.size() == 6 ? new MLstmCellState(inputs.get(3), inputs.get(4), inputs.get(5)) : null;
+        Pair<NDArray, MLstmCellState> out =
+                forward(ps, inputs.get(0), inputs.get(1), inputs.get(2), state, state != null, training);
+        NDList result = new NDList(out.getKey());
+        if (state != null) {
+            result.addAll(out.getValue().tensors());
+        }
+        return result;
+    }
+
+    @Override
+    public Shape[] getOutputShapes(Shape[] inputShapes) {
+        Shape[] out = new Shape[inputShapes.length == 6 ? 4 : 1];
+        out[0] = inputShapes[0];
+        System.arraycopy(inputShapes, 3, out, 1, out.length - 1);
+        return out;
     }
 }

@@ -13,14 +13,15 @@ import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.CausalConv1d;
-import ai.djl.xlstm.components.Inits;
+import ai.djl.xlstm.internal.Inits;
 import ai.djl.xlstm.components.LinearHeadwiseExpand;
-import ai.djl.xlstm.components.MLstmBackend;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.components.MLstmForm;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.config.MLstmLayerConfig;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
 import ai.djl.xlstm.state.MLstmCellState;
+import ai.djl.xlstm.internal.MLstmKernels;
 
 import java.util.Iterator;
 
@@ -82,14 +83,12 @@ public class MLstmLayer extends AbstractXLstmBlock {
      * @param ps the parameter store
      * @param x the input {@code [B, S, D]}
      * @param state the state to start from, or null
-     * @param backend how the mLSTM cell runs over the sequence
      * @param needState whether to return the state after the last position
      * @param training whether in training mode
      * @return the output {@code [B, S, D]} and the new state (null unless {@code needState})
      */
     public Pair<NDArray, LayerState> forward(
-            ParameterStore ps, NDArray x, LayerState state, MLstmBackend backend,
-            boolean needState, boolean training) {
+            ParameterStore ps, NDArray x, LayerState state, boolean needState, boolean training) {
         NDList xz = apply(ps, projUp, x, training).split(2, x.getShape().dimension() - 1);
         NDArray xm = xz.get(0); // [B, S, E]
         NDArray z = xz.get(1);
@@ -102,7 +101,7 @@ public class MLstmLayer extends AbstractXLstmBlock {
         Pair<NDArray, MLstmCellState> cell =
                 mlstmCell.forward(
                         ps, q, k, v, state == null ? null : (MLstmCellState) state.cell(),
-                        backend, needState, training);
+                        needState, training);
         NDArray h = cell.getKey().add(xc.mul(value(ps, learnableSkip, x, training)));
         NDArray y = apply(ps, projDown, h.mul(TensorOps.silu(z)), training);
         if (training && config.dropout() > 0) {
@@ -154,8 +153,25 @@ public class MLstmLayer extends AbstractXLstmBlock {
                 && (ls.convWindow() != null) == (conv1d.getKernelSize() > 0);
     }
 
+    /**
+     * Sets how the cell runs over sequences (default {@link MLstmForm#DEFAULT}).
+     *
+     * @param form the form
+     */
+    public void setForm(MLstmForm form) {
+        mlstmCell.setForm(form);
+    }
+
+    /**
+     * Runs the layer from the zero state, returning no state.
+     *
+     * @param ps the parameter store
+     * @param x the input {@code [B, S, D]}
+     * @param training whether in training mode
+     * @return the output {@code [B, S, D]}
+     */
     @Override
     public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        return forward(ps, x, null, MLstmBackend.parallel(64), false, training).getKey();
+        return forward(ps, x, null, false, training).getKey();
     }
 }

@@ -13,11 +13,11 @@ import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
 import ai.djl.util.PairList;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.Inits;
-import ai.djl.xlstm.components.MLstmBackend;
-import ai.djl.xlstm.components.RecurrentBlock;
-import ai.djl.xlstm.components.TensorOps;
-import ai.djl.xlstm.components.TokenEmbedding;
+import ai.djl.xlstm.internal.Inits;
+import ai.djl.xlstm.components.MLstmForm;
+import ai.djl.xlstm.components.XLstmBlock;
+import ai.djl.xlstm.internal.TensorOps;
+import ai.djl.xlstm.components.EmbeddingTable;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
@@ -41,26 +41,26 @@ import java.util.List;
 public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements StreamingBlock {
 
     private final XLstmConfig config;
-    private final TokenEmbedding embedding;
+    private final EmbeddingTable embedding;
     private final XLstmBlockStack stack;
     private final Linear lmHead;
     private final float logitSoftCap;
-    private volatile MLstmBackend backend;
+    private volatile MLstmForm form;
     private volatile int inferenceSegment = DEFAULT_INFERENCE_SEGMENT;
 
     /**
      * The default of {@link #getInferenceSegment()}: as long as the parallel form runs ({@link
-     * MLstmBackend#MAX_PARALLEL_LENGTH}), so a single sequence the parallel form takes is never cut.
+     * MLstmForm#MAX_PARALLEL_LENGTH}), so a single sequence the parallel form takes is never cut.
      */
-    public static final int DEFAULT_INFERENCE_SEGMENT = MLstmBackend.MAX_PARALLEL_LENGTH;
+    public static final int DEFAULT_INFERENCE_SEGMENT = MLstmForm.MAX_PARALLEL_LENGTH;
 
     protected XLstmLanguageModel(
             byte version, XLstmConfig config, String embeddingName, String stackName,
-            XLstmBlockStack stack, boolean tieWeights, float logitSoftCap, MLstmBackend backend) {
+            XLstmBlockStack stack, boolean tieWeights, float logitSoftCap, MLstmForm form) {
         super(version);
         this.config = config;
         this.embedding =
-                addChildBlock(embeddingName, new TokenEmbedding(config.vocabSize(), config.embeddingDim()));
+                addChildBlock(embeddingName, new EmbeddingTable(config.vocabSize(), config.embeddingDim()));
         this.stack = addChildBlock(stackName, stack);
         this.lmHead =
                 tieWeights
@@ -68,7 +68,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
                         : addLinear("lm_head", config.embeddingDim(), config.vocabSize(), false,
                                 Inits.small(config.embeddingDim()), null);
         this.logitSoftCap = logitSoftCap;
-        this.backend = backend;
+        setForm(form);
     }
 
     /** Creates the model of {@code config}'s architecture (parameters not yet initialized). */
@@ -89,17 +89,30 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         return stack;
     }
 
-    /** How the mLSTM cells run over sequences. */
-    public MLstmBackend getBackend() {
-        return backend;
+    /**
+     * How the mLSTM cells run over sequences.
+     *
+     * @return the form set last (the architecture's default until {@link #setForm} is called)
+     */
+    public MLstmForm getForm() {
+        return form;
     }
 
-    /** Chooses how the mLSTM cells run over sequences (all choices agree within round-off). */
-    public void setBackend(MLstmBackend backend) {
-        if (backend == null) {
-            throw new IllegalArgumentException("backend must not be null");
+    /**
+     * Sets, once for all mLSTM cells, how they run over sequences: every form gives the same
+     * outputs within float32 round-off; the default is {@link MLstmForm#DEFAULT} for the NeurIPS
+     * model and {@link MLstmForm#inference(int)} of {@code chunk_size} for xLSTM Large. An
+     * execution choice, not saved with the model.
+     *
+     * @param form the form
+     * @throws IllegalArgumentException if {@code form} is null
+     */
+    public void setForm(MLstmForm form) {
+        if (form == null) {
+            throw new IllegalArgumentException("mLSTM form must not be null");
         }
-        this.backend = backend;
+        this.form = form;
+        stack.setForm(form);
     }
 
     /**
@@ -178,7 +191,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         NDArray x = embedding.forward(ps, tokens, training);
         List<NDArray> out = new ArrayList<>();
         out.add(x);
-        out.addAll(stack.blockOutputs(ps, x, backend, training));
+        out.addAll(stack.blockOutputs(ps, x, training));
         return out;
     }
 
@@ -188,7 +201,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         validateTokens(tokens, checkIds);
         long batch = tokens.getShape().get(0);
         if (state != null) {
-            validateState(state, batch);
+            stack.validateState(state, batch);
         }
         long len = tokens.getShape().get(1);
         long step = segmentPositions(batch);
@@ -205,7 +218,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      */
     private long segmentPositions(long batch) {
         long positions = Math.max(1, inferenceSegment / batch);
-        long chunk = backend.chunkSize();
+        long chunk = form.chunkSize();
         return positions <= chunk ? chunk : positions - positions % chunk;
     }
 
@@ -280,7 +293,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
             ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
             boolean training) {
         NDArray x = embedding.forward(ps, tokens, training);
-        Pair<NDArray, XLstmState> out = stack.forward(ps, x, state, backend, needState, training);
+        Pair<NDArray, XLstmState> out = stack.forward(ps, x, state, needState, training);
         NDArray h = out.getKey(); // [B, S, D]
         long len = h.getShape().get(1);
         if (lastOnly && len > 1) {
@@ -321,30 +334,6 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         }
     }
 
-    private void validateState(XLstmState state, long batch) {
-        List<RecurrentBlock> blocks = stack.getBlocks();
-        if (state.blocks().size() != blocks.size()) {
-            throw new IllegalArgumentException(
-                    "state has " + state.blocks().size() + " block states, the model has "
-                            + blocks.size() + " blocks");
-        }
-        for (int i = 0; i < blocks.size(); i++) {
-            BlockState b = state.block(i);
-            if (!blocks.get(i).accepts(b)) {
-                throw new IllegalArgumentException(
-                        "state of block " + i + " (" + b.getClass().getSimpleName()
-                                + ") does not fit block " + i + " of this model");
-            }
-            for (NDArray a : b.tensors()) {
-                if (a.getShape().get(0) != batch) {
-                    throw new IllegalArgumentException(
-                            "state batch size " + a.getShape().get(0)
-                                    + " differs from the input batch size " + batch);
-                }
-            }
-        }
-    }
-
     /**
      * Rebuilds a state of this model from its tensors (as {@link XLstmState#toNDList()}).
      *
@@ -352,40 +341,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      *     states hold; the message gives both counts, per block and in total
      */
     public XLstmState stateOf(List<NDArray> tensors) {
-        List<RecurrentBlock> blocks = stack.getBlocks();
-        int expected = 0;
-        for (RecurrentBlock b : blocks) {
-            expected += b.stateSize();
-        }
-        if (tensors.size() != expected) {
-            throw new IllegalArgumentException("the state of this model is " + expected + " arrays ("
-                    + stateSizes() + ", in the order of XLstmState.toNDList()), got " + tensors.size()
-                    + (tensors.size() < expected ? ": too few" : ": too many"));
-        }
-        Iterator<NDArray> it = tensors.iterator();
-        List<BlockState> states = new ArrayList<>();
-        for (RecurrentBlock b : blocks) {
-            states.add(b.stateOf(it));
-        }
-        return new XLstmState(states);
-    }
-
-    /** The state sizes of the blocks, runs of equal sizes merged: "block 0: 4, blocks 1-3: 5 each". */
-    private String stateSizes() {
-        List<RecurrentBlock> blocks = stack.getBlocks();
-        StringBuilder sb = new StringBuilder();
-        for (int start = 0; start < blocks.size(); ) {
-            int size = blocks.get(start).stateSize();
-            int end = start;
-            while (end + 1 < blocks.size() && blocks.get(end + 1).stateSize() == size) {
-                end++;
-            }
-            sb.append(sb.length() == 0 ? "" : ", ").append(start == end
-                    ? "block " + start + ": " + size
-                    : "blocks " + start + "-" + end + ": " + size + " each");
-            start = end + 1;
-        }
-        return sb.toString();
+        return stack.stateOf(tensors);
     }
 
     /**

@@ -1,7 +1,7 @@
 package ai.djl.xlstm.model;
 
 import ai.djl.xlstm.config.XLstmLargeConfig;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 
 /**
  * Upstream {@code xlstm_large/model.py: xLSTMLarge} (the xLSTM 7B architecture): {@code
@@ -20,7 +20,7 @@ final class XLstmLargeModel extends XLstmLanguageModel {
         super(
                 VERSION, config, "embedding", "backbone", XLstmBlockStack.large(config), false,
                 config.outputLogitSoftCap(),
-                new MLstmBackend(MLstmBackend.Form.CHUNKWISE, config.chunkSize(), true));
+                MLstmForm.inference(config.chunkSize()));
     }
 
     @Override

@@ -1,7 +1,7 @@
 package ai.djl.xlstm.model;
 
 import ai.djl.xlstm.config.XLstmLmConfig;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 
 /**
  * Upstream {@code xlstm_lm_model.py: xLSTMLMModel} (the NeurIPS paper's language model): {@code
@@ -19,7 +19,7 @@ final class XLstmLmModel extends XLstmLanguageModel {
     public XLstmLmModel(XLstmLmConfig config) {
         super(
                 VERSION, config, "token_embedding", "xlstm_block_stack", XLstmBlockStack.neurips(config),
-                config.tieWeights(), 0f, MLstmBackend.parallel(64));
+                config.tieWeights(), 0f, MLstmForm.DEFAULT);
     }
 
     @Override

@@ -5,13 +5,11 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.components.GatedFeedForward;
-import ai.djl.xlstm.components.LayerNorm;
-import ai.djl.xlstm.components.RecurrentBlock;
+import ai.djl.xlstm.components.OffsetLayerNorm;
+import ai.djl.xlstm.components.XLstmBlock;
 import ai.djl.xlstm.config.FeedForwardConfig;
 import ai.djl.xlstm.config.SLstmLayerConfig;
-import ai.djl.xlstm.components.MLstmBackend;
 import ai.djl.xlstm.state.BlockState;
 import ai.djl.xlstm.state.LayerState;
 
@@ -22,13 +20,13 @@ import java.util.Iterator;
  * (paper Fig. 10): {@code x = x + slstm_layer(layer_norm(x))}, then {@code x = x +
  * gated_ffn(layer_norm(x))}.
  */
-public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
+public class SLstmBlock extends XLstmBlock {
 
     private static final byte VERSION = 1;
 
-    private final LayerNorm xlstmNorm;
+    private final OffsetLayerNorm xlstmNorm;
     private final SLstmLayer xlstm;
-    private final LayerNorm ffnNorm;
+    private final OffsetLayerNorm ffnNorm;
     private final GatedFeedForward ffn;
 
     /**
@@ -42,16 +40,15 @@ public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
      */
     public SLstmBlock(SLstmLayerConfig config, FeedForwardConfig feedforward, int blockIndex, int numBlocks) {
         super(VERSION);
-        xlstmNorm = addChildBlock("xlstm_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        xlstmNorm = addChildBlock("xlstm_norm", new OffsetLayerNorm(config.embeddingDim(), 1e-5f));
         xlstm = addChildBlock("xlstm", new SLstmLayer(config, blockIndex, numBlocks));
-        ffnNorm = addChildBlock("ffn_norm", new LayerNorm(config.embeddingDim(), 1e-5f));
+        ffnNorm = addChildBlock("ffn_norm", new OffsetLayerNorm(config.embeddingDim(), 1e-5f));
         ffn = addChildBlock("ffn", new GatedFeedForward(feedforward, numBlocks));
     }
 
     @Override
     public Pair<NDArray, BlockState> forward(
-            ParameterStore ps, NDArray x, BlockState state, MLstmBackend backend,
-            boolean needState, boolean training) {
+            ParameterStore ps, NDArray x, BlockState state, boolean needState, boolean training) {
         Pair<NDArray, LayerState> out =
                 xlstm.forward(ps, xlstmNorm.forward(ps, x, training), (LayerState) state, needState, training);
         NDArray h = x.add(out.getKey());
@@ -79,8 +76,4 @@ public class SLstmBlock extends AbstractXLstmBlock implements RecurrentBlock {
         return xlstm.accepts(state);
     }
 
-    @Override
-    public NDArray forward(ParameterStore ps, NDArray x, boolean training) {
-        return forward(ps, x, null, null, false, training).getKey();
-    }
 }

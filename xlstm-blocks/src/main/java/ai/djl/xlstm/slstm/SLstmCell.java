@@ -12,8 +12,8 @@ import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
 import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
-import ai.djl.xlstm.components.Inits;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.Inits;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.state.SLstmCellState;
 
 /**

@@ -3,7 +3,7 @@ package ai.djl.xlstm.training;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.training.evaluator.Evaluator;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.TensorOps;
 
 import java.util.concurrent.ConcurrentHashMap;
 

@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.training.dataset.Record;
 import ai.djl.util.Progress;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.generate.TextCodec;
 
 import java.io.IOException;

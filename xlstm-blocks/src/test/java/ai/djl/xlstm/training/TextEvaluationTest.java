@@ -26,7 +26,7 @@ class TextEvaluationTest {
 
     @Test
     void longSequencesLeaveTheQuadraticParallelForm() {
-        ai.djl.xlstm.components.MLstmBackend parallel = ai.djl.xlstm.components.MLstmBackend.parallel(64);
+        ai.djl.xlstm.components.MLstmForm parallel = ai.djl.xlstm.components.MLstmForm.parallel(64);
         org.junit.jupiter.api.Assertions.assertTrue(parallel.useParallel(1024, false, false));
         org.junit.jupiter.api.Assertions.assertFalse(parallel.useParallel(1025, false, false), "chunkwise past 1024");
         org.junit.jupiter.api.Assertions.assertFalse(parallel.useParallel(10, true, false), "chunkwise from a state");

@@ -17,7 +17,7 @@ import ai.djl.training.dataset.Batch;
 import ai.djl.translate.Batchifier;
 import ai.djl.xlstm.TestModels;
 import ai.djl.xlstm.io.ParameterNames;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import org.junit.jupiter.api.Test;
@@ -36,8 +36,8 @@ class TrainingGradientTest {
             XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(2, List.of(1), VOCAB), manager, 4, 0.4f);
             NDArray tokens = TestModels.randomTokens(manager, 3, 19, VOCAB);
             NDArray labels = TestModels.randomTokens(manager, 3, 19, VOCAB);
-            Map<String, float[]> parallel = gradients(model, tokens, labels, MLstmBackend.parallel(8));
-            Map<String, float[]> chunkwise = gradients(model, tokens, labels, MLstmBackend.chunkwise(8));
+            Map<String, float[]> parallel = gradients(model, tokens, labels, MLstmForm.parallel(8));
+            Map<String, float[]> chunkwise = gradients(model, tokens, labels, MLstmForm.chunkwise(8));
             for (String name : parallel.keySet()) {
                 float[] a = parallel.get(name);
                 float[] b = chunkwise.get(name);
@@ -50,8 +50,8 @@ class TrainingGradientTest {
         }
     }
 
-    private static Map<String, float[]> gradients(XLstmLanguageModel model, NDArray tokens, NDArray labels, MLstmBackend backend) {
-        model.setBackend(backend);
+    private static Map<String, float[]> gradients(XLstmLanguageModel model, NDArray tokens, NDArray labels, MLstmForm backend) {
+        model.setForm(backend);
         Map<String, Parameter> params = ParameterNames.of(model);
         for (Parameter p : params.values()) {
             if (p.getArray().hasGradient()) {

@@ -10,7 +10,7 @@ import ai.djl.nn.core.Linear;
 import ai.djl.nn.recurrent.LSTM;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.PairList;
-import ai.djl.xlstm.components.TokenEmbedding;
+import ai.djl.xlstm.components.EmbeddingTable;
 
 /**
  * The classical LSTM language model the xLSTM paper compares against: token embedding, DJL's
@@ -26,7 +26,7 @@ public final class LstmLanguageModel extends AbstractBlock {
 
     private final int layers;
     private final int hidden;
-    private final TokenEmbedding embedding;
+    private final EmbeddingTable embedding;
     private final LSTM lstm;
     private final Linear head;
 
@@ -41,7 +41,7 @@ public final class LstmLanguageModel extends AbstractBlock {
         super(VERSION);
         this.layers = layers;
         this.hidden = hiddenSize;
-        embedding = addChildBlock("embedding", new TokenEmbedding(vocabSize, embeddingDim));
+        embedding = addChildBlock("embedding", new EmbeddingTable(vocabSize, embeddingDim));
         lstm = addChildBlock("lstm", LSTM.builder().setStateSize(hiddenSize).setNumLayers(layers)
                 .optDropRate(dropout).optBatchFirst(true).optReturnState(true).build());
         head = addChildBlock("head", Linear.builder().setUnits(vocabSize).build());

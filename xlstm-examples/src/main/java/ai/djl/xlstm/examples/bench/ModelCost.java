@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.components.MLstmBackend;
+import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
@@ -50,12 +50,12 @@ public final class ModelCost {
     private final int embeddingDim;
     private final int bytesPerElement;
     private final List<int[]> mlstmLayers; // {NH, DQK, DV}
-    private final MLstmBackend backend;
+    private final MLstmForm backend;
     private final long stateBytesPerSequence;
     private final List<long[]> linearShapes; // {out, in}
 
     private ModelCost(long bodyParams, long headParams, long embeddingParams, int embeddingDim, int bytesPerElement,
-            List<int[]> mlstmLayers, MLstmBackend backend, long stateBytesPerSequence, List<long[]> linearShapes) {
+            List<int[]> mlstmLayers, MLstmForm backend, long stateBytesPerSequence, List<long[]> linearShapes) {
         this.bodyParams = bodyParams;
         this.headParams = headParams;
         this.embeddingParams = embeddingParams;
@@ -111,7 +111,7 @@ public final class ModelCost {
             }
         }
         return new ModelCost(body, vd, embedding, config.embeddingDim(), dtype.bytes(), List.copyOf(layers),
-                model.getBackend(), stateElements * 4, List.copyOf(linear));
+                model.getForm(), stateElements * 4, List.copyOf(linear));
     }
 
     /**

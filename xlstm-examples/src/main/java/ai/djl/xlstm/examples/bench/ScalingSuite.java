@@ -11,7 +11,7 @@ import ai.djl.nn.recurrent.LSTM;
 import ai.djl.nn.transformer.TransformerEncoderBlock;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.mlstm.MLstmKernels;
+import ai.djl.xlstm.internal.MLstmKernels;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.state.MLstmCellState;
 
@@ -216,7 +216,7 @@ public final class ScalingSuite {
         long heads = dims[0];
         long dqk = dims[1];
         long dv = dims[2];
-        int chunk = ctx.model().getBackend().chunkSize();
+        int chunk = ctx.model().getForm().chunkSize();
         return new Runner() {
             @Override
             public String name() {

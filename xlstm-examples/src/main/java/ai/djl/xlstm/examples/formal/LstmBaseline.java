@@ -3,7 +3,7 @@ package ai.djl.xlstm.examples.formal;
 import ai.djl.nn.SequentialBlock;
 import ai.djl.nn.core.Linear;
 import ai.djl.nn.recurrent.LSTM;
-import ai.djl.xlstm.components.TokenEmbedding;
+import ai.djl.xlstm.components.EmbeddingTable;
 
 /**
  * The classic LSTM baseline of the formal-language experiments: token embedding, DJL's built-in
@@ -22,7 +22,7 @@ public final class LstmBaseline {
      */
     public static SequentialBlock create(int vocabSize, int embeddingDim, int hiddenSize, int layers) {
         return new SequentialBlock()
-                .add(new TokenEmbedding(vocabSize, embeddingDim))
+                .add(new EmbeddingTable(vocabSize, embeddingDim))
                 .add(LSTM.builder().setStateSize(hiddenSize).setNumLayers(layers)
                         .optBatchFirst(true).optReturnState(false).build())
                 .add(Linear.builder().setUnits(vocabSize).build());

@@ -6,12 +6,13 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Embedding;
 import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.internal.Inits;
 
 /**
  * A token embedding table {@code weight [V, D]} (upstream {@code nn.Embedding}). Token ids are
  * validated by the language model before they get here. Shapes: {@code [B, S] -> [B, S, D]}.
  */
-public class TokenEmbedding extends AbstractXLstmBlock {
+public class EmbeddingTable extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 
@@ -21,7 +22,7 @@ public class TokenEmbedding extends AbstractXLstmBlock {
      * @param vocabSize V
      * @param dim D
      */
-    public TokenEmbedding(long vocabSize, long dim) {
+    public EmbeddingTable(long vocabSize, long dim) {
         super(VERSION);
         weight =
                 addParameter(

@@ -5,6 +5,7 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.initializer.Initializer;
+import ai.djl.xlstm.internal.TensorOps;
 
 /**
  * Upstream {@code components/ln.py: LayerNorm}: layer norm over the last axis, no bias, and a
@@ -13,7 +14,7 @@ import ai.djl.training.initializer.Initializer;
  * <p>Unlike DJL's {@code LayerNorm}, which normalizes over all non-batch axes by default, this
  * normalizes over the feature axis only. Shapes: {@code [..., D] -> [..., D]}.
  */
-public class LayerNorm extends AbstractXLstmBlock {
+public class OffsetLayerNorm extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 
@@ -24,7 +25,7 @@ public class LayerNorm extends AbstractXLstmBlock {
      * @param dim the feature dimension D
      * @param eps the variance epsilon (upstream default {@code 1e-5})
      */
-    public LayerNorm(long dim, float eps) {
+    public OffsetLayerNorm(long dim, float eps) {
         super(VERSION);
         this.eps = eps;
         this.weight = addParameter("weight", Parameter.Type.GAMMA, new Shape(dim), Initializer.ZEROS);

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.components;
+package ai.djl.xlstm.internal;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;

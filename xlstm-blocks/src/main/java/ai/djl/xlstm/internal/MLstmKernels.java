@@ -1,4 +1,4 @@
-package ai.djl.xlstm.mlstm;
+package ai.djl.xlstm.internal;
 
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
@@ -10,7 +10,7 @@ import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.components.TensorOps;
+import ai.djl.xlstm.internal.TensorOps;
 import ai.djl.xlstm.state.MLstmCellState;
 
 import java.util.ArrayList;
