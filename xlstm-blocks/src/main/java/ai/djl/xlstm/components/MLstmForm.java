@@ -47,6 +47,9 @@ public record MLstmForm(Kind kind, int chunkSize, boolean recurrentTail) {
     /**
      * Validates the form.
      *
+     * @param kind the sequence form
+     * @param chunkSize the chunk length, at least 1
+     * @param recurrentTail whether the chunkwise form's remainder takes the recurrent step
      * @throws IllegalArgumentException if {@code kind} is null or {@code chunkSize} is not positive
      */
     public MLstmForm {

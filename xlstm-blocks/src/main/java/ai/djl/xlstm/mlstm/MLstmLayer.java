@@ -40,7 +40,7 @@ import java.util.Iterator;
  * <p>Shapes: {@code [B, S, D] -> [B, S, D]}; state: conv window {@code [B, K - 1, E]} and the
  * cell memory.
  */
-public class MLstmLayer extends AbstractXLstmBlock {
+final class MLstmLayer extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 
@@ -136,7 +136,11 @@ public class MLstmLayer extends AbstractXLstmBlock {
         return new LayerState(window, new MLstmCellState(t.next(), t.next(), t.next()));
     }
 
-    /** How many tensors {@link #stateOf} takes: the conv window (if any) and the cell's C, n, m. */
+    /**
+     * How many tensors {@link #stateOf} takes.
+     *
+     * @return the conv window (if any) and the cell's C, n, m: 3 or 4
+     */
     public int stateSize() {
         return (conv1d.getKernelSize() > 0 ? 1 : 0) + 3;
     }

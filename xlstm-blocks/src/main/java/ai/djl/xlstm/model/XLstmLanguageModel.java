@@ -38,7 +38,8 @@ import java.util.List;
  * state tensors...]} (output {@code [logits, new state tensors...]}, see {@link
  * XLstmState#toNDList()}).
  */
-public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements StreamingBlock {
+public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock implements StreamingBlock
+        permits XLstmLmModel, XLstmLargeModel {
 
     private final XLstmConfig config;
     private final EmbeddingTable embedding;
@@ -54,7 +55,7 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      */
     public static final int DEFAULT_INFERENCE_SEGMENT = MLstmForm.MAX_PARALLEL_LENGTH;
 
-    protected XLstmLanguageModel(
+    XLstmLanguageModel(
             byte version, XLstmConfig config, String embeddingName, String stackName,
             XLstmBlockStack stack, boolean tieWeights, float logitSoftCap, MLstmForm form) {
         super(version);
@@ -71,7 +72,13 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         setForm(form);
     }
 
-    /** Creates the model of {@code config}'s architecture (parameters not yet initialized). */
+    /**
+     * Creates the model of {@code config}'s architecture, its parameters not yet initialized (call
+     * {@code initialize}, or load weights with {@link ai.djl.xlstm.io.UpstreamCheckpoint}).
+     *
+     * @param config the model config: {@link XLstmLmConfig} (NeurIPS) or {@link XLstmLargeConfig}
+     * @return the model
+     */
     public static XLstmLanguageModel create(XLstmConfig config) {
         if (config instanceof XLstmLmConfig c) {
             return new XLstmLmModel(c);
@@ -79,12 +86,20 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         return new XLstmLargeModel((XLstmLargeConfig) config);
     }
 
-    /** The model config. */
+    /**
+     * The model config.
+     *
+     * @return the config the model was built from
+     */
     public XLstmConfig getConfig() {
         return config;
     }
 
-    /** The block stack. */
+    /**
+     * The block stack, for running the residual blocks on embeddings of one's own.
+     *
+     * @return the stack
+     */
     public XLstmBlockStack getStack() {
         return stack;
     }
@@ -118,6 +133,8 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
     /**
      * The most tokens (batch size times positions) one pass holds activations for when no gradient
      * is recorded; see {@link #setInferenceSegment(int)}.
+     *
+     * @return the segment length in tokens
      */
     public int getInferenceSegment() {
         return inferenceSegment;
@@ -144,7 +161,14 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
         this.inferenceSegment = tokens;
     }
 
-    /** The state before any token, for a batch of {@code batch} sequences. */
+    /**
+     * The state before any token, for a batch of {@code batch} sequences.
+     *
+     * @param manager the manager of the state's arrays
+     * @param device their device
+     * @param batch the batch size
+     * @return the zero state
+     */
     public XLstmState zeroState(NDManager manager, Device device, long batch) {
         return stack.zeroState(manager, device, batch);
     }
@@ -153,6 +177,10 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      * Runs {@code tokens [B, S]} from {@code state} (null: zero state): prefill when S is large,
      * decode when S is 1.
      *
+     * @param ps the parameter store
+     * @param tokens the token ids {@code [B, S]}, integer
+     * @param state the state to start from, or null for the zero state
+     * @param training whether in training mode
      * @return the logits {@code [B, S, V]} and the state after the last token
      * @throws IllegalArgumentException for token ids outside {@code [0, V)}, a rank other than 2, or
      *     a state that does not belong to this model or batch
@@ -171,13 +199,25 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
      * to the host at every step (a round trip per token on a GPU). The caller guarantees ids in
      * {@code [0, V)}, as {@link ai.djl.xlstm.generate.Generator} does by checking a prompt's ids
      * once, on the host, and choosing every later id itself.
+     *
+     * @param ps the parameter store
+     * @param tokens the token ids {@code [B, S]}, integer, each in {@code [0, V)}
+     * @param state the state to start from, or null for the zero state
+     * @return the logits {@code [B, 1, V]} of the last position and the state after it
      */
     public LmOutput forwardLast(ParameterStore ps, NDArray tokens, XLstmState state) {
         Pair<NDArray, XLstmState> out = run(ps, tokens, state, true, true, false, false);
         return new LmOutput(out.getKey(), out.getValue());
     }
 
-    /** The logits {@code [B, S, V]} of {@code tokens [B, S]} from the zero state. */
+    /**
+     * The logits of {@code tokens} from the zero state.
+     *
+     * @param ps the parameter store
+     * @param tokens the token ids {@code [B, S]}
+     * @param training whether in training mode
+     * @return the logits {@code [B, S, V]}
+     */
     public NDArray logits(ParameterStore ps, NDArray tokens, boolean training) {
         return run(ps, tokens, null, false, false, training, true).getKey();
     }
@@ -185,6 +225,11 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
     /**
      * The hidden states of {@code tokens [B, S]} from the zero state: the embeddings, then the
      * output of every residual block (before the final norm), each {@code [B, S, D]}.
+     *
+     * @param ps the parameter store
+     * @param tokens the token ids {@code [B, S]}
+     * @param training whether in training mode
+     * @return {@code 1 + num_blocks} arrays {@code [B, S, D]}
      */
     public List<NDArray> hiddenStates(ParameterStore ps, NDArray tokens, boolean training) {
         validateTokens(tokens, true);
@@ -336,6 +381,9 @@ public abstract class XLstmLanguageModel extends AbstractXLstmBlock implements S
 
     /**
      * Rebuilds a state of this model from its tensors (as {@link XLstmState#toNDList()}).
+     *
+     * @param tensors every block's state arrays, in order
+     * @return the state
      *
      * @throws IllegalArgumentException if there are not exactly as many tensors as the blocks'
      *     states hold; the message gives both counts, per block and in total

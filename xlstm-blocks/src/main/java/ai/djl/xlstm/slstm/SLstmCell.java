@@ -40,7 +40,7 @@ import ai.djl.xlstm.state.SLstmCellState;
  * part runs per step. The zero state has {@code m = -inf}, so the first step takes {@code m = i~},
  * as upstream does for a state with {@code n == 0}.
  */
-public class SLstmCell extends AbstractXLstmBlock {
+final class SLstmCell extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 

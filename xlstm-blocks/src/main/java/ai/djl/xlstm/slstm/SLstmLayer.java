@@ -34,7 +34,7 @@ import ai.djl.xlstm.state.SLstmCellState;
  * <p>Shapes: {@code [B, S, D] -> [B, S, D]}; state: conv window {@code [B, K - 1, D]} and the cell
  * state.
  */
-public class SLstmLayer extends AbstractXLstmBlock {
+final class SLstmLayer extends AbstractXLstmBlock {
 
     private static final byte VERSION = 1;
 
@@ -125,7 +125,11 @@ public class SLstmLayer extends AbstractXLstmBlock {
         return new LayerState(window, new SLstmCellState(t.next(), t.next(), t.next(), t.next()));
     }
 
-    /** How many tensors {@link #stateOf} takes: the conv window (if any) and the cell's y, c, n, m. */
+    /**
+     * How many tensors {@link #stateOf} takes.
+     *
+     * @return the conv window (if any) and the cell's y, c, n, m: 4 or 5
+     */
     public int stateSize() {
         return (conv1d.getKernelSize() > 0 ? 1 : 0) + 4;
     }
