@@ -21,8 +21,8 @@ import ai.djl.training.tracker.WarmUpTracker;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.io.AtomicFiles;
-import ai.djl.xlstm.io.FolderLock;
+import ai.djl.xlstm.internal.AtomicFiles;
+import ai.djl.xlstm.internal.FolderLock;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 

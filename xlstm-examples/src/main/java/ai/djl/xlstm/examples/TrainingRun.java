@@ -3,7 +3,7 @@ package ai.djl.xlstm.examples;
 import ai.djl.Device;
 import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.internal.AtomicFiles;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.training.TokenWindowDataset;
 import ai.djl.xlstm.training.TrainingSession;
