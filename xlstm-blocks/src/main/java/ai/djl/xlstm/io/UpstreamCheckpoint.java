@@ -8,11 +8,11 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.SLstmLayerConfig;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
+import ai.djl.xlstm.internal.ConfigMaps;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 
@@ -104,8 +104,8 @@ public final class UpstreamCheckpoint {
      */
     public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options) throws IOException {
         Path dir = resolveFolder(folder);
-        Path configFile = ConfigFiles.configFile(dir);
-        XLstmConfig config = ConfigFiles.read(configFile);
+        Path configFile = ConfigMaps.configFile(dir);
+        XLstmConfig config = XLstmConfig.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
         checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
@@ -211,7 +211,7 @@ public final class UpstreamCheckpoint {
      */
     public static void save(XLstmLanguageModel model, Path dir, SafeTensors.FloatStorage storage) throws IOException {
         Files.createDirectories(dir);
-        ConfigFiles.write(model.getConfig(), dir.resolve("config.json"));
+        model.getConfig().write(dir.resolve("config.json"));
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
         SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt",
