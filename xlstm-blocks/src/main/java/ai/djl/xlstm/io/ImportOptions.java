@@ -2,7 +2,6 @@ package ai.djl.xlstm.io;
 
 import ai.djl.xlstm.internal.ConfigMaps;
 
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Locale;

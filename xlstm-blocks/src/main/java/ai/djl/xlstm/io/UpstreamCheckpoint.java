@@ -15,7 +15,6 @@ import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.internal.ConfigMaps;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
-
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.lang.management.OperatingSystemMXBean;
