@@ -37,7 +37,13 @@ public record ImportOptions(SLstmLayout slstmLayout, WeightMode weightMode) {
         FUSED
     }
 
-    /** Validates the options. */
+    /**
+     * Validates the options.
+     *
+     * @param slstmLayout the layout of the sLSTM recurrent kernel and bias
+     * @param weightMode whether xLSTM Large's projections are stored fused
+     * @throws IllegalArgumentException if either option is null
+     */
     public ImportOptions {
         if (slstmLayout == null || weightMode == null) {
             throw new IllegalArgumentException("import options must name an sLSTM layout and a weight mode");

@@ -561,7 +561,18 @@ public final class TrainingSession implements AutoCloseable {
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
             double tokensPerSecond, double seconds, Ending ending) {
 
-        /** Validates the summary. */
+        /**
+         * Checks that the ending is present.
+         *
+         * @param steps the updates applied so far (of the run, also before a resume)
+         * @param lastTrainLoss the last update's mean training loss
+         * @param lastValLoss the last validation loss, NaN when none ran
+         * @param lastValPerplexity the last validation perplexity, NaN when none ran
+         * @param tokensPerSecond training throughput of this call
+         * @param seconds training time of this call (validation excluded)
+         * @param ending how training ended
+         * @throws NullPointerException if {@code ending} is null
+         */
         public Summary {
             Objects.requireNonNull(ending, "ending");
         }
