@@ -159,6 +159,12 @@ public final class TokenWindowDataset extends RandomAccessDataset {
      * file, its bytes (what {@code sha256sum FILE} prints); of a folder, each {@code .txt} document
      * in order as its length (8 bytes, big-endian) then its bytes. The same text at another path has
      * the same hash.
+     *
+     * @param path a text file, or a folder of {@code .txt} documents
+     * @return the hash, 64 lower-case hex digits
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if {@code path} does not exist, or a folder holds no {@code
+     *     .txt} file
      */
     public static String corpusSha256(Path path) throws IOException {
         if (!Files.exists(path)) {
