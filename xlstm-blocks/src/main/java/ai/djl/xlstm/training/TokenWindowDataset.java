@@ -30,8 +30,8 @@ import java.util.stream.Stream;
  * <p>The builder's sampling ({@code setSampling(batchSize, shuffle)}) is what DJL's own loops use
  * ({@code EasyTrain.fit}, {@code trainer.iterateDataset}); without it the windows come one at a
  * time, in order. A {@link TrainingSession} ignores it: it draws batches of its settings' {@code
- * batchSize} in its own seeded order ({@link SeededBatchSampler}), which a resumed run continues
- * exactly.
+ * batchSize} in its own seeded order (each epoch a permutation drawn from the settings' seed and
+ * the epoch, the last incomplete batch dropped), which a resumed run continues exactly.
  */
 public final class TokenWindowDataset extends RandomAccessDataset {
 

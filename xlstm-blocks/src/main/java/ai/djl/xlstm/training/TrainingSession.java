@@ -588,9 +588,10 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
-     * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
-     * order of {@link SeededBatchSampler}; {@code validation} (may be null) is evaluated every
-     * {@code validateEvery} updates and at the end.
+     * Trains until {@code settings.steps()} updates. The training set is visited in a seeded order
+     * (each epoch a permutation drawn from the settings' seed and the epoch, in batches of {@code
+     * batchSize}, the last incomplete one dropped) that a resumed run continues exactly; {@code
+     * validation} (may be null) is evaluated every {@code validateEvery} updates and at the end.
      *
      * @param training the training set
      * @param validation the validation set, or null
