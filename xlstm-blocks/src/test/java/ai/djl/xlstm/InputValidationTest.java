@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
 
@@ -123,7 +123,7 @@ class InputValidationTest {
             m.put("slstm", Map.of("num_heads", override.get("num_heads")));
         }
         IllegalArgumentException e =
-                assertThrows(IllegalArgumentException.class, () -> ConfigFiles.fromMap(m));
+                assertThrows(IllegalArgumentException.class, () -> XLstmConfig.fromMap(m));
         assertTrue(e.getMessage().contains(expected), "message '" + e.getMessage() + "' lacks '" + expected + "'");
     }
 }

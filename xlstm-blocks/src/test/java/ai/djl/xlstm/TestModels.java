@@ -6,7 +6,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.ParameterNames;
 import ai.djl.xlstm.model.XLstmLanguageModel;
@@ -32,7 +31,7 @@ public final class TestModels {
         m.put("mlstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4, "qkv_proj_blocksize", 4, "proj_factor", 2.0));
         m.put("slstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4));
         m.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", "gelu"));
-        return ConfigFiles.fromMap(m);
+        return XLstmConfig.fromMap(m);
     }
 
     /** A tiny xLSTM Large model. */
@@ -44,7 +43,7 @@ public final class TestModels {
         m.put("num_heads", 2);
         m.put("num_blocks", 2);
         m.put("chunk_size", chunkSize);
-        return ConfigFiles.fromMap(m);
+        return XLstmConfig.fromMap(m);
     }
 
     /**

@@ -7,12 +7,14 @@ import java.util.Set;
  * up-projection {@code proj_factor * embedding_dim}, rounded up to {@code
  * round_proj_up_to_multiple_of}.
  *
- * @param embeddingDim D
- * @param projFactor the up-projection factor (upstream default 1.3)
+ * @param embeddingDim the model dimension D, in [1, {@link XLstmConfig#MAX_EMBEDDING_DIM}]
+ * @param projFactor the up-projection factor (upstream default 1.3), in (0, {@link
+ *     XLstmConfig#MAX_PROJ_FACTOR}]
  * @param actFn the gate activation: gelu, relu, relu^2, sigmoid, swish, silu, selu
- * @param roundUpToMultipleOf the rounding multiple of the up-projection (64)
+ * @param roundUpToMultipleOf the rounding multiple of the up-projection (upstream 64), in [1,
+ *     {@link XLstmConfig#MAX_ROUND_UP_TO_MULTIPLE_OF}]
  * @param bias whether the projections have biases
- * @param dropout the dropout rate after the down-projection
+ * @param dropout the dropout rate after the down-projection, in [0, 1)
  */
 public record FeedForwardConfig(
         int embeddingDim,
@@ -25,7 +27,20 @@ public record FeedForwardConfig(
     private static final Set<String> ACTIVATIONS =
             Set.of("gelu", "relu", "relu^2", "sigmoid", "swish", "silu", "selu");
 
-    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
+    /**
+     * Validates the config: every value within its bound ({@link XLstmConfig}).
+     *
+     * @param embeddingDim the model dimension D, in [1, {@link XLstmConfig#MAX_EMBEDDING_DIM}]
+     * @param projFactor the up-projection factor (upstream default 1.3), in (0, {@link
+     *     XLstmConfig#MAX_PROJ_FACTOR}]
+     * @param actFn the gate activation: gelu, relu, relu^2, sigmoid, swish, silu, selu
+     * @param roundUpToMultipleOf the rounding multiple of the up-projection (upstream 64), in [1,
+     *     {@link XLstmConfig#MAX_ROUND_UP_TO_MULTIPLE_OF}]
+     * @param bias whether the projections have biases
+     * @param dropout the dropout rate after the down-projection, in [0, 1)
+     * @throws IllegalArgumentException if a value is outside its bound or {@code actFn} is none of
+     *     those above; the message names the field and the value
+     */
     public FeedForwardConfig {
         ConfigMap.requireIn("feedforward.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
         ConfigMap.requirePositiveAtMost("feedforward.proj_factor", projFactor, XLstmConfig.MAX_PROJ_FACTOR);

@@ -3,16 +3,21 @@ package ai.djl.xlstm.config;
 /**
  * Upstream {@code mLSTMLayerConfig} (NeurIPS): the pre-up-projection mLSTM layer.
  *
- * @param embeddingDim D, the block's input and output dimension
- * @param numHeads NH of the mLSTM cell
- * @param projFactor the up-projection factor; the inner dimension is {@code proj_factor * D}
- *     rounded up to {@code round_proj_up_to_multiple_of}
- * @param roundUpToMultipleOf the rounding multiple of the inner dimension (64)
- * @param qkvProjBlocksize the block size of the headwise q/k/v projections
- * @param conv1dKernelSize K of the causal convolution, 0 disables it
+ * @param embeddingDim D, the block's input and output dimension, in [1, {@link
+ *     XLstmConfig#MAX_EMBEDDING_DIM}]
+ * @param numHeads NH of the mLSTM cell, in [1, D]; it must divide the inner dimension
+ * @param projFactor the up-projection factor, in (0, {@link XLstmConfig#MAX_PROJ_FACTOR}]; the
+ *     inner dimension is {@code proj_factor * D} rounded up to {@code round_proj_up_to_multiple_of}
+ * @param roundUpToMultipleOf the rounding multiple of the inner dimension (upstream 64), in [1,
+ *     {@link XLstmConfig#MAX_ROUND_UP_TO_MULTIPLE_OF}]
+ * @param qkvProjBlocksize the block size of the headwise q/k/v projections, in [1, inner
+ *     dimension]; it must divide the inner dimension
+ * @param conv1dKernelSize K of the causal convolution, in [0, {@link
+ *     XLstmConfig#MAX_CONV1D_KERNEL_SIZE}]; 0 disables it
  * @param bias whether the up/down projections have biases
- * @param dropout the dropout rate after the down-projection
- * @param contextLength the training context length (informational; nothing depends on it)
+ * @param dropout the dropout rate after the down-projection, in [0, 1)
+ * @param contextLength the training context length, in [1, {@link XLstmConfig#MAX_CONTEXT_LENGTH}]
+ *     (informational; nothing depends on it)
  */
 public record MLstmLayerConfig(
         int embeddingDim,
@@ -25,7 +30,28 @@ public record MLstmLayerConfig(
         float dropout,
         int contextLength) {
 
-    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
+    /**
+     * Validates the config: every value within its bound ({@link XLstmConfig}).
+     *
+     * @param embeddingDim D, the block's input and output dimension, in [1, {@link
+     *     XLstmConfig#MAX_EMBEDDING_DIM}]
+     * @param numHeads NH of the mLSTM cell, in [1, D]; it must divide the inner dimension
+     * @param projFactor the up-projection factor, in (0, {@link XLstmConfig#MAX_PROJ_FACTOR}]; the
+     *     inner dimension is {@code proj_factor * D} rounded up to {@code
+     *     round_proj_up_to_multiple_of}
+     * @param roundUpToMultipleOf the rounding multiple of the inner dimension (upstream 64), in [1,
+     *     {@link XLstmConfig#MAX_ROUND_UP_TO_MULTIPLE_OF}]
+     * @param qkvProjBlocksize the block size of the headwise q/k/v projections, in [1, inner
+     *     dimension]; it must divide the inner dimension
+     * @param conv1dKernelSize K of the causal convolution, in [0, {@link
+     *     XLstmConfig#MAX_CONV1D_KERNEL_SIZE}]; 0 disables it
+     * @param bias whether the up/down projections have biases
+     * @param dropout the dropout rate after the down-projection, in [0, 1)
+     * @param contextLength the training context length, in [1, {@link
+     *     XLstmConfig#MAX_CONTEXT_LENGTH}] (informational; nothing depends on it)
+     * @throws IllegalArgumentException if a value is outside its bound or the values do not fit
+     *     together as described above; the message names the field and the value
+     */
     public MLstmLayerConfig {
         ConfigMap.requireIn("mlstm.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
         ConfigMap.requireIn("mlstm.num_heads", numHeads, 1, embeddingDim);

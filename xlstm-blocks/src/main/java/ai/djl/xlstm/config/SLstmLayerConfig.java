@@ -3,15 +3,30 @@ package ai.djl.xlstm.config;
 /**
  * Upstream {@code sLSTMLayerConfig} (NeurIPS): the sLSTM layer of the post-up-projection block.
  *
- * @param embeddingDim D, which is also the hidden size of the cell
- * @param numHeads NH; the recurrent matrices are block-diagonal with NH blocks
- * @param conv1dKernelSize K of the causal convolution feeding the i and f gates, 0 disables it
- * @param dropout the dropout rate on the cell output
+ * @param embeddingDim D, which is also the hidden size of the cell, in [1, {@link
+ *     XLstmConfig#MAX_EMBEDDING_DIM}]
+ * @param numHeads NH, in [1, D], a divisor of D; the recurrent matrices are block-diagonal with NH
+ *     blocks
+ * @param conv1dKernelSize K of the causal convolution feeding the i and f gates, in [0, {@link
+ *     XLstmConfig#MAX_CONV1D_KERNEL_SIZE}]; 0 disables it
+ * @param dropout the dropout rate on the cell output, in [0, 1)
  */
 public record SLstmLayerConfig(
         int embeddingDim, int numHeads, int conv1dKernelSize, float dropout) {
 
-    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
+    /**
+     * Validates the config: every value within its bound ({@link XLstmConfig}).
+     *
+     * @param embeddingDim D, which is also the hidden size of the cell, in [1, {@link
+     *     XLstmConfig#MAX_EMBEDDING_DIM}]
+     * @param numHeads NH, in [1, D], a divisor of D; the recurrent matrices are block-diagonal with
+     *     NH blocks
+     * @param conv1dKernelSize K of the causal convolution feeding the i and f gates, in [0, {@link
+     *     XLstmConfig#MAX_CONV1D_KERNEL_SIZE}]; 0 disables it
+     * @param dropout the dropout rate on the cell output, in [0, 1)
+     * @throws IllegalArgumentException if a value is outside its bound or the values do not fit
+     *     together as described above; the message names the field and the value
+     */
     public SLstmLayerConfig {
         ConfigMap.requireIn("slstm.embedding_dim", embeddingDim, 1, XLstmConfig.MAX_EMBEDDING_DIM);
         ConfigMap.requireIn("slstm.num_heads", numHeads, 1, embeddingDim);

@@ -2,7 +2,10 @@ package ai.djl.xlstm.config;
 
 import com.google.gson.Gson;
 
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
@@ -15,6 +18,17 @@ import java.util.Map;
  * place that validates), so that no config, however it was read, can ask for an unbounded number
  * of blocks or dimensions. The bounds leave ample room for real models: xLSTM 7B has vocab_size
  * 50304, embedding_dim 4096, 32 blocks and 8 heads; GPT-2's vocabulary has 50257 tokens.
+ *
+ * <p>A config is read from a file or a checkpoint folder ({@link #read}), built from upstream
+ * field names ({@link #fromMap}), or constructed directly as an {@link XLstmLmConfig} or {@link
+ * XLstmLargeConfig}; {@link #write} saves it as {@code config.json}, which {@link #read} reads back
+ * to an equal config.
+ *
+ * <p>The architecture of a file or map comes from the field {@code architecture} ({@code
+ * xlstm-neurips} or {@code xlstm-large}) when present; otherwise it is recognized from upstream
+ * fields: Hugging Face's {@code model_type: xlstm} and xLSTM Large's {@code qk_dim_factor} mean
+ * xLSTM Large, the NeurIPS sections ({@code mlstm}, {@code slstm}, {@code mlstm_block}, {@code
+ * slstm_block}, {@code slstm_at}) mean the NeurIPS model.
  */
 public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
 
@@ -81,7 +95,7 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
 
     /**
      * The config as upstream field names and values (nested sections as upstream's NeurIPS
-     * {@code config.json}), plus {@code architecture}; {@link ConfigFiles#fromMap} reads it back.
+     * {@code config.json}), plus {@code architecture}; {@link #fromMap} reads it back.
      *
      * @return the upstream fields
      */
@@ -101,5 +115,48 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * Reads a config file, or the config file of a checkpoint folder: {@code config.json}, else
+     * {@code config.yaml}, else {@code config.yml}. A file is JSON, or YAML when its name ends in
+     * {@code .yaml}/{@code .yml}; fields have upstream (or Hugging Face) names.
+     *
+     * @param fileOrFolder a config file, or a checkpoint folder holding one (a training run's folder
+     *     is not resolved to its latest checkpoint here: see {@link ai.djl.xlstm.io.UpstreamCheckpoint#resolveFolder})
+     * @return the config of the architecture the file describes
+     * @throws IOException if the file cannot be read
+     * @throws IllegalArgumentException if a folder holds no config file, or the file is not UTF-8
+     *     JSON/YAML, names no known architecture, or holds a value out of its bounds; the message
+     *     names the file and the field
+     */
+    static XLstmConfig read(Path fileOrFolder) throws IOException {
+        return Files.isDirectory(fileOrFolder) ? ConfigFiles.readFolder(fileOrFolder) : ConfigFiles.read(fileOrFolder);
+    }
+
+    /**
+     * Builds the config of the architecture that {@code map} describes, from upstream (or Hugging
+     * Face) field names and values as a parsed {@code config.json} holds them: numbers of any
+     * {@link Number} type, sections as nested maps. Absent fields take upstream's defaults.
+     *
+     * @param map the fields by name; not modified
+     * @return the config
+     * @throws IllegalArgumentException if the map names no known architecture, lacks a required
+     *     field, or holds a value of the wrong type or out of its bounds; the message names the field
+     */
+    static XLstmConfig fromMap(Map<String, Object> map) {
+        return ConfigFiles.fromMap(map);
+    }
+
+    /**
+     * Writes this config to {@code file} as pretty-printed JSON with upstream field names ({@link
+     * #toUpstreamMap}), replacing the file if it exists; {@link #read} reads it back to an equal
+     * config. The name a checkpoint folder's loaders look for is {@code config.json}.
+     *
+     * @param file the file to write; its folder must exist
+     * @throws IOException if the file cannot be written
+     */
+    default void write(Path file) throws IOException {
+        ConfigFiles.write(this, file);
     }
 }

@@ -7,21 +7,23 @@ import java.util.Map;
  * Upstream {@code xLSTMLargeConfig} (the xLSTM 7B architecture): {@code num_blocks} mLSTM blocks
  * with RMSNorm and SwiGLU feed-forward, soft-capped gates and logits.
  *
- * @param vocabSize V
- * @param embeddingDim D
- * @param numHeads NH
- * @param numBlocks the number of blocks
+ * @param vocabSize the vocabulary size V, in [1, {@link #MAX_VOCAB_SIZE}]
+ * @param embeddingDim the model dimension D, in [1, {@link #MAX_EMBEDDING_DIM}]
+ * @param numHeads the number of heads NH, in [1, D]; it must divide the query/key and the value
+ *     dimensions
+ * @param numBlocks the number of blocks, in [1, {@link #MAX_NUM_BLOCKS}]
  * @param useBias whether the projections and norms have biases
- * @param normEps the epsilon of the RMS and multi-head norms
+ * @param normEps the epsilon of the RMS and multi-head norms (finite, > 0)
  * @param addOutNorm whether an RMSNorm follows the last block
- * @param qkDimFactor the query/key dimension as a fraction of D
- * @param vDimFactor the value dimension as a fraction of D
- * @param chunkSize the chunk size of the chunkwise mLSTM kernel
- * @param eps the epsilon of the mLSTM denominator
- * @param ffnProjFactor the feed-forward up-projection factor
- * @param ffnRoundUpToMultipleOf the rounding multiple of the feed-forward dimension
- * @param gateSoftCap the soft cap of the i and f gate pre-activations (0 disables)
- * @param outputLogitSoftCap the soft cap of the output logits (0 disables)
+ * @param qkDimFactor the query/key dimension as a fraction of D, in (0, {@link #MAX_PROJ_FACTOR}]
+ * @param vDimFactor the value dimension as a fraction of D, in (0, {@link #MAX_PROJ_FACTOR}]
+ * @param chunkSize the chunk size of the chunkwise mLSTM kernel, in [1, {@link #MAX_CHUNK_SIZE}]
+ * @param eps the epsilon of the mLSTM denominator (finite, > 0)
+ * @param ffnProjFactor the feed-forward up-projection factor, in (0, {@link #MAX_PROJ_FACTOR}]
+ * @param ffnRoundUpToMultipleOf the rounding multiple of the feed-forward dimension, in [1, {@link
+ *     #MAX_ROUND_UP_TO_MULTIPLE_OF}]
+ * @param gateSoftCap the soft cap of the i and f gate pre-activations (finite, >= 0; 0 disables)
+ * @param outputLogitSoftCap the soft cap of the output logits (finite, >= 0; 0 disables)
  */
 public record XLstmLargeConfig(
         int vocabSize,
@@ -44,7 +46,32 @@ public record XLstmLargeConfig(
     /** The architecture name in {@code config.json}. */
     public static final String ARCHITECTURE = "xlstm-large";
 
-    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
+    /**
+     * Validates the config: every value within its bound ({@link XLstmConfig}).
+     *
+     * @param vocabSize the vocabulary size V, in [1, {@link #MAX_VOCAB_SIZE}]
+     * @param embeddingDim the model dimension D, in [1, {@link #MAX_EMBEDDING_DIM}]
+     * @param numHeads the number of heads NH, in [1, D]; it must divide the query/key and the value
+     *     dimensions
+     * @param numBlocks the number of blocks, in [1, {@link #MAX_NUM_BLOCKS}]
+     * @param useBias whether the projections and norms have biases
+     * @param normEps the epsilon of the RMS and multi-head norms (finite, > 0)
+     * @param addOutNorm whether an RMSNorm follows the last block
+     * @param qkDimFactor the query/key dimension as a fraction of D, in (0, {@link
+     *     #MAX_PROJ_FACTOR}]
+     * @param vDimFactor the value dimension as a fraction of D, in (0, {@link #MAX_PROJ_FACTOR}]
+     * @param chunkSize the chunk size of the chunkwise mLSTM kernel, in [1, {@link
+     *     #MAX_CHUNK_SIZE}]
+     * @param eps the epsilon of the mLSTM denominator (finite, > 0)
+     * @param ffnProjFactor the feed-forward up-projection factor, in (0, {@link #MAX_PROJ_FACTOR}]
+     * @param ffnRoundUpToMultipleOf the rounding multiple of the feed-forward dimension, in [1,
+     *     {@link #MAX_ROUND_UP_TO_MULTIPLE_OF}]
+     * @param gateSoftCap the soft cap of the i and f gate pre-activations (finite, >= 0; 0
+     *     disables)
+     * @param outputLogitSoftCap the soft cap of the output logits (finite, >= 0; 0 disables)
+     * @throws IllegalArgumentException if a value is outside its bound or the values do not fit
+     *     together as described above; the message names the field and the value
+     */
     public XLstmLargeConfig {
         ConfigMap.requireIn("vocab_size", vocabSize, 1, MAX_VOCAB_SIZE);
         ConfigMap.requireIn("embedding_dim", embeddingDim, 1, MAX_EMBEDDING_DIM);

@@ -10,18 +10,21 @@ import java.util.Map;
  * Upstream {@code xLSTMLMModelConfig} (NeurIPS paper): a stack of {@code num_blocks} residual
  * blocks, sLSTM blocks at the positions {@code slstm_at} and mLSTM blocks elsewhere (xLSTM[a:b]).
  *
- * @param vocabSize V
- * @param embeddingDim D
- * @param numBlocks the number of residual blocks
- * @param slstmAt the (sorted, distinct) block indices that are sLSTM blocks
- * @param contextLength the training context length (informational)
+ * @param vocabSize the vocabulary size V, in [1, {@link #MAX_VOCAB_SIZE}]
+ * @param embeddingDim the model dimension D, in [1, {@link #MAX_EMBEDDING_DIM}]; the sections'
+ *     {@code embeddingDim} must equal it
+ * @param numBlocks the number of residual blocks, in [1, {@link #MAX_NUM_BLOCKS}]
+ * @param slstmAt the (sorted, distinct) block indices in [0, numBlocks) that are sLSTM blocks;
+ *     copied
+ * @param contextLength the training context length, in [1, {@link #MAX_CONTEXT_LENGTH}]
+ *     (informational)
  * @param mlstm the mLSTM layer config, null when every block is an sLSTM block
  * @param slstm the sLSTM layer config, null when {@code slstmAt} is empty
  * @param feedforward the gated feed-forward of the sLSTM blocks, null when {@code slstmAt} is empty
  * @param tieWeights whether the LM head shares the embedding matrix
  * @param addPostBlocksNorm whether a LayerNorm follows the last block
  * @param bias whether the linear layers have biases
- * @param dropout the dropout rate
+ * @param dropout the dropout rate, in [0, 1)
  */
 public record XLstmLmConfig(
         int vocabSize,
@@ -41,7 +44,29 @@ public record XLstmLmConfig(
     /** The architecture name in {@code config.json}. */
     public static final String ARCHITECTURE = "xlstm-neurips";
 
-    /** Validates the config: every value within its bound ({@link XLstmConfig}). */
+    /**
+     * Validates the config: every value within its bound ({@link XLstmConfig}).
+     *
+     * @param vocabSize the vocabulary size V, in [1, {@link #MAX_VOCAB_SIZE}]
+     * @param embeddingDim the model dimension D, in [1, {@link #MAX_EMBEDDING_DIM}]; the sections'
+     *     {@code embeddingDim} must equal it
+     * @param numBlocks the number of residual blocks, in [1, {@link #MAX_NUM_BLOCKS}]
+     * @param slstmAt the (sorted, distinct) block indices in [0, numBlocks) that are sLSTM blocks;
+     *     copied
+     * @param contextLength the training context length, in [1, {@link #MAX_CONTEXT_LENGTH}]
+     *     (informational)
+     * @param mlstm the mLSTM layer config, null when every block is an sLSTM block
+     * @param slstm the sLSTM layer config, null when {@code slstmAt} is empty
+     * @param feedforward the gated feed-forward of the sLSTM blocks, null when {@code slstmAt} is
+     *     empty
+     * @param tieWeights whether the LM head shares the embedding matrix
+     * @param addPostBlocksNorm whether a LayerNorm follows the last block
+     * @param bias whether the linear layers have biases
+     * @param dropout the dropout rate, in [0, 1)
+     * @throws IllegalArgumentException if a value is outside its bound, a section is missing for
+     *     blocks that need it, or a section's embedding dimension differs from {@code
+     *     embeddingDim}; the message names the field and the value
+     */
     public XLstmLmConfig {
         requireBounds(vocabSize, embeddingDim, numBlocks, contextLength, dropout);
         slstmAt = List.copyOf(slstmAt);

@@ -22,7 +22,8 @@ import java.util.Set;
  * @param topP 1 for off, otherwise the nucleus mass, in (0, 1]
  * @param minP 0 for off, otherwise the relative probability floor, in [0, 1)
  * @param repetitionPenalty 1 for off, otherwise the penalty (> 0; > 1 discourages repeats)
- * @param numBeams 1 for greedy or sampling, otherwise the beam width of beam search
+ * @param numBeams 1 for greedy or sampling, otherwise the beam width of beam search, at most
+ *     {@link #MAX_BEAMS}; beam search needs temperature 0 and top-k, top-p and min-p off
  * @param lengthPenalty beam search ranks finished sequences by total log-probability divided by
  *     {@code length ^ lengthPenalty} (0: by total log-probability)
  * @param seed the seed of sampling (sequence {@code i} of a batch uses {@code seed + i})
@@ -53,7 +54,34 @@ public record GenerationConfig(
     /** The widest beam search: each beam is a row of the decoding batch at every step. */
     public static final int MAX_BEAMS = 64;
 
-    /** Validates every setting; the message names the setting and the value. */
+    /**
+     * Validates every setting, copies the sets and lists, and turns null {@code eosTokenIds} and
+     * {@code stopStrings} into empty ones.
+     *
+     * @param maxNewTokens the most tokens to generate (>= 0)
+     * @param temperature 0 for greedy choice, otherwise the softmax temperature (> 0)
+     * @param topK 0 for off, otherwise how many of the most likely tokens stay candidates
+     * @param topP 1 for off, otherwise the nucleus mass, in (0, 1]
+     * @param minP 0 for off, otherwise the relative probability floor, in [0, 1)
+     * @param repetitionPenalty 1 for off, otherwise the penalty (> 0; > 1 discourages repeats)
+     * @param numBeams 1 for greedy or sampling, otherwise the beam width of beam search, at most
+     *     {@link #MAX_BEAMS}; beam search needs temperature 0 and top-k, top-p and min-p off
+     * @param lengthPenalty beam search ranks finished sequences by total log-probability divided by
+     *     {@code length ^ lengthPenalty} (0: by total log-probability)
+     * @param seed the seed of sampling (sequence {@code i} of a batch uses {@code seed + i})
+     * @param eosTokenIds the tokens that end a sequence (kept in its token ids, not in its text);
+     *     null for none
+     * @param bosTokenId the token to start from when both the prompt and the state are empty, or
+     *     null
+     * @param stopStrings texts that end a sequence; the text is cut before the first of them; null
+     *     for none
+     * @param prefillSegment the most prompt tokens run in one forward pass, capped at {@link
+     *     Generator#MAX_PREFILL_SEGMENT} (longer prompts are prefilled segment by segment, carrying
+     *     the state, in bounded memory)
+     * @throws IllegalArgumentException if a setting is outside its range, beam search is combined
+     *     with sampling, or {@code eosTokenIds}/{@code stopStrings} hold a null, negative or empty
+     *     element; the message names the setting and the value
+     */
     public GenerationConfig {
         if (maxNewTokens < 0) {
             throw new IllegalArgumentException("maxNewTokens must be >= 0, got " + maxNewTokens);

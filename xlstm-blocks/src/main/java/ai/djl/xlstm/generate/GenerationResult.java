@@ -21,7 +21,23 @@ public record GenerationResult(
         long[] tokens, String text, double[] logProbs, FinishReason finishReason, int promptTokens,
         long prefillNanos, long decodeNanos, Long seed) {
 
-    /** Checks that the tokens, log-probabilities and finish reason are present. */
+    /**
+     * Checks that the tokens, log-probabilities and finish reason are present.
+     *
+     * @param tokens the generated token ids (an end-of-sequence token included)
+     * @param text the generated text: the tokens decoded, without an end-of-sequence token and cut
+     *     before a stop string (null without a tokenizer)
+     * @param logProbs each generated token's log-probability under the model
+     * @param finishReason why generation stopped
+     * @param promptTokens how many prompt tokens were prefilled
+     * @param prefillNanos the time spent prefilling the prompt
+     * @param decodeNanos the time spent generating
+     * @param seed the seed this sequence's tokens were sampled with (the config's seed plus the
+     *     sequence's index in its batch: generating the prompt alone with this seed gives the same
+     *     tokens), or null when no token was sampled (greedy choice, beam search)
+     * @throws NullPointerException if {@code tokens}, {@code logProbs} or {@code finishReason} is
+     *     null
+     */
     public GenerationResult {
         Objects.requireNonNull(tokens, "tokens");
         Objects.requireNonNull(logProbs, "logProbs");

@@ -14,7 +14,7 @@ import java.util.Objects;
  * the start of a stop string is held until it is known not to be; when a stop string appears, the
  * text is cut before it and nothing more is released.
  */
-public final class StreamingDecoder {
+final class StreamingDecoder {
 
     private static final int CONTEXT_TOKENS = 4;
     private static final char REPLACEMENT = '\uFFFD';
@@ -37,7 +37,7 @@ public final class StreamingDecoder {
      *     context), may be empty
      * @param stopStrings texts that end generation
      */
-    public StreamingDecoder(TextCodec codec, long[] context, List<String> stopStrings) {
+    StreamingDecoder(TextCodec codec, long[] context, List<String> stopStrings) {
         Objects.requireNonNull(context, "context");
         Generator.requireElements(stopStrings, "stopStrings");
         this.codec = Objects.requireNonNull(codec, "codec");

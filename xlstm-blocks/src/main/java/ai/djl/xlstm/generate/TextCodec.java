@@ -15,7 +15,7 @@ public interface TextCodec {
 
     /**
      * The text of {@code ids}. Byte-level tokenizers decode an incomplete UTF-8 sequence as
-     * U+FFFD, which {@link StreamingDecoder} relies on to hold such text back.
+     * U+FFFD, which the generator relies on to hold such text back until its character is complete.
      *
      * @param ids the token ids
      * @return their text

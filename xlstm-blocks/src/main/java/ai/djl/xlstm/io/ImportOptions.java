@@ -1,6 +1,6 @@
 package ai.djl.xlstm.io;
 
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.internal.ConfigMaps;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -37,7 +37,13 @@ public record ImportOptions(SLstmLayout slstmLayout, WeightMode weightMode) {
         FUSED
     }
 
-    /** Validates the options. */
+    /**
+     * Validates the options.
+     *
+     * @param slstmLayout the layout of the sLSTM recurrent kernel and bias
+     * @param weightMode whether xLSTM Large's projections are stored fused
+     * @throws IllegalArgumentException if either option is null
+     */
     public ImportOptions {
         if (slstmLayout == null || weightMode == null) {
             throw new IllegalArgumentException("import options must name an sLSTM layout and a weight mode");
@@ -50,14 +56,14 @@ public record ImportOptions(SLstmLayout slstmLayout, WeightMode weightMode) {
      * {@code weight_mode}; absent fields take the canonical values.
      *
      * @param configFile the config file ({@code config.json} or {@code config.yaml}), read as {@link
-     *     ConfigFiles#readMap} reads it
+     *     ai.djl.xlstm.config.XLstmConfig#read} reads it: JSON, or YAML when the name ends in .yaml/.yml
      * @return the options
      * @throws IOException if the file cannot be read
      * @throws IllegalArgumentException if the file is not a config, or a field holds another value
      *     than those above; the message names the file and the field
      */
     public static ImportOptions declaredBy(Path configFile) throws IOException {
-        Map<String, Object> config = ConfigFiles.readMap(configFile);
+        Map<String, Object> config = ConfigMaps.readMap(configFile);
         try {
             return declaredBy(config);
         } catch (IllegalArgumentException e) {

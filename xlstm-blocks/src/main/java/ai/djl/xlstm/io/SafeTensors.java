@@ -197,6 +197,14 @@ public final class SafeTensors {
     /**
      * As {@link #save(Path, Map, Map)}, storing float32 tensors as {@code storage} says (other types
      * as they are): half the bytes, read back as float32 by {@link #load}.
+     *
+     * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
+     * @param tensors the arrays by name, of the types {@link #save(Path, Map, Map)} takes
+     * @param metadata the string pairs stored as {@code __metadata__}; {@code null} or empty for none
+     * @param storage how float32 tensors are stored: as they are, F16 or BF16
+     * @throws IOException if the file cannot be written
+     * @throws IllegalArgumentException if a name is {@code __metadata__} or an array has another
+     *     type
      */
     public static void save(Path file, Map<String, NDArray> tensors, Map<String, String> metadata,
             FloatStorage storage) throws IOException {

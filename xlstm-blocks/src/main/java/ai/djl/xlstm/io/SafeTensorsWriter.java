@@ -13,6 +13,7 @@ import static ai.djl.xlstm.io.SafeTensorsHeader.indexOf;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.xlstm.internal.AtomicFiles;
 import ai.djl.xlstm.io.SafeTensors.FloatStorage;
 
 import com.google.gson.JsonArray;

@@ -8,13 +8,12 @@ import ai.djl.ndarray.NDScope;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.SLstmLayerConfig;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
+import ai.djl.xlstm.internal.ConfigMaps;
 import ai.djl.xlstm.model.XLstmLanguageModel;
-
 
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
@@ -72,7 +71,11 @@ public final class UpstreamCheckpoint {
      * names when {@code dir} is a training run's folder, otherwise {@code dir} itself. Every loader
      * of this project goes through it, so a run's folder loads as its newest checkpoint.
      *
-     * @throws IllegalArgumentException if {@value #LATEST} names a folder that does not exist
+     * @param dir a checkpoint folder or a training run's folder
+     * @return the checkpoint folder: {@code dir}, or the subfolder its {@value #LATEST} file names
+     * @throws IOException if the {@value #LATEST} file exists but cannot be read
+     * @throws IllegalArgumentException if {@value #LATEST} names a folder that does not exist, or
+     *     one outside {@code dir}
      */
     public static Path resolveFolder(Path dir) throws IOException {
         Path latest = dir.resolve(LATEST);
@@ -93,6 +96,15 @@ public final class UpstreamCheckpoint {
      * Reads the config and weights of {@code dir} into a new, initialized model whose parameters
      * live in {@code manager}; the storage options are those the config file declares ({@link
      * ImportOptions#declaredBy}).
+     *
+     * @param dir a checkpoint folder (config file and safetensors weights, one file or shards) or a
+     *     training run's folder, which loads as its newest checkpoint ({@link #resolveFolder})
+     * @param manager the manager that owns the model's parameters; closing it frees them
+     * @return the model, its weights float32 whatever precision the files store
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if the config or a tensor is invalid, or the checkpoint does
+     *     not match the config (checked before the model is allocated); the message names the file
+     *     and what differs
      */
     public static XLstmLanguageModel load(Path dir, NDManager manager) throws IOException {
         return load(dir, manager, null);
@@ -101,11 +113,20 @@ public final class UpstreamCheckpoint {
     /**
      * As {@link #load(Path, NDManager)}, with the storage options given ({@code null}: those the
      * config file declares).
+     *
+     * @param folder a checkpoint folder or a training run's folder ({@link #resolveFolder})
+     * @param manager the manager that owns the model's parameters; closing it frees them
+     * @param options how the checkpoint's files store the weights; {@code null} for those its config
+     *     file declares
+     * @return the model, its weights float32
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if the config or a tensor is invalid, or the checkpoint does
+     *     not match the config or the options; the message names the file and what differs
      */
     public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options) throws IOException {
         Path dir = resolveFolder(folder);
-        Path configFile = ConfigFiles.configFile(dir);
-        XLstmConfig config = ConfigFiles.read(configFile);
+        Path configFile = ConfigMaps.configFile(dir);
+        XLstmConfig config = XLstmConfig.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
         checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
@@ -211,7 +232,7 @@ public final class UpstreamCheckpoint {
      */
     public static void save(XLstmLanguageModel model, Path dir, SafeTensors.FloatStorage storage) throws IOException {
         Files.createDirectories(dir);
-        ConfigFiles.write(model.getConfig(), dir.resolve("config.json"));
+        model.getConfig().write(dir.resolve("config.json"));
         Map<String, NDArray> tensors = new LinkedHashMap<>();
         ParameterNames.of(model).forEach((name, p) -> tensors.put(name, p.getArray()));
         SafeTensors.save(dir.resolve("model.safetensors"), tensors, Map.of("format", "pt",
@@ -229,8 +250,13 @@ public final class UpstreamCheckpoint {
             """;
 
     /**
-     * Copies upstream tensors, stored as {@code storage} says, into an initialized model.
+     * Copies upstream tensors, stored as {@code storage} says, into an initialized model: each is
+     * converted to the canonical layout and the parameter's type and device, and the parameter gets
+     * its own copy. Intermediate arrays belong to the tensors' manager, which the caller closes.
      *
+     * @param model an initialized model whose parameters receive the tensors
+     * @param tensors the checkpoint's tensors by upstream name (NeurIPS or Hugging Face names)
+     * @param storage how the tensors are stored: sLSTM layout and fused or single projections
      * @param source names the source in error messages
      * @throws IllegalArgumentException listing every missing, unexpected or mis-shaped tensor with
      *     its expected and actual shape

@@ -1,6 +1,6 @@
 package ai.djl.xlstm.training;
 
-import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.internal.AtomicFiles;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -19,7 +19,7 @@ import java.util.Random;
  * <p>{@link #sample} continues from the current position and runs forever (epoch after epoch);
  * the training loop decides when to stop.
  */
-public final class SeededBatchSampler implements Sampler {
+final class SeededBatchSampler implements Sampler {
 
     private final int batchSize;
     private final long seed;
@@ -32,7 +32,7 @@ public final class SeededBatchSampler implements Sampler {
      * @param shuffle whether to permute (false: in order)
      * @param consumedBatches batches already consumed (0 for a fresh run)
      */
-    public SeededBatchSampler(int batchSize, long seed, boolean shuffle, long consumedBatches) {
+    SeededBatchSampler(int batchSize, long seed, boolean shuffle, long consumedBatches) {
         if (batchSize < 1) {
             throw new IllegalArgumentException("batch size must be >= 1, got " + batchSize);
         }

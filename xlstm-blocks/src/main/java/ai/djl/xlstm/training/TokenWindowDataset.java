@@ -30,8 +30,8 @@ import java.util.stream.Stream;
  * <p>The builder's sampling ({@code setSampling(batchSize, shuffle)}) is what DJL's own loops use
  * ({@code EasyTrain.fit}, {@code trainer.iterateDataset}); without it the windows come one at a
  * time, in order. A {@link TrainingSession} ignores it: it draws batches of its settings' {@code
- * batchSize} in its own seeded order ({@link SeededBatchSampler}), which a resumed run continues
- * exactly.
+ * batchSize} in its own seeded order (each epoch a permutation drawn from the settings' seed and
+ * the epoch, the last incomplete batch dropped), which a resumed run continues exactly.
  */
 public final class TokenWindowDataset extends RandomAccessDataset {
 
@@ -159,6 +159,12 @@ public final class TokenWindowDataset extends RandomAccessDataset {
      * file, its bytes (what {@code sha256sum FILE} prints); of a folder, each {@code .txt} document
      * in order as its length (8 bytes, big-endian) then its bytes. The same text at another path has
      * the same hash.
+     *
+     * @param path a text file, or a folder of {@code .txt} documents
+     * @return the hash, 64 lower-case hex digits
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException if {@code path} does not exist, or a folder holds no {@code
+     *     .txt} file
      */
     public static String corpusSha256(Path path) throws IOException {
         if (!Files.exists(path)) {

@@ -21,8 +21,8 @@ import ai.djl.training.tracker.WarmUpTracker;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.io.AtomicFiles;
-import ai.djl.xlstm.io.FolderLock;
+import ai.djl.xlstm.internal.AtomicFiles;
+import ai.djl.xlstm.internal.FolderLock;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -561,7 +561,18 @@ public final class TrainingSession implements AutoCloseable {
     public record Summary(int steps, double lastTrainLoss, double lastValLoss, double lastValPerplexity,
             double tokensPerSecond, double seconds, Ending ending) {
 
-        /** Validates the summary. */
+        /**
+         * Checks that the ending is present.
+         *
+         * @param steps the updates applied so far (of the run, also before a resume)
+         * @param lastTrainLoss the last update's mean training loss
+         * @param lastValLoss the last validation loss, NaN when none ran
+         * @param lastValPerplexity the last validation perplexity, NaN when none ran
+         * @param tokensPerSecond training throughput of this call
+         * @param seconds training time of this call (validation excluded)
+         * @param ending how training ended
+         * @throws NullPointerException if {@code ending} is null
+         */
         public Summary {
             Objects.requireNonNull(ending, "ending");
         }
@@ -577,9 +588,10 @@ public final class TrainingSession implements AutoCloseable {
     }
 
     /**
-     * Trains until {@code settings.steps()} updates. The training set is visited in the seeded
-     * order of {@link SeededBatchSampler}; {@code validation} (may be null) is evaluated every
-     * {@code validateEvery} updates and at the end.
+     * Trains until {@code settings.steps()} updates. The training set is visited in a seeded order
+     * (each epoch a permutation drawn from the settings' seed and the epoch, in batches of {@code
+     * batchSize}, the last incomplete one dropped) that a resumed run continues exactly; {@code
+     * validation} (may be null) is evaluated every {@code validateEvery} updates and at the end.
      *
      * @param training the training set
      * @param validation the validation set, or null

@@ -35,7 +35,26 @@ public record TrainingSettings(
         int validationBatches,
         int checkpointEvery) {
 
-    /** Validates every setting; the message names the setting and the value. */
+    /**
+     * Validates every setting; the message names the setting and the value.
+     *
+     * @param steps the number of optimizer updates to reach (>= 1)
+     * @param batchSize sequences per micro-batch (>= 1)
+     * @param accumulationSteps micro-batches per update (>= 1)
+     * @param learningRate the peak learning rate (> 0, finite)
+     * @param minLearningRate the learning rate at the end of the cosine decay, in {@code [0,
+     *     learningRate]}
+     * @param warmupSteps updates of linear warm-up from 0 (>= 0)
+     * @param weightDecay the decoupled weight decay of weight matrices (>= 0, finite)
+     * @param maxGradNorm the global gradient norm clip (>= 0, finite; 0: none)
+     * @param seed the seed of the initialization and of the data order
+     * @param logEvery updates between rows of the metrics log (>= 1)
+     * @param validateEvery updates between validations (>= 0; 0: only at the end)
+     * @param validationBatches batches of the validation set per validation (>= 0; 0: all)
+     * @param checkpointEvery updates between checkpoints (>= 0; 0: only at the end)
+     * @throws IllegalArgumentException if a setting is outside its range; the message names the
+     *     setting and the value
+     */
     public TrainingSettings {
         require(steps >= 1, "steps must be >= 1, got " + steps);
         require(batchSize >= 1, "batchSize must be >= 1, got " + batchSize);

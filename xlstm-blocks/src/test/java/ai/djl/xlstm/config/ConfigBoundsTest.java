@@ -1,5 +1,7 @@
 package ai.djl.xlstm.config;
 
+import ai.djl.xlstm.internal.ConfigMaps;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
@@ -31,8 +33,8 @@ class ConfigBoundsTest {
     /** Loads the config classes, so that the allocations below measure the checks alone. */
     @BeforeAll
     static void warmUp() {
-        ConfigFiles.fromMap(neurips(Map.of()));
-        ConfigFiles.fromMap(large(Map.of()));
+        XLstmConfig.fromMap(neurips(Map.of()));
+        XLstmConfig.fromMap(large(Map.of()));
     }
 
     @Test
@@ -42,30 +44,30 @@ class ConfigBoundsTest {
                 neurips(Map.of("num_blocks", 1e9, "slstm_at", "all")),
                 neurips(Map.of("num_blocks", 1_000_000_000)),
                 large(Map.of("num_blocks", 1_000_000_000)))) {
-            assertFailsFast(() -> ConfigFiles.fromMap(m), "num_blocks must be in [1, 1024], got 1000000000");
+            assertFailsFast(() -> XLstmConfig.fromMap(m), "num_blocks must be in [1, 1024], got 1000000000");
         }
     }
 
     @Test
     void hugeVocabularyAndEmbeddingFailNamingTheBound() {
-        assertFailsFast(() -> ConfigFiles.fromMap(neurips(Map.of("vocab_size", 1e9))),
+        assertFailsFast(() -> XLstmConfig.fromMap(neurips(Map.of("vocab_size", 1e9))),
                 "vocab_size must be in [1, 16777216], got 1000000000");
-        assertFailsFast(() -> ConfigFiles.fromMap(large(Map.of("vocab_size", 1e9))),
+        assertFailsFast(() -> XLstmConfig.fromMap(large(Map.of("vocab_size", 1e9))),
                 "vocab_size must be in [1, 16777216], got 1000000000");
-        assertFailsFast(() -> ConfigFiles.fromMap(neurips(Map.of("embedding_dim", 1_048_576))),
+        assertFailsFast(() -> XLstmConfig.fromMap(neurips(Map.of("embedding_dim", 1_048_576))),
                 "embedding_dim must be in [1, 65536], got 1048576");
-        assertFailsFast(() -> ConfigFiles.fromMap(large(Map.of("embedding_dim", 1_048_576))),
+        assertFailsFast(() -> XLstmConfig.fromMap(large(Map.of("embedding_dim", 1_048_576))),
                 "embedding_dim must be in [1, 65536], got 1048576");
         // beyond 32 bits: refused as such, not wrapped or clamped into range
-        assertFailsFast(() -> ConfigFiles.fromMap(neurips(Map.of("vocab_size", 1e10))),
+        assertFailsFast(() -> XLstmConfig.fromMap(neurips(Map.of("vocab_size", 1e10))),
                 "field 'vocab_size' must be a 32-bit integer, got 1.0E10");
     }
 
     @Test
     void negativeContextLengthIsRefused() {
-        assertFailsFast(() -> ConfigFiles.fromMap(neurips(Map.of("context_length", -5))),
+        assertFailsFast(() -> XLstmConfig.fromMap(neurips(Map.of("context_length", -5))),
                 "context_length must be in [1, 1073741824], got -5");
-        assertFailsFast(() -> ConfigFiles.fromMap(neurips(Map.of("mlstm", Map.of("context_length", -5)))),
+        assertFailsFast(() -> XLstmConfig.fromMap(neurips(Map.of("mlstm", Map.of("context_length", -5)))),
                 "mlstm.context_length must be in [1, 1073741824], got -5");
         assertFailsFast(() -> new XLstmLmConfig(10, 16, 1, List.of(), -5,
                         new MLstmLayerConfig(16, 2, 2.0, 64, 4, 4, false, 0f, 8), null, null, false, true, false, 0f),
@@ -106,7 +108,7 @@ class ConfigBoundsTest {
         neurips.put(Map.of("feedforward", Map.of("round_proj_up_to_multiple_of", 0)),
                 "feedforward.round_proj_up_to_multiple_of must be in [1, 65536], got 0");
         neurips.put(Map.of("feedforward", Map.of("dropout", Double.NaN)), "feedforward.dropout must be in [0, 1), got NaN");
-        neurips.forEach((override, expected) -> assertFailsFast(() -> ConfigFiles.fromMap(neurips(override)), expected));
+        neurips.forEach((override, expected) -> assertFailsFast(() -> XLstmConfig.fromMap(neurips(override)), expected));
 
         Map<Map<String, Object>, String> large = new LinkedHashMap<>();
         large.put(Map.of("num_heads", 0), "num_heads must be in [1, 64], got 0");
@@ -126,7 +128,7 @@ class ConfigBoundsTest {
         large.put(Map.of("qk_dim_factor", 0.01), "num_heads 4 must divide the qk dimension 0");
         large.put(Map.of("ffn_proj_factor", 100), "ffn_proj_factor must be in (0, 64.0], got 100.0");
         large.put(Map.of("ffn_round_up_to_multiple_of", 0), "ffn_round_up_to_multiple_of must be in [1, 65536], got 0");
-        large.forEach((override, expected) -> assertFailsFast(() -> ConfigFiles.fromMap(large(override)), expected));
+        large.forEach((override, expected) -> assertFailsFast(() -> XLstmConfig.fromMap(large(override)), expected));
     }
 
     @Test
@@ -146,11 +148,11 @@ class ConfigBoundsTest {
         Path yaml = tmp.resolve("config.yaml");
         Files.writeString(yaml, "vocab_size: 50\nembedding_dim: 64\nnum_heads: 4\nnum_blocks: 2\n"
                 + "qk_dim_factor: 0.5\neps: .nan\n");
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConfigFiles.read(yaml));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> XLstmConfig.read(yaml));
         assertTrue(e.getMessage().contains("eps must be finite and > 0, got NaN"), e.getMessage());
         Files.writeString(yaml, "vocab_size: 50\nembedding_dim: 64\nnum_heads: 4\nnum_blocks: 2\n"
                 + "qk_dim_factor: 0.5\ngate_soft_cap: .inf\n");
-        e = assertThrows(IllegalArgumentException.class, () -> ConfigFiles.read(yaml));
+        e = assertThrows(IllegalArgumentException.class, () -> XLstmConfig.read(yaml));
         assertTrue(e.getMessage().contains("gate_soft_cap must be finite and >= 0, got Infinity"), e.getMessage());
     }
 
@@ -165,7 +167,7 @@ class ConfigBoundsTest {
         for (Object[] c : new Object[][] {{latin1, "is not UTF-8 text"}, {latin1Yaml, "is not UTF-8 text"},
                 {badYaml, "is not valid YAML"}, {badJson, "is not valid JSON"}}) {
             Path file = (Path) c[0];
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConfigFiles.readMap(file));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ConfigMaps.readMap(file));
             assertTrue(e.getMessage().startsWith("config " + file + " " + c[1]), e.getMessage());
         }
     }
@@ -184,21 +186,21 @@ class ConfigBoundsTest {
         xlstm7b.put("ffn_proj_factor", 2.667);
         xlstm7b.put("ffn_round_up_to_multiple_of", 64);
         xlstm7b.put("chunk_size", 64);
-        XLstmConfig c7b = ConfigFiles.fromMap(xlstm7b);
+        XLstmConfig c7b = XLstmConfig.fromMap(xlstm7b);
         assertEquals(4096, c7b.embeddingDim());
         // ~6.9 billion parameters, as published
         assertTrue(c7b.parameterCount() > 6.8e9 && c7b.parameterCount() < 7.0e9, "7B: " + c7b.parameterCount());
 
         // a GPT-2 vocabulary, a million-token context
-        XLstmConfig gpt2 = ConfigFiles.fromMap(neurips(Map.of("vocab_size", 50257, "context_length", 1 << 20)));
+        XLstmConfig gpt2 = XLstmConfig.fromMap(neurips(Map.of("vocab_size", 50257, "context_length", 1 << 20)));
         assertEquals(50257, gpt2.vocabSize());
 
         // the bounds are inclusive
-        ConfigFiles.fromMap(neurips(Map.of("vocab_size", 1 << 24, "embedding_dim", 1 << 16, "num_blocks", 1024,
+        XLstmConfig.fromMap(neurips(Map.of("vocab_size", 1 << 24, "embedding_dim", 1 << 16, "num_blocks", 1024,
                 "slstm_at", "all", "context_length", 1 << 30)));
-        ConfigFiles.fromMap(neurips(Map.of("mlstm", Map.of("num_heads", 16, "conv1d_kernel_size", 64,
+        XLstmConfig.fromMap(neurips(Map.of("mlstm", Map.of("num_heads", 16, "conv1d_kernel_size", 64,
                 "proj_factor", 64.0, "round_proj_up_to_multiple_of", 1 << 16, "qkv_proj_blocksize", 1 << 16))));
-        ConfigFiles.fromMap(large(Map.of("chunk_size", 1 << 16, "gate_soft_cap", 0, "output_logit_soft_cap", 0,
+        XLstmConfig.fromMap(large(Map.of("chunk_size", 1 << 16, "gate_soft_cap", 0, "output_logit_soft_cap", 0,
                 "num_heads", 64, "qk_dim_factor", 64.0, "v_dim_factor", 64.0, "ffn_proj_factor", 64.0)));
     }
 

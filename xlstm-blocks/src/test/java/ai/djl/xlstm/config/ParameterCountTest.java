@@ -26,40 +26,40 @@ class ParameterCountTest {
     void closedFormEqualsTheInitializedModel() {
         Map<String, XLstmConfig> configs = new LinkedHashMap<>();
         // integration-tests reference/neurips-a: untied, sLSTM at 1, no bias, post-blocks norm
-        configs.put("neurips-a", ConfigFiles.fromMap(neurips(50, 32, 3, List.of(1), Map.of(
+        configs.put("neurips-a", XLstmConfig.fromMap(neurips(50, 32, 3, List.of(1), Map.of(
                 "mlstm", Map.of("num_heads", 4, "conv1d_kernel_size", 4, "qkv_proj_blocksize", 4, "proj_factor", 2.0),
                 "slstm", Map.of("num_heads", 4, "conv1d_kernel_size", 4),
                 "feedforward", Map.of("proj_factor", 1.3, "act_fn", "gelu")))));
         // xlstm-examples/configs/xlstm-quick.json shape, smaller: tied head
-        configs.put("tied", ConfigFiles.fromMap(neurips(37, 16, 4, List.of(1), Map.of(
+        configs.put("tied", XLstmConfig.fromMap(neurips(37, 16, 4, List.of(1), Map.of(
                 "tie_weights", true,
                 "mlstm", Map.of("num_heads", 4),
                 "slstm", Map.of("num_heads", 4),
                 "feedforward", Map.of()))));
         // only mLSTM blocks, biases, no post-blocks norm, odd rounding (inner = 42), no convolution
-        configs.put("mlstm-only-bias", ConfigFiles.fromMap(neurips(13, 24, 2, List.of(), Map.of(
+        configs.put("mlstm-only-bias", XLstmConfig.fromMap(neurips(13, 24, 2, List.of(), Map.of(
                 "bias", true, "add_post_blocks_norm", false,
                 "mlstm", Map.of("num_heads", 3, "proj_factor", 1.7, "round_proj_up_to_multiple_of", 7,
                         "qkv_proj_blocksize", 2, "conv1d_kernel_size", 0)))));
         // only sLSTM blocks, biased feed-forward with odd rounding (up = 25), tied, no convolution
-        configs.put("slstm-only", ConfigFiles.fromMap(neurips(11, 20, 2, List.of(), Map.of(
+        configs.put("slstm-only", XLstmConfig.fromMap(neurips(11, 20, 2, List.of(), Map.of(
                 "slstm_at", "all", "bias", true, "tie_weights", true, "add_post_blocks_norm", false,
                 "slstm", Map.of("num_heads", 4, "conv1d_kernel_size", 0),
                 "feedforward", Map.of("proj_factor", 1.1, "round_proj_up_to_multiple_of", 5, "act_fn", "relu")))));
         // mixed xLSTM[1:2], kernel 3, rounding 3 (inner 24, up 21), blocksize 3
-        configs.put("mixed-odd", ConfigFiles.fromMap(neurips(19, 16, 3, List.of(0, 2), Map.of(
+        configs.put("mixed-odd", XLstmConfig.fromMap(neurips(19, 16, 3, List.of(0, 2), Map.of(
                 "mlstm", Map.of("num_heads", 2, "proj_factor", 1.5, "round_proj_up_to_multiple_of", 3,
                         "qkv_proj_blocksize", 3, "conv1d_kernel_size", 3),
                 "slstm", Map.of("num_heads", 2, "conv1d_kernel_size", 3),
                 "feedforward", Map.of("proj_factor", 1.3, "round_proj_up_to_multiple_of", 3)))));
         // integration-tests reference/large-a
-        configs.put("large-a", ConfigFiles.fromMap(large(50, 64, 4, 2, Map.of())));
+        configs.put("large-a", XLstmConfig.fromMap(large(50, 64, 4, 2, Map.of())));
         // biases, no out norm, small qk/v factors, odd feed-forward rounding (up = 42)
-        configs.put("large-bias", ConfigFiles.fromMap(large(17, 32, 2, 3, Map.of(
+        configs.put("large-bias", XLstmConfig.fromMap(large(17, 32, 2, 3, Map.of(
                 "use_bias", true, "add_out_norm", false, "qk_dim_factor", 0.25, "v_dim_factor", 0.5,
                 "ffn_proj_factor", 1.3, "ffn_round_up_to_multiple_of", 3))));
         // factors above 1, rounding 7
-        configs.put("large-wide", ConfigFiles.fromMap(large(9, 16, 2, 1, Map.of(
+        configs.put("large-wide", XLstmConfig.fromMap(large(9, 16, 2, 1, Map.of(
                 "qk_dim_factor", 1.0, "v_dim_factor", 2.0, "ffn_proj_factor", 1.5, "ffn_round_up_to_multiple_of", 7))));
 
         try (NDManager manager = NDManager.newBaseManager()) {

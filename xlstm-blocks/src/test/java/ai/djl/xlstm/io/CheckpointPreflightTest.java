@@ -11,8 +11,8 @@ import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.xlstm.TestModels;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.internal.ConfigMaps;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import com.google.gson.Gson;
@@ -51,7 +51,7 @@ class CheckpointPreflightTest {
         m.put("slstm", Map.of("num_heads", 4));
         m.put("feedforward", Map.of());
         m.put("tie_weights", tied);
-        return ConfigFiles.fromMap(m);
+        return XLstmConfig.fromMap(m);
     }
 
     /** Saves a random model of {@code config} as an upstream checkpoint folder. */
@@ -65,7 +65,7 @@ class CheckpointPreflightTest {
     /** Sets top-level fields of the folder's config.json. */
     private static void editConfig(Path dir, Map<String, Object> fields) throws IOException {
         Path file = dir.resolve("config.json");
-        Map<String, Object> map = ConfigFiles.readMap(file);
+        Map<String, Object> map = ConfigMaps.readMap(file);
         map.putAll(fields);
         Files.writeString(file, new Gson().toJson(map));
     }
@@ -198,7 +198,7 @@ class CheckpointPreflightTest {
         // 2^24 x 65536 embedding and head: 8.8 TB of float32, which an unchecked load would try to allocate
         Path dir = checkpoint(neurips(false), tmp.resolve("huge"));
         editConfig(dir, Map.of("vocab_size", 1 << 24, "embedding_dim", 1 << 16));
-        XLstmConfig huge = ConfigFiles.readFolder(dir);
+        XLstmConfig huge = XLstmConfig.read(dir);
         String msg = refusal(dir).getMessage();
         assertContains(msg, "vocab_size: config 16777216, checkpoint 50", "embedding_dim: config 65536, checkpoint 32",
                 String.format(Locale.ROOT, "parameter elements: config implies %,d", huge.parameterCount()));
@@ -391,7 +391,7 @@ class CheckpointPreflightTest {
         });
         editConfig(dirs.get(4), Map.of("weight_mode", "fused"));
         for (Path dir : dirs) {
-            XLstmConfig config = ConfigFiles.readFolder(dir);
+            XLstmConfig config = XLstmConfig.read(dir);
             UpstreamCheckpoint.checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir),
                     dir.toString(), UpstreamCheckpoint.physicalMemoryBytes());
             try (NDManager manager = NDManager.newBaseManager()) {

@@ -1,7 +1,6 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.Device;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
@@ -58,7 +57,7 @@ final class FinetuneCommand implements Callable<Integer> {
 
             @Override
             public XLstmConfig config() throws IOException {
-                return ConfigFiles.readFolder(folder());
+                return XLstmConfig.read(folder());
             }
 
             @Override

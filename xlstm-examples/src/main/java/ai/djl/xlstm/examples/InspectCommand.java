@@ -3,7 +3,6 @@ package ai.djl.xlstm.examples;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
@@ -65,7 +64,7 @@ final class InspectCommand implements Callable<Integer> {
     }
 
     private static JsonObject inspect(Path dir) throws Exception {
-        XLstmConfig config = ConfigFiles.readFolder(dir);
+        XLstmConfig config = XLstmConfig.read(dir);
         Map<String, SafeTensors.TensorInfo> headers = SafeTensors.readCheckpointHeader(dir);
         Map<String, Integer> dtypes = new TreeMap<>();
         long bytes = 0;

@@ -1,7 +1,6 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.Device;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.training.TrainingSession;
 import ai.djl.xlstm.training.TrainingSettings;
@@ -49,7 +48,7 @@ final class TrainCommand implements Callable<Integer> {
             @Override
             public XLstmConfig config() throws IOException {
                 TrainingRun.requireFile(config, "--config");
-                return ConfigFiles.read(config);
+                return XLstmConfig.read(config);
             }
 
             @Override

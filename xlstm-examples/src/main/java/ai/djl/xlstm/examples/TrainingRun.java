@@ -1,9 +1,8 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.Device;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
-import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.internal.AtomicFiles;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.training.TokenWindowDataset;
 import ai.djl.xlstm.training.TrainingSession;
@@ -111,7 +110,7 @@ final class TrainingRun {
             seqLen = run.seqLen();
             tokenizerFile = dir.resolve("tokenizer.json");
             requireFile(tokenizerFile, "--resume (the run's tokenizer.json)");
-            model = ConfigFiles.readFolder(UpstreamCheckpoint.resolveFolder(dir));
+            model = XLstmConfig.read(UpstreamCheckpoint.resolveFolder(dir));
         } else {
             if (o.out == null) {
                 throw new IllegalArgumentException("--out is required (or --resume DIR)");

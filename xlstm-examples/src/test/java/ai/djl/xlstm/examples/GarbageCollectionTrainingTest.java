@@ -12,7 +12,7 @@ import ai.djl.nn.Block;
 import ai.djl.training.ParameterStore;
 import ai.djl.training.dataset.RandomAccessDataset;
 import ai.djl.util.PairList;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.examples.formal.FormalLanguageDataset;
 import ai.djl.xlstm.examples.formal.FormalLanguageExperiment;
 import ai.djl.xlstm.examples.formal.FormalLanguageExperiment.Architecture;
@@ -83,11 +83,11 @@ class GarbageCollectionTrainingTest {
         neurips.put("mlstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4, "qkv_proj_blocksize", 4, "proj_factor", 2.0));
         neurips.put("slstm", Map.of("num_heads", 2, "conv1d_kernel_size", 4));
         neurips.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", "gelu"));
-        assertUndisturbed("text xlstm-neurips 1:1", () -> XLstmLanguageModel.create(ConfigFiles.fromMap(neurips)), data, 4);
+        assertUndisturbed("text xlstm-neurips 1:1", () -> XLstmLanguageModel.create(XLstmConfig.fromMap(neurips)), data, 4);
         // chunk size 4 over 12 positions: the chunkwise kernel with its soft caps
         Map<String, Object> large = Map.of("architecture", "xlstm-large", "vocab_size", VOCAB, "embedding_dim", 32,
                 "num_heads", 2, "num_blocks", 2, "chunk_size", 4);
-        assertUndisturbed("text xlstm-large", () -> XLstmLanguageModel.create(ConfigFiles.fromMap(large)), data, 4);
+        assertUndisturbed("text xlstm-large", () -> XLstmLanguageModel.create(XLstmConfig.fromMap(large)), data, 4);
     }
 
     private static final int VOCAB = 50;

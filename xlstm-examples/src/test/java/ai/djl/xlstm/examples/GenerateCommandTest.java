@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.generate.FinishReason;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
@@ -50,7 +50,7 @@ class GenerateCommandTest {
         m.put("mlstm", Map.of("num_heads", 2));
         m.put("slstm", Map.of("num_heads", 2));
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel lm = XLstmLanguageModel.create(ConfigFiles.fromMap(m));
+            XLstmLanguageModel lm = XLstmLanguageModel.create(XLstmConfig.fromMap(m));
             lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
             UpstreamCheckpoint.save(lm, model);
         }
@@ -143,7 +143,7 @@ class GenerateCommandTest {
         m.put("num_blocks", 2);
         m.put("chunk_size", 4);
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel lm = XLstmLanguageModel.create(ConfigFiles.fromMap(m));
+            XLstmLanguageModel lm = XLstmLanguageModel.create(XLstmConfig.fromMap(m));
             lm.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
             UpstreamCheckpoint.save(lm, large);
         }

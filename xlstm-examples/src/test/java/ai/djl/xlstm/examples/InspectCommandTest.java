@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.SafeTensors;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
@@ -31,7 +31,7 @@ class InspectCommandTest {
 
     private static Path checkpoint(Path dir) throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel model = XLstmLanguageModel.create(ConfigFiles.fromMap(Map.of(
+            XLstmLanguageModel model = XLstmLanguageModel.create(XLstmConfig.fromMap(Map.of(
                     "architecture", "xlstm-neurips", "vocab_size", 50, "embedding_dim", 16, "num_blocks", 2,
                     "slstm_at", List.of(1), "mlstm", Map.of("num_heads", 2), "slstm", Map.of("num_heads", 2))));
             model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));

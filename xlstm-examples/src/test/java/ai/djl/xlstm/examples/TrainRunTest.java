@@ -343,7 +343,7 @@ class TrainRunTest {
             assertTrue(p.waitFor(120, TimeUnit.SECONDS));
         }
         int step = checkpointStep(out);
-        try (ai.djl.xlstm.io.FolderLock held = ai.djl.xlstm.io.FolderLock.acquire(out)) {
+        try (ai.djl.xlstm.internal.FolderLock held = ai.djl.xlstm.internal.FolderLock.acquire(out)) {
             String[] sameJvm = run(List.of("train", "--resume", out.toString(), "--steps", String.valueOf(step + 1)));
             assertEquals("1", sameJvm[0], sameJvm[2]);
             assertTrue(sameJvm[2].contains("in use by this process"), sameJvm[2]);

@@ -3,7 +3,7 @@ package ai.djl.xlstm.zoo;
 import ai.djl.Model;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.internal.ConfigMaps;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -74,7 +74,7 @@ public class XLstmBlockFactory implements BlockFactory {
     }
 
     private static void logKernelMappings(Path dir) throws IOException {
-        Map<String, Object> raw = ConfigFiles.readMap(ConfigFiles.configFile(dir));
+        Map<String, Object> raw = ConfigMaps.readMap(ConfigMaps.configFile(dir));
         logKernelMappings(raw, "");
     }
 

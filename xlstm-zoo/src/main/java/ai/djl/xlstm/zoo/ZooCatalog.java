@@ -8,7 +8,7 @@ import ai.djl.repository.RemoteRepository;
 import ai.djl.repository.zoo.ModelNotFoundException;
 import ai.djl.util.JsonUtils;
 import ai.djl.util.Utils;
-import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.internal.AtomicFiles;
 
 import com.google.gson.Gson;
 import com.google.gson.JsonParseException;

@@ -6,7 +6,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.generate.GenerationConfig;
@@ -232,11 +231,11 @@ class HostileFilesFuzzTest {
                 REFERENCE.resolve("neurips-a"), REFERENCE.resolve("large-a"))) {
             Map<String, byte[]> f = files(dir, "config.json");
             seeds.add(new Seed(dir.getFileName() + "/config.json", f, Map.of("config.json", Kind.JSON),
-                    ConfigFiles.read(dir.resolve("config.json"))));
+                    XLstmConfig.read(dir.resolve("config.json"))));
         }
         Map<String, byte[]> y = Map.of("config.yaml", yaml(files(REFERENCE.resolve("large-a"), "config.json").get("config.json")));
         seeds.add(new Seed("large-a/config.yaml", y, Map.of("config.yaml", Kind.YAML),
-                ConfigFiles.read(REFERENCE.resolve("large-a/config.json"))));
+                XLstmConfig.read(REFERENCE.resolve("large-a/config.json"))));
         fuzz("config json/yaml", seeds, tmp, HostileFilesFuzzTest::loadConfig);
     }
 
@@ -406,13 +405,13 @@ class HostileFilesFuzzTest {
 
     private static Verdict loadConfig(Path dir, Seed seed, Applied applied) throws Exception {
         String name = seed.files().keySet().iterator().next();
-        XLstmConfig config = ConfigFiles.read(dir.resolve(name));
+        XLstmConfig config = XLstmConfig.read(dir.resolve(name));
         config.parameterCount();
         config.fingerprint();
         // what save writes must read back as this config
         Path written = dir.resolve("written.json");
-        ConfigFiles.write(config, written);
-        XLstmConfig again = ConfigFiles.read(written);
+        config.write(written);
+        XLstmConfig again = XLstmConfig.read(written);
         if (!again.equals(config)) {
             return new Verdict(Outcome.SILENT_CHANGE, "the config does not survive write and read: " + config
                     + " became " + again);
@@ -794,7 +793,7 @@ class HostileFilesFuzzTest {
                 case "config" -> {
                     Path dir = name.startsWith("xlstm-") ? MODELS.resolve(name) : REFERENCE.resolve(name);
                     return new Seed(name, files(dir, "config.json"), Map.of("config.json", Kind.JSON),
-                            ConfigFiles.read(dir.resolve("config.json")));
+                            XLstmConfig.read(dir.resolve("config.json")));
                 }
                 case "tokenizer" -> {
                     Path file = MODELS.resolve(name).resolve("tokenizer.json");

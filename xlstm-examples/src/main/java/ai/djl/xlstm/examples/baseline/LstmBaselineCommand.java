@@ -3,7 +3,7 @@ package ai.djl.xlstm.examples.baseline;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.util.ProgressBar;
 import ai.djl.xlstm.examples.StopOnSignal;
-import ai.djl.xlstm.io.AtomicFiles;
+import ai.djl.xlstm.internal.AtomicFiles;
 import ai.djl.xlstm.training.TextEvaluation;
 import ai.djl.xlstm.training.TokenWindowDataset;
 import ai.djl.xlstm.training.TrainingSession;

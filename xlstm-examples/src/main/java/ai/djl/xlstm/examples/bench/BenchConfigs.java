@@ -1,6 +1,5 @@
 package ai.djl.xlstm.examples.bench;
 
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 
 import com.google.gson.Gson;
@@ -41,7 +40,7 @@ public final class BenchConfigs {
     public static XLstmConfig resolve(String value) throws IOException {
         Path file = Path.of(value);
         if (Files.isRegularFile(file)) {
-            return ConfigFiles.read(file);
+            return XLstmConfig.read(file);
         }
         if (!NAMES.contains(value)) {
             throw new IllegalArgumentException("--config " + value + ": no such file, and not a bundled configuration "
@@ -58,7 +57,7 @@ public final class BenchConfigs {
             } catch (JsonParseException e) {
                 throw new IllegalStateException("bundled configuration " + value + ": " + e.getMessage(), e);
             }
-            return ConfigFiles.fromMap(map);
+            return XLstmConfig.fromMap(map);
         }
     }
 }

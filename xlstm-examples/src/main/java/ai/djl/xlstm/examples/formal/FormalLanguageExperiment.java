@@ -8,7 +8,6 @@ import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.translate.TranslateException;
 import ai.djl.util.Pair;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.training.TrainingSession;
@@ -229,7 +228,7 @@ public final class FormalLanguageExperiment {
         m.put("mlstm", Map.of("num_heads", 1, "proj_factor", 4.0, "conv1d_kernel_size", 4, "qkv_proj_blocksize", 4));
         m.put("slstm", Map.of("num_heads", 1, "conv1d_kernel_size", 4));
         m.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", "gelu"));
-        XLstmConfig config = ConfigFiles.fromMap(m);
+        XLstmConfig config = XLstmConfig.fromMap(m);
         return XLstmLanguageModel.create(config);
     }
 }

@@ -9,7 +9,6 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
@@ -45,14 +44,14 @@ class BenchPartsTest {
         // all 32 blocks: xLSTM-7b's 6.87B parameters
         Map<String, Object> full = new java.util.HashMap<>(slice.toUpstreamMap());
         full.put("num_blocks", 32);
-        long params = ConfigFiles.fromMap(full).parameterCount();
+        long params = XLstmConfig.fromMap(full).parameterCount();
         assertTrue(params > 6.8e9 && params < 6.95e9, "xLSTM-7b: " + params);
     }
 
     @Test
     void theCostModelCountsWeightsAndFlopsByTheDocumentedFormulas() {
         for (boolean tied : new boolean[] {false, true}) {
-            XLstmConfig config = ConfigFiles.fromMap(Map.of("architecture", "xlstm-neurips", "vocab_size", 50,
+            XLstmConfig config = XLstmConfig.fromMap(Map.of("architecture", "xlstm-neurips", "vocab_size", 50,
                     "embedding_dim", 16, "num_blocks", 2, "slstm_at", List.of(1), "tie_weights", tied,
                     "mlstm", Map.of("num_heads", 2), "slstm", Map.of("num_heads", 2)));
             try (NDManager manager = NDManager.newBaseManager()) {

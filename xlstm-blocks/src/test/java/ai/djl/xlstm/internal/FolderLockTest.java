@@ -1,4 +1,4 @@
-package ai.djl.xlstm.io;
+package ai.djl.xlstm.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

@@ -1,4 +1,4 @@
-package ai.djl.xlstm.io;
+package ai.djl.xlstm.internal;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;

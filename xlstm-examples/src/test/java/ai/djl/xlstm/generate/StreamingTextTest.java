@@ -1,11 +1,10 @@
-package ai.djl.xlstm.examples;
+package ai.djl.xlstm.generate;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.xlstm.zoo.HuggingFaceTextCodec;
-import ai.djl.xlstm.generate.StreamingDecoder;
 
 import org.junit.jupiter.api.Test;
 
@@ -13,7 +12,11 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Streaming detokenization with the real byte-level GPT-2 BPE (8k merges), where characters split across tokens. */
+/**
+ * Streaming detokenization with the real byte-level GPT-2 BPE (8k merges), where characters split across tokens.
+ * In the package of the (package-private) {@link StreamingDecoder}; here because the tokenizer and its file live
+ * in xlstm-zoo and xlstm-examples.
+ */
 class StreamingTextTest {
 
     @Test
