@@ -12,6 +12,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
 import ai.djl.translate.TranslateException;
 import ai.djl.xlstm.generate.GenerationResult;
@@ -37,13 +38,14 @@ class TranslatorBuildersTest {
 
     private static final String PROMPT = ZooModelTest.PROMPT;
 
+    /** The bundled tiny model's folder (in DJL's cache, as the zoo copied it). */
+    private static Path folder;
     private static NDManager manager;
     private static HuggingFaceTextCodec codec;
     private static XLstmLanguageModel direct;
 
     @BeforeAll
     static void openTheBundledFolder() throws Exception {
-        Path folder;
         try (ZooModel<NDList, NDList> model = ZooModelTest.byName(NDList.class, NDList.class).build().loadModel()) {
             folder = model.getModelPath();
         }
@@ -89,8 +91,12 @@ class TranslatorBuildersTest {
         TextGenerationTranslator<String, GenerationResult> translator = TextGenerationTranslator.builder(codec)
                 .optArgument("max_new_tokens", 12).optArgument("do_sample", false)
                 .build(String.class, GenerationResult.class);
-        try (ZooModel<String, GenerationResult> model = ZooModelTest.byName(String.class, GenerationResult.class)
-                .optTranslator(translator).build().loadModel();
+        // as the README shows it: a folder and the translator
+        try (ZooModel<String, GenerationResult> model = Criteria.builder()
+                .setTypes(String.class, GenerationResult.class)
+                .optModelPath(folder)
+                .optTranslator(translator)
+                .build().loadModel();
                 Predictor<String, GenerationResult> p = model.newPredictor();
                 NDManager request = manager.newSubManager()) {
             GenerationResult built = p.predict(PROMPT);
