@@ -1,7 +1,7 @@
 package ai.djl.xlstm.examples;
 
 import ai.djl.xlstm.generate.GenerationConfig;
-import ai.djl.xlstm.zoo.GenerationArguments;
+import ai.djl.xlstm.zoo.XLstmTranslatorFactory;
 
 import picocli.CommandLine.Option;
 
@@ -21,7 +21,7 @@ import java.util.regex.Pattern;
  *
  * <p>The options resolve as Criteria arguments do: the ones given are collected under their Hugging
  * Face names ({@link #arguments}) and applied over the model's {@code generation_config.json} by
- * {@link GenerationArguments}; what neither sets takes {@link GenerationConfig#builder()}'s default.
+ * {@link XLstmTranslatorFactory#generationConfig}; what neither sets takes {@link GenerationConfig#builder()}'s default.
  * The one difference is {@link #SAMPLING}, which stands in for a missing {@code
  * generation_config.json}: the command line samples by default.
  */
@@ -72,7 +72,7 @@ final class GenerationOptions {
     private long resolvedSeed = Long.MIN_VALUE;
 
     /**
-     * The options given, under their Hugging Face names ({@link GenerationArguments}), with the seed
+     * The options given, under their Hugging Face names ({@link XLstmTranslatorFactory}), with the seed
      * drawn when none is given, and {@code defaultStops} when no {@code --stop} is.
      *
      * @param numBeams {@code --num-beams}, or null when not given; with more than 1 beam, {@code
@@ -111,7 +111,8 @@ final class GenerationOptions {
 
     /**
      * The generation config of these options over the model folder {@code dir} (its {@code
-     * generation_config.json}, else {@link #SAMPLING}), resolved by {@link GenerationArguments} as
+     * generation_config.json}, else {@link #SAMPLING}), resolved by {@link
+     * XLstmTranslatorFactory#generationConfig} as
      * Criteria arguments are; EOS is the model's, else the tokenizer's end-of-text token, which is
      * also BOS.
      *
@@ -123,7 +124,7 @@ final class GenerationOptions {
         OptionalLong eot = endOfText == null ? OptionalLong.empty() : OptionalLong.of(endOfText);
         GenerationConfig config;
         try {
-            config = GenerationArguments.read(dir, SAMPLING, arguments, eot).config();
+            config = XLstmTranslatorFactory.generationConfig(dir, SAMPLING, arguments, eot);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(withFlags(e.getMessage()), e);
         }

@@ -66,7 +66,7 @@ import java.util.TreeSet;
  * is refused with the list of these names, except the ones DJL and DJL Serving use themselves and
  * the keys of the model folder's {@code serving.properties}.
  */
-public final class GenerationArguments {
+final class GenerationArguments {
 
     /** The generation arguments, in alphabetical order. */
     static final List<String> NAMES = List.of("bos_token_id", "do_sample", "eos_token_id", "length_penalty",
@@ -89,10 +89,13 @@ public final class GenerationArguments {
     private static final String FILE = "generation_config.json";
 
     /** Where a layer of settings comes from, for messages: one value ("Criteria argument") and several. */
-    private record Layer(String one, String many) {}
+    record Layer(String one, String many) {}
 
     private static final Layer FILE_FIELDS = new Layer(FILE + " field", FILE + " fields");
-    private static final Layer CRITERIA = new Layer("Criteria argument", "Criteria arguments");
+    /** Arguments given through {@code Criteria} (the translator factory's). */
+    static final Layer CRITERIA = new Layer("Criteria argument", "Criteria arguments");
+    /** Arguments given to a translator's builder. */
+    static final Layer TRANSLATOR = new Layer("translator argument", "translator arguments");
     private static final Layer MODEL = new Layer("the model's setting", "the model's settings");
     private static final Layer REQUEST = new Layer("request parameter", "request parameters");
 
@@ -117,12 +120,12 @@ public final class GenerationArguments {
     }
 
     /** The settings (with {@code max_length}, {@link #forPrompt} gives each request's). */
-    public GenerationConfig config() {
+    GenerationConfig config() {
         return config;
     }
 
     /** The Hugging Face {@code max_length} (prompt plus new tokens), if that bounds the length. */
-    public OptionalInt maxLength() {
+    OptionalInt maxLength() {
         return maxLength == null ? OptionalInt.empty() : OptionalInt.of(maxLength);
     }
 
@@ -132,7 +135,7 @@ public final class GenerationArguments {
      *
      * @throws IllegalArgumentException if the prompt is longer than {@code max_length}
      */
-    public GenerationConfig forPrompt(int promptTokens) {
+    GenerationConfig forPrompt(int promptTokens) {
         if (maxLength == null) {
             return config;
         }
@@ -202,6 +205,20 @@ public final class GenerationArguments {
     }
 
     /**
+     * Checks generation arguments on their own, as {@code layer}'s: each name is known, each value
+     * within its bounds, and the values agree with each other ({@code stop} and {@code
+     * stop_strings} not both, ...). How they combine with a model folder's settings is checked when
+     * they are resolved ({@link #read}).
+     *
+     * @throws IllegalArgumentException naming the argument of an unknown name or a bad value, or the
+     *     arguments that contradict each other
+     */
+    static void checkArguments(Map<String, ?> arguments, Layer layer) {
+        requireKnown(arguments.keySet(), layer.one(), List.of());
+        requireConsistent(parse(arguments, layer.one() + " '"), layer);
+    }
+
+    /**
      * Refuses a name that is neither a generation argument nor one of {@code extra}, naming it, a
      * close known name and the known names.
      */
@@ -260,9 +277,9 @@ public final class GenerationArguments {
      * @throws IllegalArgumentException naming the argument or field of a bad value, or the
      *     arguments and fields whose values contradict each other
      */
-    public static GenerationArguments read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
+    static GenerationArguments read(Path modelDir, Map<String, ?> arguments, OptionalLong endOfText)
             throws IOException {
-        return read(modelDir, Map.of(), arguments, endOfText);
+        return read(modelDir, Map.of(), arguments, CRITERIA, endOfText);
     }
 
     /**
@@ -274,7 +291,16 @@ public final class GenerationArguments {
      * @throws IllegalArgumentException naming the argument or field of a bad value, or the
      *     arguments and fields whose values contradict each other
      */
-    public static GenerationArguments read(Path modelDir, Map<String, ?> fallback, Map<String, ?> arguments,
+    static GenerationArguments read(Path modelDir, Map<String, ?> fallback, Map<String, ?> arguments,
+            OptionalLong endOfText) throws IOException {
+        return read(modelDir, fallback, arguments, CRITERIA, endOfText);
+    }
+
+    /**
+     * As {@link #read(Path, Map, Map, OptionalLong)}, naming the arguments as {@code layer} in
+     * messages ({@link #CRITERIA} or {@link #TRANSLATOR}).
+     */
+    static GenerationArguments read(Path modelDir, Map<String, ?> fallback, Map<String, ?> arguments, Layer layer,
             OptionalLong endOfText) throws IOException {
         Map<String, Object> file = new LinkedHashMap<>();
         Path path = modelDir == null ? null : modelDir.resolve(FILE);
@@ -301,7 +327,7 @@ public final class GenerationArguments {
         }
         Set<Long> eos = endOfText.isPresent() ? Set.of(endOfText.getAsLong()) : Set.of();
         Long bos = endOfText.isPresent() ? endOfText.getAsLong() : null;
-        return resolve(String.valueOf(modelDir), file, FILE_FIELDS, arguments, CRITERIA, eos, bos);
+        return resolve(String.valueOf(modelDir), file, FILE_FIELDS, arguments, layer, eos, bos);
     }
 
     /**

@@ -18,7 +18,7 @@ import java.util.Objects;
  * }</pre>
  *
  * <p>The parameters are the generation arguments by their Hugging Face names (see {@link
- * GenerationArguments}); they override the model's settings (its {@code generation_config.json}
+ * XLstmTranslatorFactory}); they override the model's settings (its {@code generation_config.json}
  * and the Criteria arguments) for this request alone, by the same rules. Names and values are
  * checked here, each alone; how they combine with the model's settings is checked when the request
  * runs ({@code predict} then fails naming the values that contradict each other).
@@ -32,6 +32,9 @@ public record GenerationRequest(String prompt, Map<String, Object> parameters) {
     /**
      * Checks the prompt and each parameter.
      *
+     * @param prompt the text to complete (empty: start from the BOS token)
+     * @param parameters the generation arguments of this request, by Hugging Face name (null: none);
+     *     copied
      * @throws IllegalArgumentException naming an unknown parameter or a bad value
      */
     public GenerationRequest {

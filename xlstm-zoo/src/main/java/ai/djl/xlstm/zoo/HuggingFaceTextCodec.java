@@ -17,7 +17,9 @@ import java.util.OptionalLong;
 
 /**
  * A {@link TextCodec} over any Hugging Face {@code tokenizer.json}, through DJL's tokenizer built
- * without truncation (its default cuts at 512 tokens) and without added special tokens.
+ * without truncation (its default cuts at 512 tokens) and without added special tokens. The
+ * tokenizer the translator builders take ({@link TextGenerationTranslator#builder(HuggingFaceTextCodec)});
+ * close it when no model uses it any more.
  */
 public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
 
@@ -138,26 +140,31 @@ public final class HuggingFaceTextCodec implements TextCodec, AutoCloseable {
                 + (Integer.MAX_VALUE - 1) + "), got " + id);
     }
 
+    /** {@inheritDoc} */
     @Override
     public long[] encode(String text) {
         return text.isEmpty() ? new long[0] : tokenizer.encode(text, false, false).getIds();
     }
 
+    /** {@inheritDoc} */
     @Override
     public String decode(long[] ids) {
         return ids.length == 0 ? "" : tokenizer.decode(ids, false);
     }
 
+    /** {@inheritDoc} */
     @Override
     public int vocabularySize() {
         return vocabularySize;
     }
 
+    /** {@inheritDoc} */
     @Override
     public OptionalLong endOfText() {
         return endOfText;
     }
 
+    /** Frees the tokenizer's native memory. */
     @Override
     public void close() {
         tokenizer.close();

@@ -8,6 +8,7 @@ import ai.djl.translate.NoBatchifyTranslator;
 import ai.djl.translate.TranslatorContext;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.BiFunction;
 
@@ -27,13 +28,20 @@ import java.util.function.BiFunction;
  *       they fail on their first step, naming {@code num_beams} (our beam search).
  * </ul>
  *
+ * <p>{@link XLstmTranslatorFactory} makes one for {@code Criteria} with these types; to pass one
+ * yourself ({@code optTranslator}), {@code LogitsTranslator.builder().build()} (or {@code
+ * build(CausalLMOutput.class)}). The model is the predictor's: its block must be an xLSTM language
+ * model (a folder loaded with {@link XLstmBlockFactory}).
+ *
  * <p><b>Memory.</b> The model reads the inputs through views that belong to the request's manager
  * (no copy; the caller's arrays are left as they are), so every intermediate array is freed with
  * the request. Only the returned arrays are attached to the manager of the input tokens: a loop
  * that closes what it no longer needs runs in constant memory. Stateless and thread-safe; an input
  * array may be shared by requests on several threads.
+ *
+ * @param <O> the output: {@code NDList} or {@code CausalLMOutput}
  */
-final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
+public final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
 
     private static final String INPUT_MANAGER = "xlstm.inputManager";
 
@@ -41,30 +49,78 @@ final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
     private static final Set<String> KV_CACHE_SEARCHES = Set.of("beamSearch", "contrastiveSearch");
     private static final String TEXT_GENERATOR = "ai.djl.modality.nlp.generate.TextGenerator";
 
-    private final XLstmLanguageModel model;
     private final boolean causalLm;
     private final BiFunction<NDArray, NDList, O> output;
 
-    private LogitsTranslator(XLstmLanguageModel model, boolean causalLm, BiFunction<NDArray, NDList, O> output) {
-        this.model = model;
+    private LogitsTranslator(boolean causalLm, BiFunction<NDArray, NDList, O> output) {
         this.causalLm = causalLm;
         this.output = output;
     }
 
-    static LogitsTranslator<NDList> ndList(XLstmLanguageModel model) {
-        return new LogitsTranslator<>(model, false, (logits, state) -> {
-            NDList out = new NDList(logits);
-            out.addAll(state);
-            return out;
-        });
+    /**
+     * A builder of a translator of token ids to logits.
+     *
+     * @return a builder
+     */
+    public static Builder builder() {
+        return new Builder();
     }
 
-    static LogitsTranslator<CausalLMOutput> causalLm(XLstmLanguageModel model) {
-        return new LogitsTranslator<>(model, true, CausalLMOutput::new);
+    /** Builds a {@link LogitsTranslator}: the output type is its one setting. */
+    public static final class Builder {
+
+        private Builder() {}
+
+        /**
+         * Builds the translator of {@code [tokens, state...]} to {@code [logits, state...]}.
+         *
+         * @return an {@code NDList -> NDList} translator
+         */
+        public LogitsTranslator<NDList> build() {
+            return build(NDList.class);
+        }
+
+        /**
+         * Builds the translator to {@code output}.
+         *
+         * @param output {@code NDList} ({@code [logits, state...]}) or {@code CausalLMOutput} (for
+         *     DJL's {@code TextGenerator})
+         * @param <O> the output type
+         * @return the translator
+         * @throws IllegalArgumentException naming an unsupported output
+         */
+        @SuppressWarnings("unchecked")
+        public <O> LogitsTranslator<O> build(Class<O> output) {
+            Objects.requireNonNull(output, "output");
+            if (output == NDList.class) {
+                return (LogitsTranslator<O>) new LogitsTranslator<NDList>(false, (logits, state) -> {
+                    NDList out = new NDList(logits);
+                    out.addAll(state);
+                    return out;
+                });
+            }
+            if (output == CausalLMOutput.class) {
+                return (LogitsTranslator<O>) new LogitsTranslator<>(true, CausalLMOutput::new);
+            }
+            throw new IllegalArgumentException("output: token ids translate to an NDList or a CausalLMOutput, not "
+                    + output.getName());
+        }
     }
 
+    /**
+     * The model's input: the tokens and the state (the zero state when none is given), as views
+     * that belong to the request.
+     *
+     * @param ctx the request's context; its model must be an xLSTM language model
+     * @param input {@code [tokens [B, S], state...]}, or for {@code CausalLMOutput} {@code
+     *     [input_ids, position_ids, attention_mask, past...]}
+     * @return {@code [tokens, state...]}
+     * @throws IllegalArgumentException naming what is wrong with the input, or if the model is not
+     *     an xLSTM language model
+     */
     @Override
     public NDList processInput(TranslatorContext ctx, NDList input) {
+        XLstmLanguageModel model = XLstmBlockFactory.languageModel(ctx.getModel());
         if (input == null || input.isEmpty()) {
             throw new IllegalArgumentException("the input must hold the token ids [B, S] first, got "
                     + (input == null ? "null" : "an empty NDList"));
@@ -103,6 +159,13 @@ final class LogitsTranslator<O> implements NoBatchifyTranslator<NDList, O> {
         return modelInput;
     }
 
+    /**
+     * The logits and the new state, attached to the manager of the input tokens.
+     *
+     * @param ctx the request's context
+     * @param list the model's {@code [logits [B, S, V], state...]}
+     * @return the output
+     */
     @Override
     public O processOutput(TranslatorContext ctx, NDList list) {
         NDManager owner = (NDManager) ctx.getAttachment(INPUT_MANAGER);

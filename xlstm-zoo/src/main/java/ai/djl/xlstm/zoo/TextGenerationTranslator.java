@@ -1,5 +1,6 @@
 package ai.djl.xlstm.zoo;
 
+import ai.djl.Model;
 import ai.djl.inference.streaming.StreamingTranslator;
 import ai.djl.ndarray.NDList;
 import ai.djl.translate.Batchifier;
@@ -10,8 +11,8 @@ import ai.djl.xlstm.generate.GenerationConfig;
 import ai.djl.xlstm.generate.GenerationResult;
 import ai.djl.xlstm.generate.GenerationSession;
 import ai.djl.xlstm.generate.Generator;
-import ai.djl.xlstm.model.XLstmLanguageModel;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -24,90 +25,225 @@ import java.util.stream.Stream;
  * own settings) to {@code String} (the completion), {@code GenerationResult} or {@code TextStream}
  * (streaming with {@code predictor.streamingPredict}).
  *
+ * <p>{@link XLstmTranslatorFactory} makes one for {@code Criteria} with these types; build one
+ * yourself to give it your own tokenizer or settings:
+ *
+ * <pre>{@code
+ * HuggingFaceTextCodec tokenizer = HuggingFaceTextCodec.load(dir.resolve("tokenizer.json"));
+ * Criteria<String, String> criteria = Criteria.builder()
+ *         .setTypes(String.class, String.class)
+ *         .optModelPath(dir)
+ *         .optTranslator(TextGenerationTranslator.builder(tokenizer)
+ *                 .optArgument("max_new_tokens", 40)
+ *                 .optArgument("temperature", 0.7)
+ *                 .build())
+ *         .build();
+ * }</pre>
+ *
+ * <p>The settings are the model folder's {@code generation_config.json} overridden by the builder's
+ * arguments (Hugging Face names, the same rules as Criteria arguments: see {@link
+ * XLstmTranslatorFactory}), in turn overridden by a {@link GenerationRequest}'s parameters. They are
+ * resolved for a model when a predictor first uses the translator (a contradiction between the
+ * folder and the arguments then fails that predict, naming them).
+ *
  * <p>{@code batchPredict} decodes its prompts together through the {@link Generator}'s batched
- * path ({@link PromptBatches}), which gives each prompt the tokens it gets alone (greedy; sampling
- * with the seed its result reports). Generation runs on the recurrent state inside the request's
- * {@link TranslatorContext}: its manager holds the states and every step's scratch, and is freed
- * when the request ends (for a stream: when the stream ends or is closed). The block's own forward
- * pass sees an empty input, which is a no-op.
+ * path, which gives each prompt the tokens it gets alone (greedy; sampling with the seed its result
+ * reports). Generation runs on the recurrent state inside the request's {@link TranslatorContext}:
+ * its manager holds the states and every step's scratch, and is freed when the request ends (for a
+ * stream: when the stream ends or is closed). The block's own forward pass sees an empty input,
+ * which is a no-op.
  *
  * <p>Thread-safe: the translator holds only immutable settings and the tokenizer; each request
- * gets its own generator and sessions.
+ * gets its own generator and sessions. It does not own the tokenizer: close the tokenizer when no
+ * model uses the translator any more (the factory's translators close theirs with the model).
+ *
+ * @param <I> the input: {@code String} or {@link GenerationRequest}
+ * @param <O> the output: {@code String}, {@code GenerationResult} or {@link TextStream}
  */
-final class TextGenerationTranslator<I, O> implements Translator<I, O>, StreamingTranslator<I, O> {
+public final class TextGenerationTranslator<I, O> implements Translator<I, O>, StreamingTranslator<I, O> {
 
     private static final String STREAM = "xlstm.stream";
     private static final String RESULTS = "xlstm.results";
 
-    private final XLstmLanguageModel model;
-    private final HuggingFaceTextCodec codec;
-    private final GenerationArguments settings;
+    private final TranslatorArguments arguments;
     private final Function<TextStream, O> output;
 
-    private TextGenerationTranslator(XLstmLanguageModel model, HuggingFaceTextCodec codec,
-            GenerationArguments settings, Function<TextStream, O> output) {
-        this.model = model;
-        this.codec = codec;
-        this.settings = settings;
+    private TextGenerationTranslator(TranslatorArguments arguments, Function<TextStream, O> output) {
+        this.arguments = arguments;
         this.output = output;
     }
 
     /**
-     * The translator from {@code input} ({@code String} or {@link GenerationRequest}) to {@code
-     * output} ({@code String}: the completion's text; {@code GenerationResult}: the whole result;
-     * {@code TextStream}: the text as it is generated).
+     * A builder of a translator that generates with {@code tokenizer}.
+     *
+     * @param tokenizer the model's tokenizer; the translator does not close it
+     * @return a builder without arguments (the model folder's settings)
      */
-    @SuppressWarnings("unchecked")
-    static <I, O> TextGenerationTranslator<I, O> of(Class<I> input, Class<O> output, XLstmLanguageModel m,
-            HuggingFaceTextCodec c, GenerationArguments g) {
-        if (input != String.class && input != GenerationRequest.class) {
-            throw new IllegalArgumentException("a prompt is a String or a GenerationRequest, not " + input.getName());
+    public static Builder builder(HuggingFaceTextCodec tokenizer) {
+        return new Builder(tokenizer);
+    }
+
+    /**
+     * A builder of a translator that generates with {@code tokenizer}, configured with the
+     * generation arguments among a model's Criteria {@code arguments} ({@link Builder#configure}).
+     *
+     * @param tokenizer the model's tokenizer; the translator does not close it
+     * @param arguments a model's Criteria arguments
+     * @return a builder with those generation arguments
+     * @throws IllegalArgumentException naming a generation argument of a bad value
+     */
+    public static Builder builder(HuggingFaceTextCodec tokenizer, Map<String, ?> arguments) {
+        Builder builder = builder(tokenizer);
+        builder.configure(arguments);
+        return builder;
+    }
+
+    /** Builds a {@link TextGenerationTranslator}; each setter checks its value. */
+    public static final class Builder {
+
+        private final TranslatorArguments.Collector arguments;
+
+        private Builder(HuggingFaceTextCodec tokenizer) {
+            arguments = new TranslatorArguments.Collector(tokenizer);
         }
-        Function<TextStream, ?> out;
-        if (output == String.class) {
-            out = s -> s.result().text();
-        } else if (output == GenerationResult.class) {
-            out = TextStream::result;
-        } else if (output == TextStream.class) {
-            out = s -> s;
-        } else {
-            throw new IllegalArgumentException("a completion is a String, a GenerationResult or a TextStream, not "
-                    + output.getName());
+
+        /**
+         * Sets a generation argument by its Hugging Face name ({@code max_new_tokens}, {@code
+         * temperature}, {@code do_sample}, {@code top_k}, {@code top_p}, {@code seed}, {@code stop},
+         * ...: the names of {@link XLstmTranslatorFactory}), overriding the model folder's {@code
+         * generation_config.json}; a later value for the same name replaces an earlier one.
+         *
+         * @param name the Hugging Face name
+         * @param value its value (a number, a boolean, a string or a list, as in JSON)
+         * @return this builder
+         * @throws IllegalArgumentException naming an unknown argument or a bad value
+         */
+        public Builder optArgument(String name, Object value) {
+            arguments.argument(name, value);
+            return this;
         }
-        return new TextGenerationTranslator<>(m, c, g, (Function<TextStream, O>) out);
+
+        /**
+         * Takes the generation arguments among a model's Criteria {@code arguments} (the others,
+         * DJL's own and the keys of {@code serving.properties}, are left to DJL), as DJL's
+         * translator builders do.
+         *
+         * @param arguments a model's Criteria arguments
+         * @throws IllegalArgumentException naming a generation argument of a bad value
+         */
+        public void configure(Map<String, ?> arguments) {
+            this.arguments.criteria(arguments);
+        }
+
+        /**
+         * Builds the translator of prompts to completions.
+         *
+         * @return a {@code String -> String} translator
+         * @throws IllegalArgumentException naming the arguments that contradict each other
+         */
+        public TextGenerationTranslator<String, String> build() {
+            return build(String.class, String.class);
+        }
+
+        /**
+         * Builds the translator from {@code input} to {@code output}.
+         *
+         * @param input {@code String} or {@link GenerationRequest}
+         * @param output {@code String} (the completion's text), {@code GenerationResult} (the whole
+         *     result) or {@link TextStream} (the text as it is generated)
+         * @param <I> the input type
+         * @param <O> the output type
+         * @return the translator
+         * @throws IllegalArgumentException naming an unsupported input or output, or the arguments
+         *     that contradict each other
+         */
+        @SuppressWarnings("unchecked")
+        public <I, O> TextGenerationTranslator<I, O> build(Class<I> input, Class<O> output) {
+            Objects.requireNonNull(input, "input");
+            Objects.requireNonNull(output, "output");
+            if (input != String.class && input != GenerationRequest.class) {
+                throw new IllegalArgumentException("input: a prompt is a String or a GenerationRequest, not "
+                        + input.getName());
+            }
+            Function<TextStream, ?> out;
+            if (output == String.class) {
+                out = s -> s.result().text();
+            } else if (output == GenerationResult.class) {
+                out = TextStream::result;
+            } else if (output == TextStream.class) {
+                out = s -> s;
+            } else {
+                throw new IllegalArgumentException("output: a completion is a String, a GenerationResult or a"
+                        + " TextStream, not " + output.getName());
+            }
+            return new TextGenerationTranslator<>(arguments.build(), (Function<TextStream, O>) out);
+        }
+    }
+
+    /**
+     * Resolves the settings for {@code model} now (the factory's translators: so that a bad
+     * setting fails {@code loadModel}).
+     */
+    void bind(Model model) throws IOException {
+        arguments.bind(model);
+    }
+
+    /**
+     * Resolves the settings for the predictor's model: its folder's {@code generation_config.json}
+     * overridden by this translator's arguments.
+     *
+     * @param ctx the predictor's context
+     * @throws IllegalArgumentException if the model is not an xLSTM language model, or naming the
+     *     settings of a bad value or that contradict each other
+     * @throws IOException if {@code generation_config.json} cannot be read
+     */
+    @Override
+    public void prepare(TranslatorContext ctx) throws IOException {
+        arguments.bind(ctx.getModel());
     }
 
     /** The prompt and the parameters of a request. */
-    private PromptBatches.Job job(I input) {
+    private PromptBatches.Job job(TranslatorArguments.Bound bound, I input) {
         Objects.requireNonNull(input, "prompt");
         if (input instanceof GenerationRequest r) {
-            return PromptBatches.job(codec, settings, r.prompt(), r.parameters());
+            return PromptBatches.job(arguments.codec(), bound.settings(), r.prompt(), r.parameters());
         }
-        return PromptBatches.job(codec, settings, (String) input, Map.of());
+        return PromptBatches.job(arguments.codec(), bound.settings(), (String) input, Map.of());
     }
 
     /**
      * Not null, so that DJL's {@code batchPredict} hands the whole batch to {@link
      * #batchProcessInput}; nothing is stacked (the inputs are empty lists).
+     *
+     * @return {@link Batchifier#STACK}
      */
     @Override
     public Batchifier getBatchifier() {
         return Batchifier.STACK;
     }
 
-    /** Generates every prompt of the batch, prompts with equal settings as one decoding batch. */
+    /**
+     * Generates every prompt of the batch, prompts with equal settings as one decoding batch.
+     *
+     * @param ctx the request's context
+     * @param inputs the prompts
+     * @return an empty list (the results wait in the context for {@link #batchProcessOutput})
+     * @throws IOException if the model folder's {@code generation_config.json} cannot be read
+     */
     @Override
-    public NDList batchProcessInput(TranslatorContext ctx, List<I> inputs) {
+    public NDList batchProcessInput(TranslatorContext ctx, List<I> inputs) throws IOException {
+        TranslatorArguments.Bound bound = arguments.bind(ctx.getModel());
         List<PromptBatches.Job> jobs = new ArrayList<>();
         for (int i = 0; i < inputs.size(); i++) {
             try {
-                jobs.add(job(inputs.get(i)));
+                jobs.add(job(bound, inputs.get(i)));
             } catch (IllegalArgumentException e) {
                 throw inputs.size() == 1 ? e : new IllegalArgumentException("prompt " + i + " of the batch: "
                         + e.getMessage(), e);
             }
         }
-        PromptBatches.Outcomes outcomes = PromptBatches.collectAll(new Generator(model, ctx.getNDManager(), codec), jobs);
+        PromptBatches.Outcomes outcomes = PromptBatches.collectAll(
+                new Generator(bound.languageModel(), ctx.getNDManager(), arguments.codec()), jobs);
         GenerationResult[] results = outcomes.results();
         RuntimeException[] errors = outcomes.errors();
         for (int i = 0; i < errors.length; i++) {
@@ -120,6 +256,7 @@ final class TextGenerationTranslator<I, O> implements Translator<I, O>, Streamin
         return new NDList(); // the block's forward pass on an empty list is a no-op
     }
 
+    /** {@inheritDoc} */
     @Override
     public List<O> batchProcessOutput(TranslatorContext ctx, NDList list) {
         List<O> out = new ArrayList<>();
@@ -129,19 +266,34 @@ final class TextGenerationTranslator<I, O> implements Translator<I, O>, Streamin
         return out;
     }
 
-    /** One prompt, generated as its text is read (the path of {@code streamingPredict}). */
+    /**
+     * One prompt, generated as its text is read (the path of {@code streamingPredict}).
+     *
+     * @param ctx the request's context
+     * @param input the prompt
+     * @return an empty list (the generation waits in the context for {@link #processOutput} or
+     *     {@link #processStreamOutput})
+     * @throws IOException if the model folder's {@code generation_config.json} cannot be read
+     */
     @Override
-    public NDList processInput(TranslatorContext ctx, I input) {
-        PromptBatches.Job job = job(input);
+    public NDList processInput(TranslatorContext ctx, I input) throws IOException {
+        TranslatorArguments.Bound bound = arguments.bind(ctx.getModel());
+        PromptBatches.Job job = job(bound, input);
         GenerationConfig config = PromptBatches.withSeed(job, 1);
-        Generator generator = new Generator(model, ctx.getNDManager(), codec);
+        Generator generator = new Generator(bound.languageModel(), ctx.getNDManager(), arguments.codec());
         ctx.setAttachment(STREAM, new TextStream(config.numBeams() > 1
                 ? new Finished(generator.generate(job.prompt(), config))
                 : new Streamed(generator, job.prompt(), config)));
         return new NDList(); // the block's forward pass on an empty list is a no-op
     }
 
-    /** Not streaming: the whole generation runs before the request ends. */
+    /**
+     * Not streaming: the whole generation runs before the request ends.
+     *
+     * @param ctx the request's context
+     * @param list the block's (empty) output
+     * @return the output for the prompt
+     */
     @Override
     public O processOutput(TranslatorContext ctx, NDList list) {
         TextStream stream = (TextStream) ctx.getAttachment(STREAM);
@@ -149,7 +301,13 @@ final class TextGenerationTranslator<I, O> implements Translator<I, O>, Streamin
         return output.apply(stream);
     }
 
-    /** Streaming: the request (its memory) lives until the stream ends or is closed. */
+    /**
+     * Streaming: the request (its memory) lives until the stream ends or is closed.
+     *
+     * @param ctx the request's context
+     * @param list the block's (empty) output stream
+     * @return the output, filled as the text is generated
+     */
     @Override
     public StreamOutput<O> processStreamOutput(TranslatorContext ctx, Stream<NDList> list) {
         TextStream stream = (TextStream) ctx.getAttachment(STREAM);
@@ -172,6 +330,7 @@ final class TextGenerationTranslator<I, O> implements Translator<I, O>, Streamin
         };
     }
 
+    /** {@inheritDoc} */
     @Override
     public Support getSupport() {
         return Support.BOTH;

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.zoo;
 
+import ai.djl.Model;
 import ai.djl.inference.streaming.ChunkedBytesSupplier;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
@@ -26,6 +27,7 @@ import com.google.gson.JsonPrimitive;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.IOException;
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -38,10 +40,15 @@ import java.util.Map;
  * {@code Input -> Output}: text generation in the request format of DJL Serving's LLM handlers
  * (LMI, Hugging Face TGI), so a model folder of ours can be served by DJL Serving.
  *
+ * <p>{@link XLstmTranslatorFactory} makes one for {@code Criteria} with these types (and for DJL
+ * Serving); build one yourself ({@code TextServingTranslator.builder(tokenizer).optArgument(...)
+ * .build()}) to give it your own tokenizer or default settings, which are resolved as those of a
+ * {@link TextGenerationTranslator}.
+ *
  * <p>A request is a JSON object {@code {"inputs": "prompt", "parameters": {...}, "stream": false}}
  * (or the prompt as plain text, with the model's settings). {@code inputs} may be a list of prompts
  * (a batch; the answer is then a list). {@code parameters} are the generation arguments by their
- * Hugging Face names ({@link GenerationArguments}: {@code max_new_tokens}, {@code do_sample},
+ * Hugging Face names ({@link XLstmTranslatorFactory}: {@code max_new_tokens}, {@code do_sample},
  * {@code temperature}, {@code seed}, {@code stop}, ...), overriding the model's settings for this
  * request, plus {@code details} (also list each generated token) and {@code return_full_text}
  * (prefix the prompt). The answer is {@code {"generated_text": "...", "details": {"finish_reason":
@@ -58,8 +65,10 @@ import java.util.Map;
  * {@code max_length}) gets code 400 and {@code {"error": "...", "code": 400}} naming the problem;
  * the other requests of the batch are served. {@code batchPredict} decodes the prompts of all its
  * requests with equal settings as one batch of the {@link Generator}.
+ *
+ * <p>Thread-safe, as {@link TextGenerationTranslator}; it does not own the tokenizer either.
  */
-final class TextServingTranslator implements Translator<Input, Output> {
+public final class TextServingTranslator implements Translator<Input, Output> {
 
     private static final Logger logger = LoggerFactory.getLogger(TextServingTranslator.class);
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
@@ -70,23 +79,106 @@ final class TextServingTranslator implements Translator<Input, Output> {
     /** The parameters that shape the answer rather than the generation. */
     private static final List<String> ANSWER = List.of("details", "return_full_text");
 
-    private final XLstmLanguageModel model;
-    private final NDManager modelManager;
+    private final TranslatorArguments arguments;
     private final HuggingFaceTextCodec codec;
-    private final GenerationArguments settings;
+
+    private TextServingTranslator(TranslatorArguments arguments) {
+        this.arguments = arguments;
+        this.codec = arguments.codec();
+    }
 
     /**
-     * @param model the language model
-     * @param modelManager the model's manager: streamed generations run in sub-managers of it
-     * @param codec the tokenizer
-     * @param settings the model's generation settings
+     * A builder of a translator that serves generation with {@code tokenizer}.
+     *
+     * @param tokenizer the model's tokenizer; the translator does not close it
+     * @return a builder without arguments (the model folder's settings)
      */
-    TextServingTranslator(XLstmLanguageModel model, NDManager modelManager, HuggingFaceTextCodec codec,
-            GenerationArguments settings) {
-        this.model = model;
-        this.modelManager = modelManager;
-        this.codec = codec;
-        this.settings = settings;
+    public static Builder builder(HuggingFaceTextCodec tokenizer) {
+        return new Builder(tokenizer);
+    }
+
+    /**
+     * A builder of a translator that serves generation with {@code tokenizer}, configured with the
+     * generation arguments among a model's Criteria {@code arguments} ({@link Builder#configure}).
+     *
+     * @param tokenizer the model's tokenizer; the translator does not close it
+     * @param arguments a model's Criteria arguments
+     * @return a builder with those generation arguments
+     * @throws IllegalArgumentException naming a generation argument of a bad value
+     */
+    public static Builder builder(HuggingFaceTextCodec tokenizer, Map<String, ?> arguments) {
+        Builder builder = builder(tokenizer);
+        builder.configure(arguments);
+        return builder;
+    }
+
+    /** Builds a {@link TextServingTranslator}; each setter checks its value. */
+    public static final class Builder {
+
+        private final TranslatorArguments.Collector arguments;
+
+        private Builder(HuggingFaceTextCodec tokenizer) {
+            arguments = new TranslatorArguments.Collector(tokenizer);
+        }
+
+        /**
+         * Sets a default generation argument by its Hugging Face name (see {@link
+         * TextGenerationTranslator.Builder#optArgument}), overriding the model folder's {@code
+         * generation_config.json}; a request's {@code parameters} override it in turn.
+         *
+         * @param name the Hugging Face name
+         * @param value its value (a number, a boolean, a string or a list, as in JSON)
+         * @return this builder
+         * @throws IllegalArgumentException naming an unknown argument or a bad value
+         */
+        public Builder optArgument(String name, Object value) {
+            arguments.argument(name, value);
+            return this;
+        }
+
+        /**
+         * Takes the generation arguments among a model's Criteria {@code arguments} (the others,
+         * DJL's own and the keys of {@code serving.properties}, are left to DJL), as DJL's
+         * translator builders do.
+         *
+         * @param arguments a model's Criteria arguments
+         * @throws IllegalArgumentException naming a generation argument of a bad value
+         */
+        public void configure(Map<String, ?> arguments) {
+            this.arguments.criteria(arguments);
+        }
+
+        /**
+         * Builds the translator.
+         *
+         * @return an {@code Input -> Output} translator
+         * @throws IllegalArgumentException naming the arguments that contradict each other
+         */
+        public TextServingTranslator build() {
+            return new TextServingTranslator(arguments.build());
+        }
+    }
+
+    /**
+     * Resolves the settings for {@code model} now (the factory's translators: so that a bad
+     * setting fails {@code loadModel}).
+     */
+    void bind(Model model) throws IOException {
+        arguments.bind(model);
+    }
+
+    /**
+     * Resolves the settings for the predictor's model: its folder's {@code generation_config.json}
+     * overridden by this translator's arguments.
+     *
+     * @param ctx the predictor's context
+     * @throws IllegalArgumentException if the model is not an xLSTM language model, or naming the
+     *     settings of a bad value or that contradict each other
+     * @throws IOException if {@code generation_config.json} cannot be read
+     */
+    @Override
+    public void prepare(TranslatorContext ctx) throws IOException {
+        arguments.bind(ctx.getModel());
     }
 
     /** One request, parsed. */
@@ -99,30 +191,63 @@ final class TextServingTranslator implements Translator<Input, Output> {
     /**
      * Not null, so that DJL's {@code batchPredict} hands the whole batch to {@link
      * #batchProcessInput}; nothing is stacked (the inputs are empty lists).
+     *
+     * @return {@link Batchifier#STACK}
      */
     @Override
     public Batchifier getBatchifier() {
         return Batchifier.STACK;
     }
 
+    /**
+     * Answers one request (see {@link #batchProcessInput}).
+     *
+     * @param ctx the request's context
+     * @param input the request
+     * @return an empty list (the answer waits in the context for {@link #processOutput})
+     * @throws IOException if the model folder's {@code generation_config.json} cannot be read
+     */
     @Override
-    public NDList processInput(TranslatorContext ctx, Input input) {
+    public NDList processInput(TranslatorContext ctx, Input input) throws IOException {
         return batchProcessInput(ctx, List.of(input));
     }
 
+    /**
+     * The answer to the request.
+     *
+     * @param ctx the request's context
+     * @param list the block's (empty) output
+     * @return the answer: JSON, or JSON lines as they are generated for a streamed request
+     */
     @Override
     public Output processOutput(TranslatorContext ctx, NDList list) {
         return batchProcessOutput(ctx, list).get(0);
     }
 
+    /**
+     * The answers to the requests, in their order.
+     *
+     * @param ctx the requests' context
+     * @param list the block's (empty) output
+     * @return one answer per request
+     */
     @Override
     public List<Output> batchProcessOutput(TranslatorContext ctx, NDList list) {
         return List.of((Output[]) ctx.getAttachment(OUTPUTS));
     }
 
-    /** Answers every request: bad ones at once, the others by decoding their prompts in batches. */
+    /**
+     * Answers every request: bad ones at once, the others by decoding their prompts in batches.
+     *
+     * @param ctx the requests' context
+     * @param inputs the requests
+     * @return an empty list (the answers wait in the context for {@link #batchProcessOutput})
+     * @throws IOException if the model folder's {@code generation_config.json} cannot be read
+     */
     @Override
-    public NDList batchProcessInput(TranslatorContext ctx, List<Input> inputs) {
+    public NDList batchProcessInput(TranslatorContext ctx, List<Input> inputs) throws IOException {
+        TranslatorArguments.Bound bound = arguments.bind(ctx.getModel());
+        GenerationArguments settings = bound.settings();
         Output[] outputs = new Output[inputs.size()];
         Request[] requests = new Request[inputs.size()];
         List<PromptBatches.Job> jobs = new ArrayList<>();
@@ -150,10 +275,10 @@ final class TextServingTranslator implements Translator<Input, Output> {
             }
         }
         if (!jobs.isEmpty()) {
-            answer(new Generator(model, ctx.getNDManager(), codec), jobs, slots, requests, outputs);
+            answer(new Generator(bound.languageModel(), ctx.getNDManager(), codec), jobs, slots, requests, outputs);
         }
         if (!streamJobs.isEmpty()) {
-            stream(streamJobs, streamSlots, requests, outputs);
+            stream(bound, streamJobs, streamSlots, requests, outputs);
         }
         ctx.setAttachment(OUTPUTS, outputs);
         return new NDList(); // the block's forward pass on an empty list is a no-op
@@ -195,7 +320,10 @@ final class TextServingTranslator implements Translator<Input, Output> {
      * Starts the streamed requests: each gets an output whose chunks are written by a thread that
      * generates its group of prompts (requests with equal settings decode as one batch).
      */
-    private void stream(List<PromptBatches.Job> jobs, List<Slot> slots, Request[] requests, Output[] outputs) {
+    private void stream(TranslatorArguments.Bound bound, List<PromptBatches.Job> jobs, List<Slot> slots,
+            Request[] requests, Output[] outputs) {
+        XLstmLanguageModel model = bound.languageModel();
+        NDManager modelManager = bound.model().getNDManager();
         ChunkedBytesSupplier[] suppliers = new ChunkedBytesSupplier[jobs.size()];
         for (int j = 0; j < jobs.size(); j++) {
             Output out = new Output();

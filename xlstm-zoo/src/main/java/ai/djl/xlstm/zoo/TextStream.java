@@ -37,6 +37,12 @@ public final class TextStream implements Iterator<String>, AutoCloseable {
         this.source = source;
     }
 
+    /**
+     * Whether another piece comes: waits for the next token(s) if needed (the end closes the
+     * stream).
+     *
+     * @return true if {@link #next()} has a piece
+     */
     @Override
     public boolean hasNext() {
         if (next == null && !done) {
@@ -49,6 +55,12 @@ public final class TextStream implements Iterator<String>, AutoCloseable {
         return next != null;
     }
 
+    /**
+     * The next piece of text.
+     *
+     * @return the text completed by the next token(s)
+     * @throws NoSuchElementException if the stream has ended
+     */
     @Override
     public String next() {
         if (!hasNext()) {
