@@ -1,12 +1,11 @@
 package ai.djl.xlstm.config;
 
+import ai.djl.xlstm.internal.AtomicFiles;
 import ai.djl.xlstm.internal.ConfigMaps;
 
 import com.google.gson.GsonBuilder;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
@@ -69,6 +68,6 @@ final class ConfigFiles {
     /** Writes {@code config} to {@code file} as pretty-printed JSON with upstream field names. */
     static void write(XLstmConfig config, Path file) throws IOException {
         String json = new GsonBuilder().setPrettyPrinting().create().toJson(config.toUpstreamMap());
-        Files.writeString(file, json + "\n", StandardCharsets.UTF_8);
+        AtomicFiles.writeString(file, json + "\n"); // a crash leaves the old file or the new, never half
     }
 }

@@ -150,7 +150,8 @@ public sealed interface XLstmConfig permits XLstmLmConfig, XLstmLargeConfig {
 
     /**
      * Writes this config to {@code file} as pretty-printed JSON with upstream field names ({@link
-     * #toUpstreamMap}), replacing the file if it exists; {@link #read} reads it back to an equal
+     * #toUpstreamMap}), replacing the file atomically if it exists (a crash leaves the old file or the
+     * new one, never a part); {@link #read} reads it back to an equal
      * config. The name a checkpoint folder's loaders look for is {@code config.json}.
      *
      * @param file the file to write; its folder must exist
