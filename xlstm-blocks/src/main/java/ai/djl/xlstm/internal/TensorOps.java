@@ -53,6 +53,59 @@ public final class TensorOps {
     }
 
     /**
+     * Turns libtorch's grad mode off on this thread until the returned scope closes, which restores
+     * it. libtorch's grad mode is per thread and on by default: only the thread that started the
+     * engine has it off, so every other thread (a DJL Serving worker, an application's pool) would
+     * otherwise run inference as if gradients were wanted, without the memory bounds of inference.
+     * A no-op where it is already off, and on another engine.
+     *
+     * @param manager a manager of the engine in use
+     * @return the scope to close
+     */
+    public static NoGradient noGradient(NDManager manager) {
+        if (!"PyTorch".equals(manager.getEngine().getEngineName())
+                || !ai.djl.pytorch.jni.JniUtils.isGradMode()) {
+            return () -> {};
+        }
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        return () -> ai.djl.pytorch.jni.JniUtils.setGradMode(true);
+    }
+
+    /** DJL's PyTorch "a gradient collector is open" flag (global), or null if it cannot be read. */
+    private static final java.util.concurrent.atomic.AtomicBoolean COLLECTING = collectingFlag();
+
+    private static java.util.concurrent.atomic.AtomicBoolean collectingFlag() {
+        try {
+            java.lang.reflect.Field f =
+                    Class.forName("ai.djl.pytorch.engine.PtGradientCollector").getDeclaredField("isCollecting");
+            f.setAccessible(true);
+            return (java.util.concurrent.atomic.AtomicBoolean) f.get(null);
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            return null;
+        }
+    }
+
+    /**
+     * Whether a DJL gradient collector may be open (on any thread): the only way a DJL user can
+     * back-propagate, so without one nothing recorded would ever be used. True when that cannot be
+     * known (another engine, or a DJL whose collector no longer has the flag read here).
+     *
+     * @param manager a manager of the engine in use
+     * @return false only when no gradient collector is open
+     */
+    public static boolean mayCollectGradients(NDManager manager) {
+        return !"PyTorch".equals(manager.getEngine().getEngineName()) || COLLECTING == null || COLLECTING.get();
+    }
+
+    /** A scope of {@link #noGradient}: closing it restores the grad mode. */
+    @FunctionalInterface
+    public interface NoGradient extends AutoCloseable {
+        /** Restores the grad mode of before the scope. */
+        @Override
+        void close();
+    }
+
+    /**
      * A libtorch-owned copy of {@code data} as a 1-d INT64 tensor {@code [n]} in {@code manager}:
      * the way Java data (tokens, labels, masks) becomes a tensor that may enter an autograd graph.
      *

@@ -249,7 +249,24 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
             stack.validateState(state, batch);
         }
         long len = tokens.getShape().get(1);
-        long step = segmentPositions(batch);
+        NDManager manager = tokens.getManager();
+        if (len > 1 && !training && TensorOps.gradMode(manager) && !TensorOps.mayCollectGradients(manager)) {
+            // Grad mode is on (libtorch's default on every thread but the engine's first: a DJL
+            // Serving worker, an application's pool), yet no gradient collector is open, so nothing
+            // recorded could be used: run as inference, with its memory bounds.
+            try (TensorOps.NoGradient scope = TensorOps.noGradient(manager)) {
+                return runInference(ps, tokens, state, needState, lastOnly, training);
+            }
+        }
+        return runInference(ps, tokens, state, needState, lastOnly, training);
+    }
+
+    /** One pass, or segments when no gradient is recorded and the sequence is long. */
+    private Pair<NDArray, XLstmState> runInference(
+            ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
+            boolean training) {
+        long len = tokens.getShape().get(1);
+        long step = segmentPositions(tokens.getShape().get(0));
         if (len <= step || training || TensorOps.gradMode(tokens.getManager())) {
             return runOnce(ps, tokens, state, needState, lastOnly, training);
         }
