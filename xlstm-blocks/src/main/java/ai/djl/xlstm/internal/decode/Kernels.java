@@ -51,22 +51,26 @@ abstract class Kernels {
         return ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent();
     }
 
+    /**
+     * The choice of {@link #preferred()}: the Vector API kernels only where the module is present
+     * and the plain ones are not asked for.
+     */
+    static Kernels choose(boolean modulePresent, boolean forceScalar) {
+        if (forceScalar || !modulePresent) {
+            return scalar();
+        }
+        try {
+            // Loaded by name: the class links against jdk.incubator.vector, so it must not be
+            // touched unless the module is there.
+            return (Kernels) Class.forName(Kernels.class.getPackageName() + ".VectorKernels")
+                    .getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return scalar();
+        }
+    }
+
     /** Holder: the choice is made at first use, once. */
     private static final class Preferred {
-        static final Kernels KERNELS = choose();
-
-        private static Kernels choose() {
-            if (Boolean.getBoolean(SCALAR_PROPERTY) || !vectorModulePresent()) {
-                return scalar();
-            }
-            try {
-                // Loaded by name: the class links against jdk.incubator.vector, so it must not be
-                // touched unless the module is there.
-                return (Kernels) Class.forName(Kernels.class.getPackageName() + ".VectorKernels")
-                        .getDeclaredConstructor().newInstance();
-            } catch (ReflectiveOperationException | LinkageError e) {
-                return scalar();
-            }
-        }
+        static final Kernels KERNELS = choose(vectorModulePresent(), Boolean.getBoolean(SCALAR_PROPERTY));
     }
 }
