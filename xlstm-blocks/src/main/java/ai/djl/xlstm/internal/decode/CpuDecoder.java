@@ -1,0 +1,263 @@
+package ai.djl.xlstm.internal.decode;
+
+import ai.djl.Device;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.xlstm.config.XLstmLmConfig;
+import ai.djl.xlstm.io.ParameterNames;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+import ai.djl.xlstm.state.XLstmState;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * A batch-1 decode step of a NeurIPS xLSTM language model in Java, on a copy of the model's
+ * weights: one call of {@link #step} runs the embedding, every block, the post-blocks norm and the
+ * head for one token, on {@code float[]} arrays, with the Vector API for the matrix-vector
+ * products where {@code jdk.incubator.vector} is in the boot layer. It computes what
+ * {@code model.forward(ps, token[1, 1], state, false)} computes on libtorch, without one native
+ * call per tensor operation.
+ *
+ * <p>The prompt is still prefilled on libtorch; {@link #state(XLstmState)} copies the state that
+ * leaves, and {@link #toXLstmState} hands a state back. The decoder is immutable and may be shared
+ * by threads, each with its own {@link State}. The weights are a snapshot taken by {@link #of}:
+ * changes to the model afterwards (training) are not seen.
+ */
+public final class CpuDecoder {
+
+    private final Kernels kernels;
+    private final XLstmLanguageModel model;
+    private final int vocab;
+    private final int dim;
+    private final float[] embedding; // [V, D]
+    private final float[] head; // [V, D]: the embedding itself where the weights are tied
+    private final float[] postNorm; // [D] 1 + w, or null
+    private final BlockStep[] blocks;
+    private final long[][] stateShapes; // of XLstmState.toNDList() at batch 1
+    private final float[][] zeroState;
+    private final int[] scratchSizes; // dim, inner, ffn, mHeads, sHeadDim
+
+    private CpuDecoder(Kernels kernels, XLstmLanguageModel model, XLstmLmConfig c) {
+        this.kernels = kernels;
+        this.model = model;
+        Weights w = new Weights(ParameterNames.of(model));
+        vocab = c.vocabSize();
+        dim = c.embeddingDim();
+        embedding = w.get("token_embedding.weight", vocab, dim);
+        head = c.tieWeights() ? embedding : w.get("lm_head.weight", vocab, dim);
+        postNorm = c.addPostBlocksNorm() ? w.onePlus("xlstm_block_stack.post_blocks_norm.weight", dim) : null;
+        blocks = new BlockStep[c.numBlocks()];
+        for (int i = 0; i < blocks.length; i++) {
+            String prefix = "xlstm_block_stack.blocks." + i + ".";
+            blocks[i] = c.isSLstmBlock(i)
+                    ? new SLstmStep(kernels, c.slstm(), c.feedforward(), w, prefix)
+                    : new MLstmStep(kernels, c.mlstm(), w, prefix);
+        }
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            NDList zero = model.zeroState(manager, Device.cpu(), 1).toNDList();
+            stateShapes = new long[zero.size()][];
+            zeroState = new float[zero.size()][];
+            for (int i = 0; i < zero.size(); i++) {
+                stateShapes[i] = zero.get(i).getShape().getShape();
+                zeroState[i] = zero.get(i).toFloatArray();
+            }
+        }
+        int arrays = 0;
+        for (BlockStep b : blocks) {
+            arrays += b.stateArrays();
+        }
+        if (arrays != stateShapes.length) {
+            throw new IllegalStateException(
+                    "the CPU decoder counts " + arrays + " state arrays, the model " + stateShapes.length);
+        }
+        boolean hasM = c.numBlocks() > c.slstmAt().size();
+        boolean hasS = !c.slstmAt().isEmpty();
+        scratchSizes = new int[] {
+            dim,
+            hasM ? c.mlstm().innerDim() : 0,
+            hasS ? c.feedforward().projUpDim() : 0,
+            hasM ? c.mlstm().numHeads() : 0,
+            hasS ? c.slstm().headDim() : 0
+        };
+    }
+
+    /**
+     * A CPU decoder for {@code model}, or empty where there is none: for an architecture other
+     * than NeurIPS xLSTM, or parameters that are not float32 on the CPU. The weights are copied
+     * now, with the Vector API kernels where the module {@code jdk.incubator.vector} is in the
+     * boot layer and plain Java otherwise.
+     *
+     * @param model an initialized model
+     * @return the decoder, or empty where the model is not supported
+     * @throws IllegalArgumentException if the model is not initialized
+     */
+    public static Optional<CpuDecoder> of(XLstmLanguageModel model) {
+        return of(model, Kernels.preferred());
+    }
+
+    static Optional<CpuDecoder> of(XLstmLanguageModel model, Kernels kernels) {
+        if (model == null) {
+            throw new IllegalArgumentException("model must not be null");
+        }
+        if (!(model.getConfig() instanceof XLstmLmConfig c)) {
+            return Optional.empty();
+        }
+        if (!new Weights(ParameterNames.of(model)).allCpuFloat32()) {
+            return Optional.empty();
+        }
+        return Optional.of(new CpuDecoder(kernels, model, c));
+    }
+
+    /** Whether the matrix-vector products run on the Vector API (else plain Java loops). */
+    public boolean vectorized() {
+        return kernels instanceof VectorKernels;
+    }
+
+    /** The kernels in use, for reports: for example {@code vector(16 floats)} or {@code scalar}. */
+    public String kernels() {
+        return kernels.name();
+    }
+
+    /** The vocabulary size: the length of the logits {@link #step} returns. */
+    public int vocabSize() {
+        return vocab;
+    }
+
+    /**
+     * The model's zero state (what a first token starts from).
+     *
+     * @return a new state
+     */
+    public State newState() {
+        float[][] tensors = new float[zeroState.length][];
+        for (int i = 0; i < tensors.length; i++) {
+            tensors[i] = zeroState[i].clone();
+        }
+        return new State(this, tensors);
+    }
+
+    /**
+     * A copy of a libtorch state of batch 1 (what a prefill returns), to continue decoding here.
+     *
+     * @param state a state of this model at batch 1
+     * @return a new state
+     * @throws IllegalArgumentException if the state is not of this model's shapes at batch 1
+     */
+    public State state(XLstmState state) {
+        NDList arrays = state.toNDList();
+        if (arrays.size() != stateShapes.length) {
+            throw new IllegalArgumentException(
+                    "state has " + arrays.size() + " arrays, this model's has " + stateShapes.length);
+        }
+        float[][] tensors = new float[arrays.size()][];
+        for (int i = 0; i < tensors.length; i++) {
+            NDArray a = arrays.get(i);
+            if (!Arrays.equals(a.getShape().getShape(), stateShapes[i])) {
+                throw new IllegalArgumentException(
+                        "state array " + i + " has shape " + a.getShape() + ", expected "
+                                + new Shape(stateShapes[i]) + " (batch 1)");
+            }
+            tensors[i] = a.getDataType() == DataType.FLOAT32
+                    ? a.toFloatArray()
+                    : a.toType(DataType.FLOAT32, false).toFloatArray();
+        }
+        return new State(this, tensors);
+    }
+
+    /**
+     * The state as libtorch arrays in {@code manager}, to continue on the libtorch path.
+     *
+     * @param state a state of this decoder
+     * @param manager where the arrays go
+     * @return a new {@link XLstmState} of batch 1
+     */
+    public XLstmState toXLstmState(State state, NDManager manager) {
+        check(state);
+        List<NDArray> arrays = new ArrayList<>(stateShapes.length);
+        for (int i = 0; i < stateShapes.length; i++) {
+            try (NDArray borrowed = manager.create(state.tensors[i], new Shape(stateShapes[i]))) {
+                arrays.add(borrowed.duplicate()); // owns its memory, as TensorOps.owned
+            }
+        }
+        return model.stateOf(arrays);
+    }
+
+    /**
+     * One decode step: feeds {@code token}, updates {@code state} in place and returns the logits
+     * of the next token.
+     *
+     * @param token a token id in {@code [0, vocabSize())}
+     * @param state a state of this decoder, updated
+     * @return a new array of {@link #vocabSize()} logits
+     * @throws IllegalArgumentException if the token is outside the vocabulary or the state is not
+     *     of this decoder
+     */
+    public float[] step(int token, State state) {
+        if (token < 0 || token >= vocab) {
+            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+        }
+        check(state);
+        Scratch s = state.scratch;
+        float[] x = state.x; // [D] the residual stream
+        System.arraycopy(embedding, token * dim, x, 0, dim);
+        int first = 0;
+        for (BlockStep b : blocks) {
+            b.step(x, state.tensors, first, s);
+            first += b.stateArrays();
+        }
+        if (postNorm != null) {
+            Elementwise.layerNorm(x, 0, dim, 1e-5f, postNorm, 0, x, 0);
+        }
+        float[] logits = new float[vocab];
+        kernels.matVec(head, 0, vocab, dim, x, 0, logits, 0);
+        return logits;
+    }
+
+    private void check(State state) {
+        if (state == null) {
+            throw new IllegalArgumentException("state must not be null");
+        }
+        if (state.owner != this) {
+            throw new IllegalArgumentException("state was made by another CPU decoder");
+        }
+    }
+
+    /**
+     * The recurrent state of one sequence as float arrays, in the order and shapes of
+     * {@link XLstmState#toNDList()} at batch 1, with the work arrays of a step. Not thread-safe:
+     * one state per sequence and thread.
+     */
+    public static final class State {
+        private final CpuDecoder owner;
+        private final float[][] tensors;
+        private final float[] x;
+        private final Scratch scratch;
+
+        private State(CpuDecoder owner, float[][] tensors) {
+            this.owner = owner;
+            this.tensors = tensors;
+            this.x = new float[owner.dim];
+            int[] z = owner.scratchSizes;
+            this.scratch = new Scratch(z[0], z[1], z[2], z[3], z[4]);
+        }
+
+        /**
+         * A copy of this state (for example to branch a sequence).
+         *
+         * @return a new state of the same decoder
+         */
+        public State copy() {
+            float[][] t = new float[tensors.length][];
+            for (int i = 0; i < t.length; i++) {
+                t[i] = tensors[i].clone();
+            }
+            return new State(owner, t);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+package ai.djl.xlstm.internal.decode;
+
+/**
+ * The inner loops of a decode step: matrix-vector products, dot products and the mLSTM memory
+ * update. Two implementations: {@link VectorKernels} (the JDK's Vector API) and
+ * {@link ScalarKernels} (plain Java); {@link #preferred()} picks one once per JVM.
+ */
+abstract class Kernels {
+
+    /** The system property that, set to {@code true}, makes {@link #preferred()} the plain loops. */
+    static final String SCALAR_PROPERTY = "ai.djl.xlstm.decode.scalar";
+
+    private static final String VECTOR_MODULE = "jdk.incubator.vector";
+
+    /** A short name for reports: "vector(16 floats)" or "scalar". */
+    abstract String name();
+
+    /**
+     * {@code y[yOff + r] = sum_c w[wOff + r * cols + c] * x[xOff + c]} for {@code r < rows}: a
+     * row-major {@code [rows, cols]} matrix times a vector.
+     */
+    abstract void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff);
+
+    /** {@code sum_i a[aOff + i] * b[bOff + i]} for {@code i < n}. */
+    abstract float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /**
+     * The mLSTM memory update of one head and its read-out in one pass over the memory: for each
+     * row {@code a < rows}, {@code C[a, :] = f * C[a, :] + s[a] * v[:]}, then
+     * {@code num[:] += q[a] * C[a, :]}. {@code C} is row-major {@code [rows, cols]} at
+     * {@code cOff}; {@code num} must be zero on entry.
+     */
+    abstract void memoryUpdate(float[] c, int cOff, int rows, int cols, float f, float[] s, int sOff,
+            float[] v, int vOff, float[] q, int qOff, float[] num, int numOff);
+
+    /** The plain-Java kernels. */
+    static Kernels scalar() {
+        return ScalarKernels.INSTANCE;
+    }
+
+    /**
+     * The Vector API kernels where {@code jdk.incubator.vector} is in the boot layer and the system
+     * property {@value #SCALAR_PROPERTY} is not {@code true}, else the plain-Java ones. Chosen once.
+     */
+    static Kernels preferred() {
+        return Preferred.KERNELS;
+    }
+
+    /** Whether the JVM was started with {@code --add-modules jdk.incubator.vector}. */
+    static boolean vectorModulePresent() {
+        return ModuleLayer.boot().findModule(VECTOR_MODULE).isPresent();
+    }
+
+    /**
+     * The choice of {@link #preferred()}: the Vector API kernels only where the module is present
+     * and the plain ones are not asked for.
+     */
+    static Kernels choose(boolean modulePresent, boolean forceScalar) {
+        if (forceScalar || !modulePresent) {
+            return scalar();
+        }
+        try {
+            // Loaded by name: the class links against jdk.incubator.vector, so it must not be
+            // touched unless the module is there.
+            return (Kernels) Class.forName(Kernels.class.getPackageName() + ".VectorKernels")
+                    .getDeclaredConstructor().newInstance();
+        } catch (ReflectiveOperationException | LinkageError e) {
+            return scalar();
+        }
+    }
+
+    /** Holder: the choice is made at first use, once. */
+    private static final class Preferred {
+        static final Kernels KERNELS = choose(vectorModulePresent(), Boolean.getBoolean(SCALAR_PROPERTY));
+    }
+}

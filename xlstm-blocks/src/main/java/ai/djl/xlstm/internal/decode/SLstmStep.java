@@ -1,0 +1,170 @@
+package ai.djl.xlstm.internal.decode;
+
+import ai.djl.xlstm.config.FeedForwardConfig;
+import ai.djl.xlstm.config.SLstmLayerConfig;
+
+/**
+ * One NeurIPS sLSTM block ({@code SLstmBlock}) for one position: offset layer norm, causal conv1d
+ * and SiLU, the four headwise gate projections (fgate and igate from the conv output into the
+ * cell's i and f slots, zgate and ogate from the normed input), the block-diagonal recurrent
+ * kernel, the stabilized cell of {@code SLstmCell}, the group norm, the residual, then the gated
+ * feed-forward with its own norm and residual.
+ *
+ * <p>State arrays: the conv window {@code [K - 1, D]} (where K > 0), then y, c, n, m, each
+ * {@code [NH, DH]}.
+ */
+final class SLstmStep implements BlockStep {
+
+    private static final float NORM_EPS = 1e-5f;
+
+    private final Kernels kernels;
+    private final int dim; // D
+    private final int heads; // NH
+    private final int headDim; // DH
+    private final int kernel; // K
+    private final int ffn; // P
+    private final Elementwise.Activation act;
+    private final float[] norm; // [D] 1 + w
+    private final float[] convW; // [K, D]
+    private final float[] convB; // [D]
+    private final float[] gateW; // [4, NH, DH, DH]: the cell's i (fgate), f (igate), z, o
+    private final float[] recurrent; // [NH, 4 DH, DH]: R transposed per head
+    private final float[] bias; // [NH, 4 DH]
+    private final float[] groupNorm; // [D] 1 + w
+    private final float[] ffnNorm; // [D] 1 + w
+    private final float[] upW; // [2P, D]
+    private final float[] upB; // [2P] or null
+    private final float[] downW; // [D, P]
+    private final float[] downB; // [D] or null
+
+    SLstmStep(Kernels kernels, SLstmLayerConfig c, FeedForwardConfig f, Weights w, String prefix) {
+        this.kernels = kernels;
+        dim = c.embeddingDim();
+        heads = c.numHeads();
+        headDim = c.headDim();
+        kernel = c.conv1dKernelSize();
+        ffn = f.projUpDim();
+        act = Elementwise.Activation.of(f.actFn());
+        String x = prefix + "xlstm.";
+        norm = w.onePlus(prefix + "xlstm_norm.weight", dim);
+        convW = kernel > 0 ? w.convTransposed(x + "conv1d.conv.weight", dim, kernel) : null;
+        convB = kernel > 0 ? w.get(x + "conv1d.conv.bias", dim) : null;
+        int blockSize = dim * headDim;
+        gateW = new float[4 * blockSize];
+        String[] slots = {"fgate", "igate", "zgate", "ogate"}; // the order of SLstmLayer's concat
+        for (int g = 0; g < 4; g++) {
+            System.arraycopy(w.get(x + slots[g] + ".weight", heads, headDim, headDim), 0, gateW, g * blockSize,
+                    blockSize);
+        }
+        float[] r = w.get(x + "slstm_cell._recurrent_kernel_", heads, headDim, 4L * headDim); // [NH, DH, 4 DH]
+        recurrent = new float[r.length];
+        int cols = 4 * headDim;
+        for (int h = 0; h < heads; h++) {
+            int base = h * headDim * cols;
+            for (int d = 0; d < headDim; d++) {
+                for (int j = 0; j < cols; j++) {
+                    recurrent[base + j * headDim + d] = r[base + d * cols + j];
+                }
+            }
+        }
+        bias = w.get(x + "slstm_cell._bias_", 4L * dim);
+        groupNorm = w.onePlus(x + "group_norm.weight", dim);
+        ffnNorm = w.onePlus(prefix + "ffn_norm.weight", dim);
+        upW = w.get(prefix + "ffn.proj_up.weight", 2L * ffn, dim);
+        upB = w.optional(prefix + "ffn.proj_up.bias", 2L * ffn);
+        downW = w.get(prefix + "ffn.proj_down.weight", dim, ffn);
+        downB = w.optional(prefix + "ffn.proj_down.bias", dim);
+    }
+
+    @Override
+    public int stateArrays() {
+        return (kernel > 0 ? 1 : 0) + 4;
+    }
+
+    @Override
+    public void step(float[] x, float[][] state, int first, Scratch s) {
+        int at = first;
+        float[] window = kernel > 0 ? state[at++] : null; // [K - 1, D]
+        float[] y = state[at++]; // [NH, DH]
+        float[] c = state[at++];
+        float[] n = state[at++];
+        float[] m = state[at];
+
+        float[] xn = s.xn;
+        Elementwise.layerNorm(x, 0, dim, NORM_EPS, norm, 0, xn, 0);
+        float[] xc = xn;
+        if (kernel > 0) {
+            xc = s.xc;
+            int last = (kernel - 1) * dim;
+            for (int i = 0; i < dim; i++) {
+                float acc = 0;
+                for (int k = 0; k < kernel - 1; k++) {
+                    acc += window[k * dim + i] * convW[k * dim + i];
+                }
+                acc += xn[i] * convW[last + i];
+                xc[i] = Elementwise.silu(acc + convB[i]);
+            }
+            if (kernel > 1) {
+                System.arraycopy(window, dim, window, 0, (kernel - 2) * dim);
+                System.arraycopy(xn, 0, window, (kernel - 2) * dim, dim);
+            }
+        }
+        float[] wx = s.qkv; // [4, D]: gate-major
+        int blockSize = dim * headDim;
+        for (int g = 0; g < 4; g++) {
+            float[] in = g < 2 ? xc : xn;
+            for (int h = 0; h < heads; h++) {
+                kernels.matVec(gateW, g * blockSize + h * headDim * headDim, headDim, headDim, in, h * headDim,
+                        wx, g * dim + h * headDim);
+            }
+        }
+        float[] raw = s.gates; // [4 DH]: one head's i, f, z, o
+        float[] rec = s.tmp;
+        int cols = 4 * headDim;
+        for (int h = 0; h < heads; h++) {
+            int off = h * headDim;
+            for (int j = 0; j < cols; j++) {
+                raw[j] = wx[(j / headDim) * dim + off + j % headDim] + bias[h * cols + j];
+            }
+            kernels.matVec(recurrent, h * cols * headDim, cols, headDim, y, off, rec, 0);
+            for (int d = 0; d < headDim; d++) {
+                float i = raw[d] + rec[d];
+                float f = raw[headDim + d] + rec[headDim + d];
+                float z = raw[2 * headDim + d] + rec[2 * headDim + d];
+                float o = raw[3 * headDim + d] + rec[3 * headDim + d];
+                float logfPlusM = Elementwise.logSigmoid(f) + m[off + d];
+                float mNew = Math.max(i, logfPlusM);
+                float iAct = Elementwise.exp(i - mNew);
+                float fAct = Elementwise.exp(logfPlusM - mNew);
+                float cNew = fAct * c[off + d] + iAct * (float) Math.tanh(z);
+                float nNew = fAct * n[off + d] + iAct;
+                c[off + d] = cNew;
+                n[off + d] = nNew;
+                m[off + d] = mNew;
+                y[off + d] = Elementwise.sigmoid(o) * cNew / nNew;
+            }
+        }
+        float[] h = s.hidden; // [D]
+        for (int hd = 0; hd < heads; hd++) {
+            Elementwise.layerNorm(y, hd * headDim, headDim, NORM_EPS, groupNorm, hd * headDim, h, hd * headDim);
+        }
+        for (int i = 0; i < dim; i++) {
+            x[i] += h[i];
+        }
+        // gated feed-forward
+        Elementwise.layerNorm(x, 0, dim, NORM_EPS, ffnNorm, 0, xn, 0);
+        kernels.matVec(upW, 0, 2 * ffn, dim, xn, 0, s.up, 0); // [2P]: gate then value
+        if (upB != null) {
+            for (int i = 0; i < 2 * ffn; i++) {
+                s.up[i] += upB[i];
+            }
+        }
+        for (int i = 0; i < ffn; i++) {
+            h[i] = Elementwise.activate(act, s.up[i]) * s.up[ffn + i];
+        }
+        kernels.matVec(downW, 0, dim, ffn, h, 0, s.out, 0);
+        for (int i = 0; i < dim; i++) {
+            x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
+        }
+    }
+}

@@ -1,0 +1,56 @@
+package ai.djl.xlstm.internal.decode;
+
+/** The kernels in plain Java: the fallback where the Vector API module is not in the boot layer. */
+final class ScalarKernels extends Kernels {
+
+    static final ScalarKernels INSTANCE = new ScalarKernels();
+
+    private ScalarKernels() {}
+
+    @Override
+    String name() {
+        return "scalar";
+    }
+
+    @Override
+    void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
+        for (int r = 0; r < rows; r++) {
+            y[yOff + r] = dot(w, wOff + r * cols, x, xOff, cols);
+        }
+    }
+
+    @Override
+    float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        // four partial sums: independent additions the CPU can overlap
+        float s0 = 0;
+        float s1 = 0;
+        float s2 = 0;
+        float s3 = 0;
+        int i = 0;
+        for (; i + 3 < n; i += 4) {
+            s0 += a[aOff + i] * b[bOff + i];
+            s1 += a[aOff + i + 1] * b[bOff + i + 1];
+            s2 += a[aOff + i + 2] * b[bOff + i + 2];
+            s3 += a[aOff + i + 3] * b[bOff + i + 3];
+        }
+        for (; i < n; i++) {
+            s0 += a[aOff + i] * b[bOff + i];
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    @Override
+    void memoryUpdate(float[] c, int cOff, int rows, int cols, float f, float[] s, int sOff,
+            float[] v, int vOff, float[] q, int qOff, float[] num, int numOff) {
+        for (int a = 0; a < rows; a++) {
+            int row = cOff + a * cols;
+            float sa = s[sOff + a];
+            float qa = q[qOff + a];
+            for (int b = 0; b < cols; b++) {
+                float updated = f * c[row + b] + sa * v[vOff + b];
+                c[row + b] = updated;
+                num[numOff + b] += qa * updated;
+            }
+        }
+    }
+}

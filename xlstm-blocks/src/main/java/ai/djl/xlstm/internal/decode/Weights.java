@@ -1,0 +1,82 @@
+package ai.djl.xlstm.internal.decode;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.nn.Parameter;
+
+import java.util.Arrays;
+import java.util.Map;
+
+/** The model's parameters by name ({@code ParameterNames}), copied out as float32 arrays. */
+final class Weights {
+
+    private final Map<String, Parameter> parameters;
+
+    Weights(Map<String, Parameter> parameters) {
+        this.parameters = parameters;
+    }
+
+    boolean has(String name) {
+        return parameters.containsKey(name);
+    }
+
+    /** The parameter's values, row-major, after checking its shape is {@code shape}. */
+    float[] get(String name, long... shape) {
+        Parameter p = parameters.get(name);
+        if (p == null) {
+            throw new IllegalArgumentException("the model has no parameter " + name);
+        }
+        if (!p.isInitialized()) {
+            throw new IllegalArgumentException("parameter " + name + " is not initialized: initialize the model first");
+        }
+        NDArray a = p.getArray();
+        if (!Arrays.equals(a.getShape().getShape(), shape)) {
+            throw new IllegalArgumentException(
+                    "parameter " + name + " has shape " + a.getShape() + ", expected " + Arrays.toString(shape));
+        }
+        if (a.getDataType() != DataType.FLOAT32) {
+            throw new IllegalArgumentException("parameter " + name + " is " + a.getDataType() + ", not float32");
+        }
+        return a.toFloatArray();
+    }
+
+    /** The parameter, or null where the model has none of that name (an optional bias). */
+    float[] optional(String name, long... shape) {
+        return has(name) ? get(name, shape) : null;
+    }
+
+    /** {@code 1 + w} of a norm weight stored as an offset from one. */
+    float[] onePlus(String name, long dim) {
+        float[] w = get(name, dim);
+        for (int i = 0; i < w.length; i++) {
+            w[i] = 1f + w[i];
+        }
+        return w;
+    }
+
+    /** Whether all parameters are float32 arrays on the CPU. */
+    boolean allCpuFloat32() {
+        for (Parameter p : parameters.values()) {
+            if (!p.isInitialized()) {
+                return true; // reported by get(), with the name
+            }
+            NDArray a = p.getArray();
+            if (a.getDataType() != DataType.FLOAT32 || a.getDevice().isGpu()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** A causal conv1d weight {@code [dim, 1, K]} as {@code [K, dim]}: the loop over dim innermost. */
+    float[] convTransposed(String name, int dim, int kernel) {
+        float[] w = get(name, dim, 1, kernel);
+        float[] t = new float[w.length];
+        for (int d = 0; d < dim; d++) {
+            for (int k = 0; k < kernel; k++) {
+                t[k * dim + d] = w[d * kernel + k];
+            }
+        }
+        return t;
+    }
+}

@@ -1,0 +1,195 @@
+package ai.djl.xlstm.internal.decode;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.TestModels;
+import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
+import ai.djl.xlstm.model.LmOutput;
+import ai.djl.xlstm.model.XLstmLanguageModel;
+import ai.djl.xlstm.state.XLstmState;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+
+/**
+ * The CPU decode step against the libtorch path: a prompt prefilled on libtorch, its state
+ * copied, then 64 steps on both with the same tokens; the logits of every step and the final
+ * state must agree, on the Vector API kernels and on the plain-Java fallback.
+ */
+class CpuDecoderParityTest {
+
+    private static final int STEPS = 64;
+    private static final float LOGIT_TOLERANCE = 1e-4f;
+
+    /** Both block kinds, conv on, untied head, dimensions that fill whole vectors (D = 16). */
+    @Test
+    void untiedHeadMatchesLibtorch() {
+        check(TestModels.neurips(4, List.of(1, 3), 64), Kernels.preferred(), 0.3f);
+    }
+
+    /** Tied head, biases, dimensions with vector tails (D = 40, sLSTM head dim 20). */
+    @Test
+    void tiedHeadWithBiasesMatchesLibtorch() {
+        check(config(40, true, true, 4, "gelu"), Kernels.preferred(), 0.3f);
+    }
+
+    /** No conv in either layer, another activation, the untied head. */
+    @Test
+    void noConvMatchesLibtorch() {
+        check(config(32, false, false, 0, "silu"), Kernels.preferred(), 0.3f);
+    }
+
+    /** The plain-Java fallback, what runs without {@code --add-modules jdk.incubator.vector}. */
+    @Test
+    void scalarFallbackMatchesLibtorch() {
+        check(config(40, true, true, 4, "gelu"), Kernels.scalar(), 0.3f);
+        check(TestModels.neurips(4, List.of(1, 3), 64), Kernels.scalar(), 0.3f);
+    }
+
+    @Test
+    void testsRunOnTheVectorApi() {
+        // the surefire argLine adds the module: the parity tests above exercise VectorKernels
+        assertTrue(Kernels.vectorModulePresent(), "tests must run with --add-modules jdk.incubator.vector");
+        assertTrue(Kernels.preferred() instanceof VectorKernels, "preferred kernels: " + Kernels.preferred().name());
+    }
+
+    @Test
+    void largeArchitectureHasNoCpuDecoder() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = TestModels.randomModel(TestModels.large(20, 8), manager, 1, 0.1f);
+            assertEquals(Optional.empty(), CpuDecoder.of(model));
+        }
+    }
+
+    @Test
+    void badInputIsNamed() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmConfig config = TestModels.neurips(2, List.of(1), 20);
+            XLstmLanguageModel model = TestModels.randomModel(config, manager, 2, 0.1f);
+            CpuDecoder decoder = CpuDecoder.of(model).orElseThrow();
+            CpuDecoder other = CpuDecoder.of(model).orElseThrow();
+            CpuDecoder.State state = decoder.newState();
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> decoder.step(20, state));
+            assertTrue(e.getMessage().contains("token id 20"), e.getMessage());
+            assertThrows(IllegalArgumentException.class, () -> decoder.step(-1, state));
+            e = assertThrows(IllegalArgumentException.class, () -> other.step(1, state));
+            assertTrue(e.getMessage().contains("another CPU decoder"), e.getMessage());
+            XLstmState batch2 = model.zeroState(manager, manager.getDevice(), 2);
+            e = assertThrows(IllegalArgumentException.class, () -> decoder.state(batch2));
+            assertTrue(e.getMessage().contains("batch 1"), e.getMessage());
+            XLstmLanguageModel uninitialized = XLstmLanguageModel.create(config);
+            e = assertThrows(IllegalArgumentException.class, () -> CpuDecoder.of(uninitialized));
+            assertTrue(e.getMessage().contains("not initialized"), e.getMessage());
+        }
+    }
+
+    @Test
+    void zeroStateMatchesAPromptFromNothing() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = TestModels.randomModel(config(40, true, false, 4, "gelu"), manager, 3, 0.3f);
+            ParameterStore ps = new ParameterStore(manager, false);
+            CpuDecoder decoder = CpuDecoder.of(model).orElseThrow();
+            CpuDecoder.State state = decoder.newState();
+            XLstmState torch = null;
+            for (int token : new int[] {3, 1, 4, 1, 5}) {
+                LmOutput out = model.forward(ps, manager.create(new long[][] {{token}}), torch, false);
+                torch = out.state();
+                float diff = maxDiff(out.logits().toFloatArray(), decoder.step(token, state));
+                assertTrue(diff < LOGIT_TOLERANCE, "logits from the zero state differ by " + diff);
+            }
+        }
+    }
+
+    private static void check(XLstmConfig config, Kernels kernels, float std) {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            int vocab = config.vocabSize();
+            XLstmLanguageModel model = TestModels.randomModel(config, manager, 11, std);
+            ParameterStore ps = new ParameterStore(manager, false);
+            LmOutput prefill = model.forward(ps, TestModels.randomTokens(manager, 1, 9, vocab), null, false);
+            CpuDecoder decoder = CpuDecoder.of(model, kernels).orElseThrow();
+            CpuDecoder.State state = decoder.state(prefill.state());
+            XLstmState torch = prefill.state();
+            Random random = new Random(7);
+            float worst = 0;
+            for (int t = 0; t < STEPS; t++) {
+                int token = random.nextInt(vocab);
+                try (NDManager step = manager.newSubManager()) {
+                    LmOutput out = model.forward(ps, step.create(new long[][] {{token}}), torch, false);
+                    float[] expected = out.logits().toFloatArray();
+                    float[] actual = decoder.step(token, state);
+                    assertEquals(vocab, actual.length);
+                    float diff = maxDiff(expected, actual);
+                    worst = Math.max(worst, diff);
+                    assertTrue(diff < LOGIT_TOLERANCE,
+                            kernels.name() + " step " + t + ": max |logit diff| " + diff);
+                    out.state().attach(manager);
+                    torch = out.state();
+                }
+            }
+            // the state handed back equals libtorch's, and libtorch continues from it
+            NDList expected = torch.toNDList();
+            NDList actual = decoder.toXLstmState(state, manager).toNDList();
+            float worstState = 0;
+            for (int i = 0; i < expected.size(); i++) {
+                assertEquals(expected.get(i).getShape(), actual.get(i).getShape(), "state array " + i);
+                float[] e = expected.get(i).toFloatArray();
+                float[] a = actual.get(i).toFloatArray();
+                for (int j = 0; j < e.length; j++) {
+                    float d = Float.isInfinite(e[j]) && e[j] == a[j] ? 0 : Math.abs(e[j] - a[j]) / Math.max(1f, Math.abs(e[j]));
+                    worstState = Math.max(worstState, d);
+                }
+            }
+            assertTrue(worstState < 1e-4f, kernels.name() + ": state differs by " + worstState + " (relative)");
+            int token = 5 % vocab;
+            float[] next = decoder.step(token, state.copy());
+            NDArray fromHandedBack = model.forward(ps, manager.create(new long[][] {{token}}),
+                    decoder.toXLstmState(state, manager), false).logits();
+            float handBack = maxDiff(fromHandedBack.toFloatArray(), next);
+            assertTrue(handBack < LOGIT_TOLERANCE, "libtorch from the handed-back state differs by " + handBack);
+            assertFalse(Float.isNaN(worst));
+            System.out.printf("[cpu-decode] %s %s: max |logit diff| over %d steps %.2e, state %.2e%n",
+                    kernels.name(), describe(config), STEPS, worst, worstState);
+        }
+    }
+
+    static XLstmConfig config(int dim, boolean tied, boolean bias, int conv, String act) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-neurips");
+        m.put("vocab_size", 70);
+        m.put("embedding_dim", dim);
+        m.put("num_blocks", 3);
+        m.put("slstm_at", List.of(1));
+        m.put("mlstm", Map.of("num_heads", 2, "conv1d_kernel_size", conv, "qkv_proj_blocksize", 4, "proj_factor", 2.0));
+        m.put("slstm", Map.of("num_heads", 2, "conv1d_kernel_size", conv));
+        m.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", act));
+        m.put("tie_weights", tied);
+        m.put("bias", bias);
+        return ConfigFiles.fromMap(m);
+    }
+
+    private static String describe(XLstmConfig c) {
+        return c.toUpstreamMap().toString().replaceAll("\\s+", "");
+    }
+
+    static float maxDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        float worst = 0;
+        for (int i = 0; i < a.length; i++) {
+            worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        }
+        return worst;
+    }
+}

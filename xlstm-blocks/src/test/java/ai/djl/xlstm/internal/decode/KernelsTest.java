@@ -1,0 +1,127 @@
+package ai.djl.xlstm.internal.decode;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/** The kernels against float64 loops, at sizes with and without vector tails, and their choice. */
+class KernelsTest {
+
+    private static final int[] SIZES = {1, 3, 15, 16, 17, 63, 64, 65, 130, 256};
+
+    @Test
+    void bothKernelsMatchFloat64() {
+        for (Kernels k : List.of(Kernels.choose(true, false), Kernels.scalar())) {
+            Random random = new Random(4);
+            for (int cols : SIZES) {
+                for (int rows : new int[] {1, 3, 4, 5, 37}) {
+                    int wOff = 3;
+                    int xOff = 2;
+                    float[] w = random(random, wOff + rows * cols);
+                    float[] x = random(random, xOff + cols);
+                    float[] y = new float[rows + 1];
+                    k.matVec(w, wOff, rows, cols, x, xOff, y, 1);
+                    for (int r = 0; r < rows; r++) {
+                        double exact = 0;
+                        double scale = 0;
+                        for (int c = 0; c < cols; c++) {
+                            exact += (double) w[wOff + r * cols + c] * x[xOff + c];
+                            scale += Math.abs((double) w[wOff + r * cols + c] * x[xOff + c]);
+                        }
+                        assertEquals(exact, y[1 + r], 1e-6 * scale + 1e-30, k.name() + " matVec " + rows + "x" + cols);
+                    }
+                    assertEquals(0f, y[0], k.name() + ": matVec wrote outside its rows");
+                }
+                float[] a = random(random, cols + 5);
+                float[] b = random(random, cols + 1);
+                double exact = 0;
+                double scale = 0;
+                for (int i = 0; i < cols; i++) {
+                    exact += (double) a[5 + i] * b[1 + i];
+                    scale += Math.abs((double) a[5 + i] * b[1 + i]);
+                }
+                assertEquals(exact, k.dot(a, 5, b, 1, cols), 1e-6 * scale, k.name() + " dot " + cols);
+            }
+        }
+    }
+
+    @Test
+    void memoryUpdateMatchesFloat64() {
+        for (Kernels k : List.of(Kernels.choose(true, false), Kernels.scalar())) {
+            Random random = new Random(5);
+            for (int dh : SIZES) {
+                float[] c = random(random, 1 + dh * dh);
+                float[] expectedC = c.clone();
+                float[] s = random(random, dh);
+                float[] v = random(random, 2 + dh);
+                float[] q = random(random, 3 + dh);
+                float f = 0.7f;
+                float[] num = new float[dh];
+                double[] exact = new double[dh];
+                for (int a = 0; a < dh; a++) {
+                    for (int b = 0; b < dh; b++) {
+                        float updated = f * expectedC[1 + a * dh + b] + s[a] * v[2 + b];
+                        expectedC[1 + a * dh + b] = updated;
+                        exact[b] += (double) q[3 + a] * updated;
+                    }
+                }
+                k.memoryUpdate(c, 1, dh, dh, f, s, 0, v, 2, q, 3, num, 0);
+                for (int i = 0; i < c.length; i++) {
+                    assertEquals(expectedC[i], c[i], 1e-6f * (1 + Math.abs(expectedC[i])), k.name() + " C " + dh);
+                }
+                for (int b = 0; b < dh; b++) {
+                    assertEquals(exact[b], num[b], 1e-5 * dh, k.name() + " num " + dh);
+                }
+            }
+        }
+    }
+
+    @Test
+    void choiceFollowsTheModuleAndTheProperty() {
+        assertTrue(Kernels.choose(true, false) instanceof VectorKernels);
+        assertSame(Kernels.scalar(), Kernels.choose(false, false), "module absent: the plain loops");
+        assertSame(Kernels.scalar(), Kernels.choose(true, true), Kernels.SCALAR_PROPERTY + "=true: the plain loops");
+    }
+
+    /**
+     * A JVM started without {@code --add-modules jdk.incubator.vector} (as {@code java -jar}
+     * starts the CLI) chooses the plain loops and runs them, without touching the Vector API.
+     */
+    @Test
+    void aJvmWithoutTheModuleFallsBack() throws Exception {
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process p = new ProcessBuilder(java, "-cp", System.getProperty("java.class.path"),
+                FallbackMain.class.getName())
+                .redirectErrorStream(true).start();
+        assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the child JVM ended");
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        assertEquals(0, p.exitValue(), out);
+        assertEquals("module=false kernels=scalar dot=32.0", out.lines().reduce((a, b) -> b).orElse(""), out);
+    }
+
+    private static float[] random(Random random, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) random.nextGaussian();
+        }
+        return a;
+    }
+
+    /** The child of {@link #aJvmWithoutTheModuleFallsBack}. */
+    static final class FallbackMain {
+        public static void main(String[] args) {
+            Kernels k = Kernels.preferred();
+            float[] a = {1, 2, 3, 4};
+            System.out.println("module=" + Kernels.vectorModulePresent() + " kernels=" + k.name()
+                    + " dot=" + k.dot(a, 0, new float[] {2, 2, 2, 5}, 0, 4));
+        }
+    }
+}
