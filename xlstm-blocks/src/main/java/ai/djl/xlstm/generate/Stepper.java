@@ -3,12 +3,14 @@ package ai.djl.xlstm.generate;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
+import ai.djl.xlstm.internal.decode.CpuDecoder;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
 
 import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
 import java.util.concurrent.CancellationException;
 
 /**
@@ -25,6 +27,14 @@ final class Stepper {
     private final ParameterStore ps;
     private final TextCodec codec;
     private final int vocab;
+    /** The last batch-1 step on the CPU decoder: its state, and the libtorch copy handed out. */
+    private volatile FastStep lastFast;
+
+    /**
+     * Forces every step onto libtorch (no CPU decode step): {@code -Dai.djl.xlstm.decode.libtorch=true},
+     * for comparisons and benchmarks.
+     */
+    static final String LIBTORCH_ONLY = "ai.djl.xlstm.decode.libtorch";
 
     Stepper(XLstmLanguageModel model, NDManager manager, TextCodec codec) {
         this.model = model;
@@ -33,6 +43,9 @@ final class Stepper {
         this.ps = new ParameterStore(manager, false);
         this.vocab = model.getConfig().vocabSize();
     }
+
+    /** A state of the CPU decoder and the {@link XLstmState} it was handed out as. */
+    private record FastStep(CpuDecoder decoder, XLstmState handedOut, CpuDecoder.State state) {}
 
     /** The model's vocabulary size {@code V}. */
     int vocab() {
@@ -113,12 +126,39 @@ final class Stepper {
      * {@code [B * V]} (on the JVM) with the new state, attached to {@code into}.
      */
     Output step(XLstmState state, long[] tokens, NDManager into) {
+        if (tokens.length == 1 && !Boolean.getBoolean(LIBTORCH_ONLY)) {
+            Optional<CpuDecoder> decoder = CpuDecoder.current(model);
+            if (decoder.isPresent()) {
+                return stepOnCpu(decoder.get(), state, tokens[0], into);
+            }
+        }
         try (NDManager scratch = manager.newSubManager()) {
             NDArray input = scratch.create(tokens).reshape(tokens.length, 1); // [B, 1]
             LmOutput out = model.forwardLast(ps, input, state);
             float[] logits = out.logits().toFloatArray(); // [B * V]
             return new Output(logits, out.state().attach(into));
         }
+    }
+
+    /**
+     * A batch-1 step on the CPU decoder (Java and the Vector API: no native call per tensor
+     * operation). The decoder's state carries on from the last step when {@code state} is what
+     * that step handed out, else it is copied from {@code state}; either way the new state is also
+     * handed out as libtorch arrays, so the loops, sessions and the libtorch path continue from it.
+     */
+    private Output stepOnCpu(CpuDecoder decoder, XLstmState state, long token, NDManager into) {
+        FastStep last = lastFast;
+        CpuDecoder.State s;
+        if (last != null && last.handedOut() == state && last.decoder() == decoder) {
+            lastFast = null; // claimed: stepped in place below
+            s = last.state();
+        } else {
+            s = decoder.state(state);
+        }
+        float[] logits = decoder.step((int) token, s); // [V]
+        XLstmState out = decoder.toXLstmState(s, into);
+        lastFast = new FastStep(decoder, out, s);
+        return new Output(logits, out);
     }
 
     /** Logits copied to the JVM, with the state that follows them. */

@@ -307,6 +307,7 @@ public final class UpstreamCheckpoint {
                 target.setRequiresGradient(true);
             }
         }
+        model.weightsChanged();
     }
 
     /** Renames aliases to our (upstream NeurIPS / xlstm_large) names and converts layouts. */

@@ -27,6 +27,7 @@ import ai.djl.xlstm.state.XLstmState;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An xLSTM language model: token embedding, {@link XLstmBlockStack}, LM head (optionally tied to
@@ -48,6 +49,7 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
     private final float logitSoftCap;
     private volatile MLstmForm form;
     private volatile int inferenceSegment = DEFAULT_INFERENCE_SEGMENT;
+    private final AtomicLong weightsVersion = new AtomicLong();
 
     /**
      * The default of {@link #getInferenceSegment()}: as long as the parallel form runs ({@link
@@ -128,6 +130,40 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
         }
         this.form = form;
         stack.setForm(form);
+    }
+
+    /**
+     * A counter that changes whenever the weights may have changed through this model: a training
+     * forward pass (an optimizer step follows it), {@code initialize}, {@code loadParameters}, or
+     * {@link #weightsChanged()}. Caches of weights derived for inference (the CPU decode step of
+     * {@link ai.djl.xlstm.generate.Generator}) are rebuilt when it differs from theirs.
+     *
+     * @return the current version
+     */
+    public long getWeightsVersion() {
+        return weightsVersion.get();
+    }
+
+    /**
+     * Tells the model that its weights were changed other than through its own training forward
+     * pass or loading (for example by setting a parameter's array directly), so that weights
+     * cached for inference are rebuilt before the next generation uses them.
+     */
+    public void weightsChanged() {
+        weightsVersion.incrementAndGet();
+    }
+
+    @Override
+    public void initialize(NDManager manager, DataType dataType, Shape... inputShapes) {
+        super.initialize(manager, dataType, inputShapes);
+        weightsChanged();
+    }
+
+    @Override
+    public void loadParameters(NDManager manager, java.io.DataInputStream is)
+            throws java.io.IOException, ai.djl.MalformedModelException {
+        super.loadParameters(manager, is);
+        weightsChanged();
     }
 
     /**
@@ -244,6 +280,9 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
             ParameterStore ps, NDArray tokens, XLstmState state, boolean needState, boolean lastOnly,
             boolean training, boolean checkIds) {
         validateTokens(tokens, checkIds);
+        if (training) {
+            weightsChanged(); // an optimizer step may follow
+        }
         long batch = tokens.getShape().get(0);
         if (state != null) {
             stack.validateState(state, batch);

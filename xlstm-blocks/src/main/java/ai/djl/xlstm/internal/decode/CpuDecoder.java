@@ -8,13 +8,16 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.io.ParameterNames;
+import ai.djl.xlstm.model.XLstmBlockStack;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 import ai.djl.xlstm.state.XLstmState;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.WeakHashMap;
 
 /**
  * A batch-1 decode step of a NeurIPS xLSTM language model in Java, on a copy of the model's
@@ -32,7 +35,7 @@ import java.util.Optional;
 public final class CpuDecoder {
 
     private final Kernels kernels;
-    private final XLstmLanguageModel model;
+    private final XLstmBlockStack stack; // not the model: the cache of current() holds decoders weakly by model
     private final int vocab;
     private final int dim;
     private final float[] embedding; // [V, D]
@@ -45,7 +48,7 @@ public final class CpuDecoder {
 
     private CpuDecoder(Kernels kernels, XLstmLanguageModel model, XLstmLmConfig c) {
         this.kernels = kernels;
-        this.model = model;
+        this.stack = model.getStack();
         Weights w = new Weights(ParameterNames.of(model));
         vocab = c.vocabSize();
         dim = c.embeddingDim();
@@ -99,6 +102,31 @@ public final class CpuDecoder {
      */
     public static Optional<CpuDecoder> of(XLstmLanguageModel model) {
         return of(model, Kernels.preferred());
+    }
+
+    /** The decoder of each model at the weights version it was built from. */
+    private static final Map<XLstmLanguageModel, Built> BUILT = new WeakHashMap<>();
+
+    private record Built(long version, Optional<CpuDecoder> decoder) {}
+
+    /**
+     * The decoder of {@code model}'s current weights, built once per {@link
+     * XLstmLanguageModel#getWeightsVersion() weights version} and shared: a training step or new
+     * weights rebuild it at the next call.
+     *
+     * @param model an initialized model
+     * @return the decoder, or empty where the model is not supported (see {@link #of})
+     */
+    public static Optional<CpuDecoder> current(XLstmLanguageModel model) {
+        synchronized (BUILT) {
+            long version = model.getWeightsVersion();
+            Built built = BUILT.get(model);
+            if (built == null || built.version() != version) {
+                built = new Built(version, of(model));
+                BUILT.put(model, built);
+            }
+            return built.decoder();
+        }
     }
 
     static Optional<CpuDecoder> of(XLstmLanguageModel model, Kernels kernels) {
@@ -185,7 +213,7 @@ public final class CpuDecoder {
                 arrays.add(borrowed.duplicate()); // owns its memory, as TensorOps.owned
             }
         }
-        return model.stateOf(arrays);
+        return stack.stateOf(arrays);
     }
 
     /**

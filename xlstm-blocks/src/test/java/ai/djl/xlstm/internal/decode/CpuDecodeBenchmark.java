@@ -5,7 +5,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.TestModels;
-import ai.djl.xlstm.config.ConfigFiles;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.io.ParameterNames;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.LmOutput;
@@ -53,7 +53,7 @@ class CpuDecodeBenchmark {
             }
             Path bench = Path.of("../xlstm-examples/src/main/resources/bench/neurips-7.5m.json");
             if (Files.isRegularFile(bench)) {
-                XLstmLanguageModel model = TestModels.randomModel(ConfigFiles.read(bench), manager, 1, 0.02f);
+                XLstmLanguageModel model = TestModels.randomModel(XLstmConfig.read(bench), manager, 1, 0.02f);
                 for (Parameter p : ParameterNames.of(model).values()) {
                     p.getArray().setRequiresGradient(false); // randomModel records gradients
                 }

@@ -10,7 +10,6 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.training.ParameterStore;
 import ai.djl.xlstm.TestModels;
-import ai.djl.xlstm.config.ConfigFiles;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.model.LmOutput;
 import ai.djl.xlstm.model.XLstmLanguageModel;
@@ -177,7 +176,7 @@ class CpuDecoderParityTest {
         m.put("feedforward", Map.of("proj_factor", 1.3, "act_fn", act));
         m.put("tie_weights", tied);
         m.put("bias", bias);
-        return ConfigFiles.fromMap(m);
+        return XLstmConfig.fromMap(m);
     }
 
     private static String describe(XLstmConfig c) {
