@@ -25,7 +25,8 @@ final class DecodeLoop implements AutoCloseable {
     private final List<Sequence> sequences = new ArrayList<>();
     private final TokenListener listener;
     private List<Sequence> active = new ArrayList<>();
-    private XLstmState state;
+    private XLstmState state; // the batch state, or null while `current` holds it
+    private Stepper.Output current; // the last step's output, whose state is made only when needed
     private NDManager stateManager;
     private float[] lastLogits;
 
@@ -75,10 +76,11 @@ final class DecodeLoop implements AutoCloseable {
             tokens[r] = active.get(r).pending;
         }
         NDManager next = stepper.newScope();
-        Stepper.Output out = stepper.step(state, tokens, next);
+        Stepper.Output out = current != null ? stepper.step(current, tokens, next) : stepper.step(state, tokens, next);
         stateManager.close();
         stateManager = next;
-        state = out.state();
+        current = out;
+        state = null;
         lastLogits = out.logits();
         List<Sequence> still = new ArrayList<>();
         List<Long> rows = new ArrayList<>();
@@ -98,7 +100,8 @@ final class DecodeLoop implements AutoCloseable {
         if (still.isEmpty()) {
             closeState();
         } else if (still.size() < active.size()) {
-            state = state.select(rows.stream().mapToLong(Long::longValue).toArray());
+            state = state().select(rows.stream().mapToLong(Long::longValue).toArray());
+            current = null;
             float[] kept = new float[rows.size() * vocab]; // keep lastLogits row-aligned with the state
             for (int r = 0; r < rows.size(); r++) {
                 System.arraycopy(lastLogits, (int) (long) rows.get(r) * vocab, kept, r * vocab, vocab);
@@ -142,7 +145,7 @@ final class DecodeLoop implements AutoCloseable {
      */
     @Override
     public void close() {
-        if (feedLast && state != null && lastLogits != null) {
+        if (feedLast && (state != null || current != null) && lastLogits != null) {
             for (int r = 0; r < active.size(); r++) {
                 Sequence s = active.get(r);
                 if (s.fed > 0) {
@@ -156,8 +159,13 @@ final class DecodeLoop implements AutoCloseable {
 
     /** Moves row {@code row} of the batch (state and logits) into {@code s}'s session, past its fed tokens. */
     private void returnToSession(Sequence s, int row) {
-        s.session.advance(state.select(row), Arrays.copyOfRange(lastLogits, row * vocab, (row + 1) * vocab),
+        s.session.advance(state().select(row), Arrays.copyOfRange(lastLogits, row * vocab, (row + 1) * vocab),
                 Arrays.copyOf(s.generated, s.fed));
+    }
+
+    /** The batch state as libtorch arrays. */
+    private XLstmState state() {
+        return current != null ? current.state() : state;
     }
 
     private void closeState() {
@@ -166,6 +174,7 @@ final class DecodeLoop implements AutoCloseable {
             stateManager = null;
         }
         state = null;
+        current = null;
     }
 
     /** One sequence of the batch. */

@@ -27,8 +27,6 @@ final class Stepper {
     private final ParameterStore ps;
     private final TextCodec codec;
     private final int vocab;
-    /** The last batch-1 step on the CPU decoder: its state, and the libtorch copy handed out. */
-    private volatile FastStep lastFast;
 
     /**
      * Forces every step onto libtorch (no CPU decode step): {@code -Dai.djl.xlstm.decode.libtorch=true},
@@ -44,8 +42,6 @@ final class Stepper {
         this.vocab = model.getConfig().vocabSize();
     }
 
-    /** A state of the CPU decoder and the {@link XLstmState} it was handed out as. */
-    private record FastStep(CpuDecoder decoder, XLstmState handedOut, CpuDecoder.State state) {}
 
     /** The model's vocabulary size {@code V}. */
     int vocab() {
@@ -129,38 +125,86 @@ final class Stepper {
         if (tokens.length == 1 && !Boolean.getBoolean(LIBTORCH_ONLY)) {
             Optional<CpuDecoder> decoder = CpuDecoder.current(model);
             if (decoder.isPresent()) {
-                return stepOnCpu(decoder.get(), state, tokens[0], into);
+                return stepOnCpu(decoder.get(), decoder.get().state(state), tokens[0], into);
             }
         }
         try (NDManager scratch = manager.newSubManager()) {
             NDArray input = scratch.create(tokens).reshape(tokens.length, 1); // [B, 1]
             LmOutput out = model.forwardLast(ps, input, state);
             float[] logits = out.logits().toFloatArray(); // [B * V]
-            return new Output(logits, out.state().attach(into));
+            return new Output(logits, out.state().attach(into), null, null, null);
         }
     }
 
     /**
-     * A batch-1 step on the CPU decoder (Java and the Vector API: no native call per tensor
-     * operation). The decoder's state carries on from the last step when {@code state} is what
-     * that step handed out, else it is copied from {@code state}; either way the new state is also
-     * handed out as libtorch arrays, so the loops, sessions and the libtorch path continue from it.
+     * Continues from {@code previous}, the output of the last step: in place on the CPU decoder
+     * when that step ran there and its state was not asked for (no copy to libtorch arrays at all),
+     * else from its state. {@code previous} is spent: its state can no longer be asked for.
      */
-    private Output stepOnCpu(CpuDecoder decoder, XLstmState state, long token, NDManager into) {
-        FastStep last = lastFast;
-        CpuDecoder.State s;
-        if (last != null && last.handedOut() == state && last.decoder() == decoder) {
-            lastFast = null; // claimed: stepped in place below
-            s = last.state();
-        } else {
-            s = decoder.state(state);
+    Output step(Output previous, long[] tokens, NDManager into) {
+        if (previous.cpuState != null && previous.state == null && tokens.length == 1
+                && !Boolean.getBoolean(LIBTORCH_ONLY)) {
+            Optional<CpuDecoder> decoder = CpuDecoder.current(model);
+            if (decoder.isPresent() && decoder.get() == previous.decoder) {
+                CpuDecoder.State s = previous.cpuState;
+                previous.spend();
+                return stepOnCpu(decoder.get(), s, tokens[0], into);
+            }
         }
-        float[] logits = decoder.step((int) token, s); // [V]
-        XLstmState out = decoder.toXLstmState(s, into);
-        lastFast = new FastStep(decoder, out, s);
-        return new Output(logits, out);
+        XLstmState state = previous.state();
+        previous.spend();
+        return step(state, tokens, into);
     }
 
-    /** Logits copied to the JVM, with the state that follows them. */
-    record Output(float[] logits, XLstmState state) {}
+    /**
+     * A batch-1 step on the CPU decoder (Java and the Vector API: no native call per tensor
+     * operation), advancing {@code s} in place. The libtorch form of the new state is made only if
+     * asked for ({@link Output#state()}).
+     */
+    private Output stepOnCpu(CpuDecoder decoder, CpuDecoder.State s, long token, NDManager into) {
+        float[] logits = decoder.step((int) token, s); // [V]
+        return new Output(logits, null, decoder, s, into);
+    }
+
+    /**
+     * Logits copied to the JVM, with the state that follows them: libtorch arrays, or the CPU
+     * decoder's state, turned into libtorch arrays (in the step's manager) when first asked for.
+     */
+    static final class Output {
+        private final float[] logits; // [B * V]
+        private XLstmState state;
+        private final CpuDecoder decoder;
+        private CpuDecoder.State cpuState;
+        private final NDManager into;
+
+        private Output(float[] logits, XLstmState state, CpuDecoder decoder, CpuDecoder.State cpuState,
+                NDManager into) {
+            this.logits = logits;
+            this.state = state;
+            this.decoder = decoder;
+            this.cpuState = cpuState;
+            this.into = into;
+        }
+
+        /** The logits {@code [B * V]}. */
+        float[] logits() {
+            return logits;
+        }
+
+        /** The state after the step, as libtorch arrays. */
+        XLstmState state() {
+            if (state == null) {
+                if (cpuState == null) {
+                    throw new IllegalStateException("a later step has advanced this state in place");
+                }
+                state = decoder.toXLstmState(cpuState, into);
+            }
+            return state;
+        }
+
+        /** A later step continues from this one: the CPU state is no longer this step's. */
+        private void spend() {
+            cpuState = null;
+        }
+    }
 }
