@@ -65,7 +65,8 @@ public final class InferenceSuites {
      * decoding of {@code --decode-warmup + --decode-steps + 2} tokens each as one batch ({@link
      * Generator#generateBatchIds}); the time of each step is the interval between the first
      * sequence's consecutive tokens. The first step (which also gathers the batch's state) and
-     * {@code --decode-warmup} steps are not timed. The tensor count is
+     * {@code --decode-warmup} steps are not timed, and a few seconds of batch-1 generation warm the
+     * JIT up before any of it ({@link #warmUpDecode}). The tensor count is
      * the median per step of a short separate generation under a {@link TensorCounter}.
      *
      * @param ctx the model under test
@@ -79,6 +80,7 @@ public final class InferenceSuites {
         // token 0 comes from the prompt's logits; interval 0 (to token 1) also builds the batch's state
         int intervals = 1 + s.decodeWarmup() + s.decodeSteps();
         GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(intervals + 1).build();
+        warmUpDecode(generator, vocab, random);
         for (int batch : s.batches()) {
             Double ops = decodeOps(generator, batch, vocab, random);
             for (int position : s.positions()) {
@@ -113,6 +115,23 @@ public final class InferenceSuites {
             }
         }
     }
+
+    /**
+     * Batch-1 generations of 64 tokens for {@link #DECODE_WARMUP_SECONDS} (at most 50 of them), so
+     * that the JIT has compiled the decode path before any step is timed: the CPU decode step's
+     * Vector API kernels run hundreds of times slower until C2 compiles them, which takes a few
+     * hundred tokens, far more than {@code --decode-warmup}'s steps.
+     */
+    private static void warmUpDecode(Generator generator, int vocab, SplittableRandom random) {
+        GenerationConfig config = GenerationConfig.builder().maxNewTokens(64).build();
+        long end = System.nanoTime() + (long) (DECODE_WARMUP_SECONDS * 1e9);
+        for (int round = 0; round < 50 && System.nanoTime() < end; round++) {
+            generator.generate(random.longs(8, 0, vocab).toArray(), config);
+        }
+    }
+
+    /** How long {@link #warmUpDecode} runs, at most. */
+    static final double DECODE_WARMUP_SECONDS = 3;
 
     /** The median number of tensors one decode step of {@code batch} sequences creates, or null. */
     private static Double decodeOps(Generator generator, int batch, int vocab, SplittableRandom random) {
