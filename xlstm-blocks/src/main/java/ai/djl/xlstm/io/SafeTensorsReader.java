@@ -9,6 +9,7 @@ import static ai.djl.xlstm.io.SafeTensorsHeader.readFully;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.io.SafeTensors.TensorInfo;
 
@@ -50,6 +51,45 @@ final class SafeTensorsReader {
         return tensors;
     }
 
+    /** Receives the tensors of {@link #forEachTensor} one at a time. */
+    interface TensorSink {
+        /**
+         * Takes one tensor; it is closed when this returns (keep a copy, not the array).
+         *
+         * @param name the tensor's name
+         * @param array the tensor
+         */
+        void accept(String name, NDArray array);
+    }
+
+    /**
+     * Streams every tensor of a checkpoint folder (found as {@link #loadCheckpoint} finds them) to
+     * {@code sink}, one at a time, each in its own sub-manager of {@code manager} that is closed as
+     * soon as the sink returns: at most one tensor of the checkpoint is held at a time. Each file is
+     * checked against its checksum once, before its first tensor. Floating-point tensors arrive as
+     * {@code floatType} ({@link DataType#FLOAT32}, or {@link DataType#FLOAT16}: converted in Java,
+     * rounded to nearest even, a value beyond float16's range refused), others as {@link #load}
+     * gives them.
+     */
+    static void forEachTensor(Path dir, NDManager manager, DataType floatType, TensorSink sink) throws IOException {
+        for (Map.Entry<Path, Collection<String>> shard : CheckpointShards.planCheckpoint(dir).entrySet()) {
+            Path file = shard.getKey();
+            try (FileChannel channel = openRegular(file)) {
+                SafeTensorsHeader header = SafeTensorsHeader.read(channel, file);
+                verifyChecksum(channel, header, file);
+                for (String name : shard.getValue()) {
+                    TensorInfo info = header.tensors().get(name);
+                    if (info == null) {
+                        throw invalidTensor(file, name, "is missing");
+                    }
+                    try (NDManager scope = manager.newSubManager()) {
+                        sink.accept(name, readTensor(channel, header.dataStart(), info, scope, file, floatType));
+                    }
+                }
+            }
+        }
+    }
+
     /** Loads the named tensors, or all of them if {@code names} is null. */
     static Map<String, NDArray> load(
             Path file, NDManager manager, Collection<String> names) throws IOException {
@@ -63,7 +103,7 @@ final class SafeTensorsReader {
                     if (info == null) {
                         throw invalidTensor(file, name, "is missing");
                     }
-                    arrays.put(name, readTensor(channel, header.dataStart(), info, manager, file));
+                    arrays.put(name, readTensor(channel, header.dataStart(), info, manager, file, DataType.FLOAT32));
                 }
             } catch (IOException | RuntimeException e) {
                 closeAll(arrays.values());
@@ -74,9 +114,12 @@ final class SafeTensorsReader {
     }
 
     private static NDArray readTensor(
-            FileChannel channel, long dataStart, TensorInfo info, NDManager manager, Path file)
+            FileChannel channel, long dataStart, TensorInfo info, NDManager manager, Path file, DataType floatType)
             throws IOException {
         Dtype dtype = Dtype.valueOf(info.dtype());
+        if (floatType == DataType.FLOAT16 && dtype.target.isFloating()) {
+            return readAsHalf(channel, dataStart, info, dtype, manager, file);
+        }
         long length = info.end() - info.begin();
         long targetLength = length / dtype.size * dtype.target.getNumOfBytes();
         if (targetLength > Integer.MAX_VALUE) {
@@ -99,6 +142,54 @@ final class SafeTensorsReader {
         // The engine may wrap the Java buffer without copying; a view or type conversion of such an
         // array would then outlive the buffer it borrows. duplicate() gives native-owned memory.
         try (NDArray borrowed = manager.create(data, new Shape(info.shape()), dtype.target)) {
+            NDArray array = borrowed.duplicate();
+            array.setName(info.name());
+            return array;
+        }
+    }
+
+    /**
+     * Reads a floating-point tensor (F64, F32, F16 or BF16) as {@link DataType#FLOAT16}, converting in
+     * Java chunk by chunk: F16 as is, others rounded to nearest even. BF16 values in float16's normal
+     * range (magnitudes 2^-14 to 65504) are exact in float16 (8 significant bits of 11); a finite
+     * value beyond 65504 is refused rather than turned into infinity.
+     */
+    private static NDArray readAsHalf(
+            FileChannel channel, long dataStart, TensorInfo info, Dtype dtype, NDManager manager, Path file)
+            throws IOException {
+        long length = info.end() - info.begin();
+        long count = length / dtype.size;
+        if (count * 2 > Integer.MAX_VALUE) {
+            throw invalidTensor(file, info.name(), "needs " + count * 2 + " bytes, more than one array can hold");
+        }
+        ByteBuffer data = manager.allocateDirect((int) (count * 2)).order(ByteOrder.nativeOrder());
+        ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(length, CHUNK_BYTES / dtype.size * dtype.size))
+                .order(ByteOrder.LITTLE_ENDIAN);
+        long position = dataStart + info.begin();
+        for (long done = 0; done < length; done += chunk.limit()) {
+            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
+            readFully(channel, chunk, position + done, file);
+            chunk.flip();
+            while (chunk.hasRemaining()) {
+                if (dtype == Dtype.F16) {
+                    data.putShort(chunk.getShort());
+                    continue;
+                }
+                float v = switch (dtype) {
+                    case F64 -> (float) chunk.getDouble();
+                    case F32 -> chunk.getFloat();
+                    default -> Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16); // BF16
+                };
+                short half = HalfFloats.floatToHalf(v);
+                if ((half & 0x7C00) == 0x7C00 && Float.isFinite(v)) {
+                    throw invalidTensor(file, info.name(), "holds " + v + ", beyond the range of float16 (65504);"
+                            + " load this checkpoint with float32 weights");
+                }
+                data.putShort(half);
+            }
+        }
+        data.flip();
+        try (NDArray borrowed = manager.create(data, new Shape(info.shape()), DataType.FLOAT16)) {
             NDArray array = borrowed.duplicate();
             array.setName(info.name());
             return array;

@@ -13,6 +13,7 @@ import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.internal.ConfigMaps;
+import ai.djl.xlstm.internal.WeightTypes;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import java.io.IOException;
@@ -124,12 +125,41 @@ public final class UpstreamCheckpoint {
      *     not match the config or the options; the message names the file and what differs
      */
     public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options) throws IOException {
+        return load(folder, manager, options, DataType.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, ImportOptions)}, with the weights stored in {@code weightType}
+     * (see {@link XLstmLanguageModel#castWeights}). For {@link DataType#FLOAT16} the checkpoint is
+     * streamed tensor by tensor: each tensor, whatever its stored type (F32, F16 or BF16), is converted
+     * to float16 in Java and copied into its parameter before the next one is read, so loading needs
+     * the float16 model plus about one tensor, never a float32 copy of the model. BF16 values convert
+     * exactly for magnitudes from 2^-14 to 65504; a value beyond 65504 is refused, naming the tensor.
+     *
+     * @param folder a checkpoint folder or a training run's folder ({@link #resolveFolder})
+     * @param manager the manager that owns the model's parameters; closing it frees them
+     * @param options how the checkpoint's files store the weights; {@code null} for those its config
+     *     file declares
+     * @param weightType {@link DataType#FLOAT32} or {@link DataType#FLOAT16}
+     * @return the model, its weights of {@code weightType}
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException for another weight type (bfloat16 included: DJL's PyTorch
+     *     engine aborts on it), or as {@link #load(Path, NDManager, ImportOptions)}
+     */
+    public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options, DataType weightType)
+            throws IOException {
+        WeightTypes.require(weightType, "weight type");
         Path dir = resolveFolder(folder);
         Path configFile = ConfigMaps.configFile(dir);
         XLstmConfig config = XLstmConfig.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
         checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
+        if (weightType != DataType.FLOAT32) {
+            model.initialize(manager, weightType, new Shape(1, 1));
+            streamWeights(model, dir, configFile, storage, weightType);
+            return model;
+        }
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {
             Map<String, NDArray> tensors = SafeTensors.loadCheckpoint(dir, scratch);
@@ -306,6 +336,72 @@ public final class UpstreamCheckpoint {
             if (p.requiresGradient()) {
                 target.setRequiresGradient(true);
             }
+        }
+    }
+
+    /**
+     * {@link #loadWeights} one checkpoint tensor at a time ({@link SafeTensorsReader#forEachTensor}), as
+     * {@code weightType}: a tensor is converted and copied into its parameter before the next is read.
+     * The headers were compared with the config before the model was allocated; what still does not
+     * fit is listed, as {@link #loadWeights} lists it, once every tensor has been read.
+     */
+    private static void streamWeights(XLstmLanguageModel model, Path dir, Path configFile, ImportOptions storage,
+            DataType weightType) throws IOException {
+        XLstmConfig config = model.getConfig();
+        List<String> heads = tiedHeads(config, SafeTensors.readCheckpointHeader(dir).keySet());
+        if (!heads.isEmpty()) {
+            // Compared as float32 values, as the float32 load does: only the head and the embedding.
+            try (NDManager scratch = model.getParameters().get(0).getValue().getArray().getManager().newSubManager()) {
+                Map<String, NDArray> pair = new LinkedHashMap<>();
+                for (String name : SafeTensors.readCheckpointHeader(dir).keySet()) {
+                    if (heads.contains(name) || "token_embedding.weight".equals(canonicalName(name, config))) {
+                        pair.putAll(SafeTensorsReader.load(SafeTensors.fileHolding(dir, name), scratch, List.of(name)));
+                    }
+                }
+                for (String head : heads) {
+                    requireTiedHeadIsTheEmbedding(head, pair, config, SafeTensors.fileHolding(dir, head) + ": ",
+                            configFile.toString());
+                }
+            }
+        }
+        Map<String, Parameter> params = ParameterNames.of(model);
+        java.util.Set<String> loaded = new java.util.HashSet<>();
+        List<String> problems = new ArrayList<>();
+        NDManager owner = model.getParameters().get(0).getValue().getArray().getManager();
+        SafeTensorsReader.forEachTensor(dir, owner, weightType, (name, t) -> {
+            Map<String, NDArray> canonical;
+            try {
+                canonical = canonicalize(Map.of(name, t), config, storage);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("checkpoint " + dir + ": " + e.getMessage(), e);
+            }
+            for (Map.Entry<String, NDArray> e : canonical.entrySet()) {
+                Parameter p = params.get(e.getKey());
+                NDArray value = e.getValue();
+                if (p == null) {
+                    problems.add(e.getKey() + ": unexpected tensor " + value.getShape());
+                } else if (!value.getShape().equals(p.getShape())) {
+                    problems.add(e.getKey() + ": expected " + p.getShape() + ", got " + value.getShape());
+                } else if (!value.getDataType().isFloating()) {
+                    problems.add(e.getKey() + ": expected a floating-point tensor, got " + value.getDataType());
+                } else {
+                    NDArray target = p.getArray();
+                    target.intern(value.toType(target.getDataType(), false)
+                            .toDevice(target.getDevice(), false)
+                            .duplicate());
+                    loaded.add(e.getKey());
+                }
+            }
+        });
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            if (!loaded.contains(e.getKey())) {
+                problems.add(e.getKey() + ": missing (expected " + e.getValue().getShape() + ")");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "checkpoint " + dir + " does not fit the " + config.architecture() + " model ("
+                            + count(problems) + "):\n  " + String.join("\n  ", problems));
         }
     }
 
