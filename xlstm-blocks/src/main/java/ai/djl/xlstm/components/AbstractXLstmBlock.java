@@ -163,6 +163,25 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
     }
 
     /**
+     * Applies a DJL {@link Linear} child to {@code x} in {@code x}'s type whatever the type its
+     * weights are stored in (float16 weights are widened, see {@link #value}): for the small gate
+     * projections, whose pre-activations go through exponentials and must not carry float16
+     * round-off.
+     *
+     * @param ps the parameter store
+     * @param block the child
+     * @param x the input
+     * @param training whether in training mode
+     * @return the output, of {@code x}'s type
+     */
+    protected static NDArray applyWide(ParameterStore ps, Linear block, NDArray x, boolean training) {
+        PairList<String, Parameter> params = block.getDirectParameters();
+        NDArray w = value(ps, params.get("weight"), x, training);
+        Parameter bias = params.get("bias");
+        return Linear.linear(x, w, bias == null ? null : value(ps, bias, x, training)).singletonOrThrow();
+    }
+
+    /**
      * {@code x W^T + b} for a weight stored in float16 and a float32 {@code x}: {@code x} is rounded
      * to float16, the product runs in float16 (accumulated in float32 by the engine), and the output
      * is widened back to {@code x}'s type. Nothing else of the model runs in float16: norm
