@@ -9,6 +9,7 @@ import static ai.djl.xlstm.io.SafeTensorsHeader.readFully;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.io.SafeTensors.TensorInfo;
@@ -34,6 +35,8 @@ import java.util.zip.CRC32C;
 final class SafeTensorsReader {
 
     private static final int CHUNK_BYTES = 1 << 20;
+    /** Values per chunk when reading as float16: 4 MiB of float16, a few engine calls per 100 MB. */
+    private static final int HALF_CHUNK_VALUES = 1 << 21;
 
     private SafeTensorsReader() {}
 
@@ -72,6 +75,11 @@ final class SafeTensorsReader {
      * gives them.
      */
     static void forEachTensor(Path dir, NDManager manager, DataType floatType, TensorSink sink) throws IOException {
+        // One pair of chunk buffers for the whole checkpoint, so that reading leaves no garbage per tensor.
+        ByteBuffer[] buffers = floatType == DataType.FLOAT16
+                ? new ByteBuffer[] {ByteBuffer.allocate(HALF_CHUNK_VALUES * 8).order(ByteOrder.LITTLE_ENDIAN),
+                        ByteBuffer.allocateDirect(HALF_CHUNK_VALUES * 2).order(ByteOrder.nativeOrder())}
+                : null;
         for (Map.Entry<Path, Collection<String>> shard : CheckpointShards.planCheckpoint(dir).entrySet()) {
             Path file = shard.getKey();
             try (FileChannel channel = openRegular(file)) {
@@ -83,7 +91,10 @@ final class SafeTensorsReader {
                         throw invalidTensor(file, name, "is missing");
                     }
                     try (NDManager scope = manager.newSubManager()) {
-                        sink.accept(name, readTensor(channel, header.dataStart(), info, scope, file, floatType));
+                        Dtype dtype = Dtype.valueOf(info.dtype());
+                        sink.accept(name, buffers != null && dtype.target.isFloating()
+                                ? readAsHalf(channel, header.dataStart(), info, dtype, scope, file, buffers)
+                                : readTensor(channel, header.dataStart(), info, scope, file));
                     }
                 }
             }
@@ -103,7 +114,7 @@ final class SafeTensorsReader {
                     if (info == null) {
                         throw invalidTensor(file, name, "is missing");
                     }
-                    arrays.put(name, readTensor(channel, header.dataStart(), info, manager, file, DataType.FLOAT32));
+                    arrays.put(name, readTensor(channel, header.dataStart(), info, manager, file));
                 }
             } catch (IOException | RuntimeException e) {
                 closeAll(arrays.values());
@@ -114,12 +125,9 @@ final class SafeTensorsReader {
     }
 
     private static NDArray readTensor(
-            FileChannel channel, long dataStart, TensorInfo info, NDManager manager, Path file, DataType floatType)
+            FileChannel channel, long dataStart, TensorInfo info, NDManager manager, Path file)
             throws IOException {
         Dtype dtype = Dtype.valueOf(info.dtype());
-        if (floatType == DataType.FLOAT16 && dtype.target.isFloating()) {
-            return readAsHalf(channel, dataStart, info, dtype, manager, file);
-        }
         long length = info.end() - info.begin();
         long targetLength = length / dtype.size * dtype.target.getNumOfBytes();
         if (targetLength > Integer.MAX_VALUE) {
@@ -154,46 +162,60 @@ final class SafeTensorsReader {
      * range (magnitudes 2^-14 to 65504) are exact in float16 (8 significant bits of 11); a finite
      * value beyond 65504 is refused rather than turned into infinity.
      */
-    private static NDArray readAsHalf(
-            FileChannel channel, long dataStart, TensorInfo info, Dtype dtype, NDManager manager, Path file)
-            throws IOException {
+    private static NDArray readAsHalf(FileChannel channel, long dataStart, TensorInfo info, Dtype dtype,
+            NDManager manager, Path file, ByteBuffer[] buffers) throws IOException {
         long length = info.end() - info.begin();
         long count = length / dtype.size;
-        if (count * 2 > Integer.MAX_VALUE) {
-            throw invalidTensor(file, info.name(), "needs " + count * 2 + " bytes, more than one array can hold");
-        }
-        ByteBuffer data = manager.allocateDirect((int) (count * 2)).order(ByteOrder.nativeOrder());
-        ByteBuffer chunk = ByteBuffer.allocate((int) Math.min(length, CHUNK_BYTES / dtype.size * dtype.size))
-                .order(ByteOrder.LITTLE_ENDIAN);
-        long position = dataStart + info.begin();
-        for (long done = 0; done < length; done += chunk.limit()) {
-            chunk.clear().limit((int) Math.min(chunk.capacity(), length - done));
-            readFully(channel, chunk, position + done, file);
-            chunk.flip();
-            while (chunk.hasRemaining()) {
-                if (dtype == Dtype.F16) {
-                    data.putShort(chunk.getShort());
-                    continue;
-                }
-                float v = switch (dtype) {
-                    case F64 -> (float) chunk.getDouble();
-                    case F32 -> chunk.getFloat();
-                    default -> Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16); // BF16
-                };
-                short half = HalfFloats.floatToHalf(v);
-                if ((half & 0x7C00) == 0x7C00 && Float.isFinite(v)) {
-                    throw invalidTensor(file, info.name(), "holds " + v + ", beyond the range of float16 (65504);"
-                            + " load this checkpoint with float32 weights");
-                }
-                data.putShort(half);
-            }
-        }
-        data.flip();
-        try (NDArray borrowed = manager.create(data, new Shape(info.shape()), DataType.FLOAT16)) {
-            NDArray array = borrowed.duplicate();
-            array.setName(info.name());
+        // The array is filled a chunk at a time, so that no second copy of the tensor (a Java buffer
+        // the engine may wrap, then its duplicate) is ever held: what loading needs beyond the model
+        // is the tensor itself and one chunk.
+        NDArray array = manager.zeros(new Shape(info.shape()), DataType.FLOAT16);
+        array.setName(info.name());
+        if (count == 0) {
             return array;
         }
+        int chunkValues = (int) Math.min(count, HALF_CHUNK_VALUES);
+        ByteBuffer chunk = buffers[0];
+        ByteBuffer half = buffers[1];
+        long position = dataStart + info.begin();
+        try (NDArray flat = array.reshape(-1)) {
+            for (long done = 0; done < count; done += chunkValues) {
+                int n = (int) Math.min(chunkValues, count - done);
+                chunk.clear().limit(n * dtype.size);
+                readFully(channel, chunk, position + done * dtype.size, file);
+                chunk.flip();
+                half.clear().limit(n * 2);
+                while (chunk.hasRemaining()) {
+                    half.putShort(toHalf(chunk, dtype, info, file));
+                }
+                half.flip();
+                try (NDArray part = manager.create(half, new Shape(n), DataType.FLOAT16)) {
+                    flat.set(new NDIndex().addSliceDim(done, done + n), part); // copies into the tensor
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            array.close();
+            throw e;
+        }
+        return array;
+    }
+
+    /** The next value of {@code chunk} as float16 bits; a finite value beyond float16's range is refused. */
+    private static short toHalf(ByteBuffer chunk, Dtype dtype, TensorInfo info, Path file) {
+        if (dtype == Dtype.F16) {
+            return chunk.getShort();
+        }
+        float v = switch (dtype) {
+            case F64 -> (float) chunk.getDouble();
+            case F32 -> chunk.getFloat();
+            default -> Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16); // BF16
+        };
+        short half = HalfFloats.floatToHalf(v);
+        if ((half & 0x7C00) == 0x7C00 && Float.isFinite(v)) {
+            throw invalidTensor(file, info.name(), "holds " + v + ", beyond the range of float16 (65504);"
+                    + " load this checkpoint with float32 weights");
+        }
+        return half;
     }
 
     /** Reads {@code length} bytes of 16-bit values in chunks and writes them widened to 32 bits. */

@@ -386,9 +386,14 @@ public final class UpstreamCheckpoint {
                     problems.add(e.getKey() + ": expected a floating-point tensor, got " + value.getDataType());
                 } else {
                     NDArray target = p.getArray();
-                    target.intern(value.toType(target.getDataType(), false)
-                            .toDevice(target.getDevice(), false)
-                            .duplicate());
+                    if (value == t && value.getDataType() == target.getDataType()
+                            && value.getDevice().equals(target.getDevice())) {
+                        target.intern(value); // the reader's own contiguous array: no copy needed
+                    } else {
+                        target.intern(value.toType(target.getDataType(), false)
+                                .toDevice(target.getDevice(), false)
+                                .duplicate());
+                    }
                     loaded.add(e.getKey());
                 }
             }
