@@ -85,7 +85,15 @@ final class ModelFolder implements AutoCloseable {
      * @throws IllegalArgumentException if the model or its config is missing
      */
     static ModelFolder openWithoutTokenizer(ModelSource source, Device device) throws IOException {
-        return new ModelFolder(load(source, device, null), null);
+        return openWithoutTokenizer(source, device, null);
+    }
+
+    /**
+     * Opens the model without a tokenizer, its weights stored as {@code weights} says ({@code float32}
+     * or {@code float16}; null for float32).
+     */
+    static ModelFolder openWithoutTokenizer(ModelSource source, Device device, String weights) throws IOException {
+        return new ModelFolder(load(source, device, weights), null);
     }
 
     private static ZooModel<NDList, NDList> load(ModelSource source, Device device, String weights) throws IOException {
