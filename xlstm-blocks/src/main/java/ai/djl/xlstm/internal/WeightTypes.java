@@ -46,9 +46,13 @@ public final class WeightTypes {
                 NDArray large = abs.gt(HALF_MAX);
                 NDArray infinite = abs.isInfinite();
                 NDArray finite = infinite.logicalNot();
-                NDArray bad = large.logicalAnd(finite)) {
-            if (bad.any().getBoolean()) {
-                float m = abs.get(bad).max().toType(DataType.FLOAT32, false).getFloat();
+                NDArray bad = large.logicalAnd(finite);
+                NDArray any = bad.any()) {
+            if (any.getBoolean()) {
+                float m;
+                try (NDArray beyond = abs.get(bad); NDArray max = beyond.max(); NDArray wide = max.toType(DataType.FLOAT32, false)) {
+                    m = wide.getFloat();
+                }
                 throw new IllegalArgumentException("weight '" + name + "' " + array.getShape() + " holds a value of"
                         + " magnitude " + m + ", beyond float16's range (" + HALF_MAX + "); keep float32 weights");
             }

@@ -225,6 +225,9 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
                 param.close();
                 param.initialize(manager, type);
                 NDArray target = param.getArray();
+                if (!cast.getDevice().equals(target.getDevice())) {
+                    cast = cast.toDevice(target.getDevice(), false); // the array's type and device are cached: match both
+                }
                 target.intern(cast);
                 if (param.requiresGradient() && type == DataType.FLOAT32) {
                     target.setRequiresGradient(true);
