@@ -45,7 +45,8 @@ import java.util.regex.Pattern;
  * projections ({@code weight_mode: fused}) are split, and an sLSTM recurrent kernel and bias saved
  * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
  * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
- * BF16 weights arrive as float32 (see {@link SafeTensors}). A config with {@code tie_weights: true}
+ * BF16 weights arrive as float32 (see {@link SafeTensors}), or, with {@link #load(Path, NDManager,
+ * ImportOptions, DataType)}, any weights as float16, streamed tensor by tensor. A config with {@code tie_weights: true}
  * uses the embedding as the LM head: a checkpoint {@code lm_head.weight} is accepted (and dropped)
  * only where it equals the embedding, as in upstream's {@code state_dict} of a tied model; one that
  * differs is refused, naming the file, the tensor and the config.
@@ -153,7 +154,8 @@ public final class UpstreamCheckpoint {
         Path configFile = ConfigMaps.configFile(dir);
         XLstmConfig config = XLstmConfig.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
-        checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
+        checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes(),
+                weightType);
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
         if (weightType != DataType.FLOAT32) {
             model.initialize(manager, weightType, new Shape(1, 1));
@@ -641,6 +643,12 @@ public final class UpstreamCheckpoint {
      */
     static void checkBeforeAllocating(
             XLstmConfig config, Map<String, SafeTensors.TensorInfo> header, String source, long memoryBytes) {
+        checkBeforeAllocating(config, header, source, memoryBytes, DataType.FLOAT32);
+    }
+
+    /** As {@link #checkBeforeAllocating(XLstmConfig, Map, String, long)}, for weights of {@code weightType}. */
+    static void checkBeforeAllocating(XLstmConfig config, Map<String, SafeTensors.TensorInfo> header, String source,
+            long memoryBytes, DataType weightType) {
         boolean neurips = config instanceof XLstmLmConfig;
         String embeddingName = neurips ? "token_embedding.weight" : "embedding.weight";
         String blockPrefix = neurips ? "xlstm_block_stack.blocks." : "backbone.blocks.";
@@ -690,12 +698,12 @@ public final class UpstreamCheckpoint {
                     + blockPrefix + "N for N in " + describe(blocks) + ")");
         }
         long expected = config.parameterCount();
-        long bytes = Math.multiplyExact(expected, (long) Float.BYTES);
+        long bytes = Math.multiplyExact(expected, (long) weightType.getNumOfBytes());
         if (memoryBytes > 0 && bytes > memoryBytes) {
             problems.add(String.format(Locale.ROOT,
-                    "memory: the config's %,d parameters need %.2f GB (%,d bytes) as float32, more than the"
+                    "memory: the config's %,d parameters need %.2f GB (%,d bytes) as %s, more than the"
                             + " %.2f GB (%,d bytes) of physical memory",
-                    expected, bytes / 1e9, bytes, memoryBytes / 1e9, memoryBytes));
+                    expected, bytes / 1e9, bytes, weightType, memoryBytes / 1e9, memoryBytes));
         }
         if (problems.isEmpty()) {
             return; // a total that differs alone: loadWeights names the tensors (see above)
