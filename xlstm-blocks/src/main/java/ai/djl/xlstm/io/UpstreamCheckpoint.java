@@ -237,7 +237,7 @@ public final class UpstreamCheckpoint {
     /**
      * Writes {@code model} as an upstream-format checkpoint folder: {@code config.json} (upstream
      * field names plus {@code architecture}) and {@code model.safetensors} (upstream parameter
-     * names, float32), which {@link #load} and upstream's loaders read back. Whatever the model
+     * names, float32, or F16 for a model with float16 weights), which {@link #load} and upstream's loaders read back. Whatever the model
      * was imported from, the weights are written in the canonical form ({@link
      * ImportOptions#CANONICAL}: CUDA sLSTM layout, single projections) and the config says so.
      *

@@ -186,4 +186,33 @@ class HalfWeightsTest {
             }
         }
     }
+
+    /** A model with float16 weights saves F16 (or BF16 on request) and reloads to the same weights and logits. */
+    @Test
+    void aFloat16ModelSavesAndReloads(@TempDir Path tmp) throws Exception {
+        for (XLstmConfig config : configs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                XLstmLanguageModel model = TestModels.randomModel(config, manager, 7, 0.2f);
+                model.castWeights(DataType.FLOAT16);
+                float[] before = logits(model, manager);
+                Path dir = tmp.resolve(config.architecture());
+                UpstreamCheckpoint.save(model, dir);
+                assertTrue(SafeTensors.readHeader(dir.resolve("model.safetensors")).values().stream()
+                        .allMatch(t -> t.dtype().equals("F16")), "a float16 model is written as F16");
+                XLstmLanguageModel again = UpstreamCheckpoint.load(dir, manager, null, DataType.FLOAT16);
+                assertArrayEquals(before, logits(again, manager), config.architecture() + ": reloaded as float16");
+                XLstmLanguageModel wide = UpstreamCheckpoint.load(dir, manager);
+                assertEquals(DataType.FLOAT32, wide.getWeightType());
+                wide.castWeights(DataType.FLOAT16); // float16 values widened, then narrowed: exact
+                assertArrayEquals(before, logits(wide, manager), config.architecture() + ": reloaded as float32, cast");
+
+                Path bf16 = tmp.resolve(config.architecture() + "-bf16");
+                UpstreamCheckpoint.save(model, bf16, SafeTensors.FloatStorage.BF16);
+                assertTrue(SafeTensors.readHeader(bf16.resolve("model.safetensors")).values().stream()
+                        .allMatch(t -> t.dtype().equals("BF16")));
+                double error = relativeError(before, logits(UpstreamCheckpoint.load(bf16, manager, null, DataType.FLOAT16), manager));
+                assertTrue(error > 0 && error < 5e-2, config.architecture() + ": BF16 of float16 weights, error " + error);
+            }
+        }
+    }
 }
