@@ -115,7 +115,11 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
     }
 
     /**
-     * Returns the value of {@code parameter} on the device of {@code like}.
+     * Returns the value of {@code parameter} on the device of {@code like}, in {@code like}'s
+     * floating-point type: a float16 weight (see {@link
+     * ai.djl.xlstm.model.XLstmLanguageModel#castWeights}) used with float32 activations is widened
+     * to a float32 copy that belongs to {@code like}'s manager. For a non-floating {@code like}
+     * (token ids) the value is returned as it is stored.
      *
      * @param ps the parameter store
      * @param parameter the parameter
@@ -125,11 +129,18 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
      */
     protected static NDArray value(
             ParameterStore ps, Parameter parameter, NDArray like, boolean training) {
-        return ps.getValue(parameter, like.getDevice(), training);
+        NDArray v = ps.getValue(parameter, like.getDevice(), training);
+        DataType type = like.getDataType();
+        if (v.getDataType() == DataType.FLOAT16 && type != DataType.FLOAT16 && type.isFloating()) {
+            return scoped(v.toType(type, false), like);
+        }
+        return v;
     }
 
     /**
-     * Applies a DJL {@link Linear} child to {@code x}.
+     * Applies a DJL {@link Linear} child to {@code x}. With float16 weights and a float32 {@code x},
+     * the product runs in float16 (the engine accumulates in float32) and the output is float32
+     * again: see {@link #linear}.
      *
      * @param ps the parameter store
      * @param block the child
@@ -139,7 +150,56 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
      */
     protected static NDArray apply(
             ParameterStore ps, Block block, NDArray x, boolean training) {
+        if (block instanceof Linear) {
+            PairList<String, Parameter> params = block.getDirectParameters();
+            Parameter weight = params.get("weight");
+            NDArray w = ps.getValue(weight, x.getDevice(), training);
+            if (w.getDataType() == DataType.FLOAT16 && x.getDataType() != DataType.FLOAT16) {
+                Parameter bias = params.get("bias");
+                return linear(x, w, bias == null ? null : ps.getValue(bias, x.getDevice(), training));
+            }
+        }
         return block.forward(ps, new NDList(x), training).singletonOrThrow();
+    }
+
+    /**
+     * Applies a DJL {@link Linear} child to {@code x} in {@code x}'s type whatever the type its
+     * weights are stored in (float16 weights are widened, see {@link #value}): for the small gate
+     * projections, whose pre-activations go through exponentials and must not carry float16
+     * round-off.
+     *
+     * @param ps the parameter store
+     * @param block the child
+     * @param x the input
+     * @param training whether in training mode
+     * @return the output, of {@code x}'s type
+     */
+    protected static NDArray applyWide(ParameterStore ps, Linear block, NDArray x, boolean training) {
+        PairList<String, Parameter> params = block.getDirectParameters();
+        NDArray w = value(ps, params.get("weight"), x, training);
+        Parameter bias = params.get("bias");
+        return Linear.linear(x, w, bias == null ? null : value(ps, bias, x, training)).singletonOrThrow();
+    }
+
+    /**
+     * {@code x W^T + b} for a weight stored in float16 and a float32 {@code x}: {@code x} is rounded
+     * to float16, the product runs in float16 (accumulated in float32 by the engine), and the output
+     * is widened back to {@code x}'s type. Nothing else of the model runs in float16: norm
+     * statistics, gates, the cell states and the logits' soft cap stay float32, as upstream's xLSTM
+     * 7B runs its cell in float32 beside 16-bit weights.
+     *
+     * @param x the input {@code [..., IN]}, float32
+     * @param w the weight {@code [OUT, IN]}, float16
+     * @param b the bias {@code [OUT]}, float16, or null
+     * @return the output {@code [..., OUT]}, of {@code x}'s type
+     */
+    protected static NDArray linear(NDArray x, NDArray w, NDArray b) {
+        NDArray x16 = x.toType(w.getDataType(), false);
+        NDArray y16 = Linear.linear(x16, w, b).singletonOrThrow();
+        NDArray y = y16.toType(x.getDataType(), false);
+        x16.close();
+        y16.close();
+        return y;
     }
 
     /** A single-array forward: every xLSTM component maps one tensor to one tensor. */

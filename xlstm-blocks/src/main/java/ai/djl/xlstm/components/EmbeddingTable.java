@@ -1,6 +1,7 @@
 package ai.djl.xlstm.components;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Parameter;
@@ -33,7 +34,8 @@ public class EmbeddingTable extends AbstractXLstmBlock {
     }
 
     /**
-     * The embedding matrix {@code [V, D]}, also used by a tied LM head.
+     * The embedding matrix {@code [V, D]}, also used by a tied LM head: as stored when {@code like}
+     * is not floating-point (token ids), else in {@code like}'s type.
      *
      * @param ps the parameter store
      * @param like an array on the wanted device
@@ -46,8 +48,14 @@ public class EmbeddingTable extends AbstractXLstmBlock {
 
     @Override
     public NDArray forward(ParameterStore ps, NDArray tokens, boolean training) {
-        return Embedding.embedding(tokens, weight(ps, tokens, training), SparseFormat.DENSE)
-                .singletonOrThrow();
+        NDArray x = Embedding.embedding(tokens, weight(ps, tokens, training), SparseFormat.DENSE)
+                .singletonOrThrow(); // [B, S, D]
+        if (x.getDataType() == DataType.FLOAT16) { // float16 weights: the activations are float32
+            NDArray wide = x.toType(DataType.FLOAT32, false);
+            x.close();
+            return wide;
+        }
+        return x;
     }
 
     @Override

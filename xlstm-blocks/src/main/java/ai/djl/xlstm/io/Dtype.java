@@ -38,6 +38,9 @@ enum Dtype {
     }
 
     static Dtype of(DataType type, String tensor) {
+        if (type == DataType.FLOAT16) {
+            return F16; // float16 weights are written as they are
+        }
         for (Dtype dtype : values()) {
             if (dtype.widen == null && dtype.target == type) {
                 return dtype;
@@ -45,6 +48,6 @@ enum Dtype {
         }
         throw new IllegalArgumentException(
                 "Cannot save tensor '" + tensor + "' of type " + type
-                        + "; supported: float32, float64, int64, int32, int8, uint8, boolean");
+                        + "; supported: float32, float16, float64, int64, int32, int8, uint8, boolean");
     }
 }

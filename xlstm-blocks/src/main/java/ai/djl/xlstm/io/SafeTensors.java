@@ -170,8 +170,8 @@ public final class SafeTensors {
      * of loaded as another value.
      *
      * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
-     * @param tensors the arrays by name, of type float32, float64, int64, int32, int8, uint8 or
-     *     boolean
+     * @param tensors the arrays by name, of type float32, float16 (written as F16), float64, int64,
+     *     int32, int8, uint8 or boolean
      * @param metadata the string pairs stored as {@code __metadata__} (after the format and checksum,
      *     which replace any {@link #FORMAT_KEY}, {@link #CHECKSUM_KEY} or {@link #DATA_CHECKSUM_KEY}
      *     given, as in metadata read from another file); {@code null} or empty for none
@@ -195,8 +195,9 @@ public final class SafeTensors {
     }
 
     /**
-     * As {@link #save(Path, Map, Map)}, storing float32 tensors as {@code storage} says (other types
-     * as they are): half the bytes, read back as float32 by {@link #load}.
+     * As {@link #save(Path, Map, Map)}, storing float32 tensors as {@code storage} says (float16 ones
+     * as F16, or rounded to BF16 for {@link FloatStorage#BF16}; other types as they are): half the
+     * bytes, read back as float32 by {@link #load}.
      *
      * @param file the file to create or replace (atomically: a crash leaves the old file or the new)
      * @param tensors the arrays by name, of the types {@link #save(Path, Map, Map)} takes

@@ -9,6 +9,8 @@ import static ai.djl.xlstm.io.SafeTensorsHeader.readFully;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.xlstm.io.SafeTensors.TensorInfo;
 
@@ -33,6 +35,8 @@ import java.util.zip.CRC32C;
 final class SafeTensorsReader {
 
     private static final int CHUNK_BYTES = 1 << 20;
+    /** Values per chunk when reading as float16: 4 MiB of float16, a few engine calls per 100 MB. */
+    private static final int HALF_CHUNK_VALUES = 1 << 21;
 
     private SafeTensorsReader() {}
 
@@ -48,6 +52,53 @@ final class SafeTensorsReader {
             throw e;
         }
         return tensors;
+    }
+
+    /** Receives the tensors of {@link #forEachTensor} one at a time. */
+    interface TensorSink {
+        /**
+         * Takes one tensor; it is closed when this returns (keep a copy, not the array).
+         *
+         * @param name the tensor's name
+         * @param array the tensor
+         */
+        void accept(String name, NDArray array);
+    }
+
+    /**
+     * Streams every tensor of a checkpoint folder (found as {@link #loadCheckpoint} finds them) to
+     * {@code sink}, one at a time, each in its own sub-manager of {@code manager} that is closed as
+     * soon as the sink returns: at most one tensor of the checkpoint is held at a time. Each file is
+     * checked against its checksum once, before its first tensor. Floating-point tensors arrive as
+     * {@code floatType} ({@link DataType#FLOAT32}, or {@link DataType#FLOAT16}: converted in Java,
+     * rounded to nearest even, a value beyond float16's range refused), others as {@link #load}
+     * gives them.
+     */
+    static void forEachTensor(Path dir, NDManager manager, DataType floatType, TensorSink sink) throws IOException {
+        // One pair of chunk buffers for the whole checkpoint, so that reading leaves no garbage per tensor.
+        ByteBuffer[] buffers = floatType == DataType.FLOAT16
+                ? new ByteBuffer[] {ByteBuffer.allocate(HALF_CHUNK_VALUES * 8).order(ByteOrder.LITTLE_ENDIAN),
+                        ByteBuffer.allocateDirect(HALF_CHUNK_VALUES * 2).order(ByteOrder.nativeOrder())}
+                : null;
+        for (Map.Entry<Path, Collection<String>> shard : CheckpointShards.planCheckpoint(dir).entrySet()) {
+            Path file = shard.getKey();
+            try (FileChannel channel = openRegular(file)) {
+                SafeTensorsHeader header = SafeTensorsHeader.read(channel, file);
+                verifyChecksum(channel, header, file);
+                for (String name : shard.getValue()) {
+                    TensorInfo info = header.tensors().get(name);
+                    if (info == null) {
+                        throw invalidTensor(file, name, "is missing");
+                    }
+                    try (NDManager scope = manager.newSubManager()) {
+                        Dtype dtype = Dtype.valueOf(info.dtype());
+                        sink.accept(name, buffers != null && dtype.target.isFloating()
+                                ? readAsHalf(channel, header.dataStart(), info, dtype, scope, file, buffers)
+                                : readTensor(channel, header.dataStart(), info, scope, file));
+                    }
+                }
+            }
+        }
     }
 
     /** Loads the named tensors, or all of them if {@code names} is null. */
@@ -103,6 +154,68 @@ final class SafeTensorsReader {
             array.setName(info.name());
             return array;
         }
+    }
+
+    /**
+     * Reads a floating-point tensor (F64, F32, F16 or BF16) as {@link DataType#FLOAT16}, converting in
+     * Java chunk by chunk: F16 as is, others rounded to nearest even. BF16 values in float16's normal
+     * range (magnitudes 2^-14 to 65504) are exact in float16 (8 significant bits of 11); a finite
+     * value beyond 65504 is refused rather than turned into infinity.
+     */
+    private static NDArray readAsHalf(FileChannel channel, long dataStart, TensorInfo info, Dtype dtype,
+            NDManager manager, Path file, ByteBuffer[] buffers) throws IOException {
+        long length = info.end() - info.begin();
+        long count = length / dtype.size;
+        // The array is filled a chunk at a time, so that no second copy of the tensor (a Java buffer
+        // the engine may wrap, then its duplicate) is ever held: what loading needs beyond the model
+        // is the tensor itself and one chunk.
+        NDArray array = manager.zeros(new Shape(info.shape()), DataType.FLOAT16);
+        array.setName(info.name());
+        if (count == 0) {
+            return array;
+        }
+        int chunkValues = (int) Math.min(count, HALF_CHUNK_VALUES);
+        ByteBuffer chunk = buffers[0];
+        ByteBuffer half = buffers[1];
+        long position = dataStart + info.begin();
+        try (NDArray flat = array.reshape(-1)) {
+            for (long done = 0; done < count; done += chunkValues) {
+                int n = (int) Math.min(chunkValues, count - done);
+                chunk.clear().limit(n * dtype.size);
+                readFully(channel, chunk, position + done * dtype.size, file);
+                chunk.flip();
+                half.clear().limit(n * 2);
+                while (chunk.hasRemaining()) {
+                    half.putShort(toHalf(chunk, dtype, info, file));
+                }
+                half.flip();
+                try (NDArray part = manager.create(half, new Shape(n), DataType.FLOAT16)) {
+                    flat.set(new NDIndex().addSliceDim(done, done + n), part); // copies into the tensor
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            array.close();
+            throw e;
+        }
+        return array;
+    }
+
+    /** The next value of {@code chunk} as float16 bits; a finite value beyond float16's range is refused. */
+    private static short toHalf(ByteBuffer chunk, Dtype dtype, TensorInfo info, Path file) {
+        if (dtype == Dtype.F16) {
+            return chunk.getShort();
+        }
+        float v = switch (dtype) {
+            case F64 -> (float) chunk.getDouble();
+            case F32 -> chunk.getFloat();
+            default -> Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16); // BF16
+        };
+        short half = HalfFloats.floatToHalf(v);
+        if ((half & 0x7C00) == 0x7C00 && Float.isFinite(v)) {
+            throw invalidTensor(file, info.name(), "holds " + v + ", beyond the range of float16 (65504);"
+                    + " load this checkpoint with float32 weights");
+        }
+        return half;
     }
 
     /** Reads {@code length} bytes of 16-bit values in chunks and writes them widened to 32 bits. */

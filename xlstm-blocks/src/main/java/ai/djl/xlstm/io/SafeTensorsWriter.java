@@ -96,8 +96,14 @@ final class SafeTensorsWriter {
                 writeFully(channel, prefix);
                 for (NDArray array : tensors.values()) {
                     Dtype dtype = narrowed(Dtype.of(array.getDataType(), ""), storage);
-                    ByteBuffer data = dtype.size == 2 && array.getDataType() == DataType.FLOAT32
-                            ? narrow(array.toFloatArray(), dtype) : array.toByteBuffer();
+                    ByteBuffer data;
+                    if (dtype.size == 2 && array.getDataType() == DataType.FLOAT32) {
+                        data = narrow(array.toFloatArray(), dtype);
+                    } else if (dtype == Dtype.BF16 && array.getDataType() == DataType.FLOAT16) {
+                        data = halfToBfloat16(array.toByteBuffer());
+                    } else {
+                        data = array.toByteBuffer();
+                    }
                     crc.update(data.duplicate());
                     writeFully(channel, data);
                 }
@@ -113,12 +119,31 @@ final class SafeTensorsWriter {
         }
     }
 
-    /** The dtype a tensor of {@code dtype} is written as under {@code storage}. */
+    /**
+     * The dtype a tensor of {@code dtype} is written as under {@code storage}: float32 narrowed to F16
+     * or BF16 on request, float16 kept, or rounded to BF16 on request.
+     */
     private static Dtype narrowed(Dtype dtype, FloatStorage storage) {
-        if (dtype != Dtype.F32 || storage == null || storage == FloatStorage.AS_IS) {
+        if (storage == null || storage == FloatStorage.AS_IS || dtype == Dtype.F16 && storage == FloatStorage.F16) {
+            return dtype;
+        }
+        if (dtype == Dtype.F16) {
+            return Dtype.BF16;
+        }
+        if (dtype != Dtype.F32) {
             return dtype;
         }
         return storage == FloatStorage.F16 ? Dtype.F16 : Dtype.BF16;
+    }
+
+    /** float16 bytes (native order) to bfloat16, rounded to nearest even. */
+    private static ByteBuffer halfToBfloat16(ByteBuffer half) {
+        half.order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(half.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+        while (half.hasRemaining()) {
+            out.putShort(floatToBfloat16(Float.intBitsToFloat(HalfFloats.halfToFloatBits(half.getShort() & 0xFFFF))));
+        }
+        return out.flip();
     }
 
     private static ByteBuffer narrow(float[] values, Dtype dtype) {

@@ -13,6 +13,7 @@ import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.internal.ConfigMaps;
+import ai.djl.xlstm.internal.WeightTypes;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
 import java.io.IOException;
@@ -44,7 +45,8 @@ import java.util.regex.Pattern;
  * projections ({@code weight_mode: fused}) are split, and an sLSTM recurrent kernel and bias saved
  * by the vanilla backend are converted to the CUDA layout our cell uses ({@link ImportOptions}: how
  * a checkpoint's files store the weights, declared by its config or given by the caller). F16 and
- * BF16 weights arrive as float32 (see {@link SafeTensors}). A config with {@code tie_weights: true}
+ * BF16 weights arrive as float32 (see {@link SafeTensors}), or, with {@link #load(Path, NDManager,
+ * ImportOptions, DataType)}, any weights as float16, streamed tensor by tensor. A config with {@code tie_weights: true}
  * uses the embedding as the LM head: a checkpoint {@code lm_head.weight} is accepted (and dropped)
  * only where it equals the embedding, as in upstream's {@code state_dict} of a tied model; one that
  * differs is refused, naming the file, the tensor and the config.
@@ -124,12 +126,42 @@ public final class UpstreamCheckpoint {
      *     not match the config or the options; the message names the file and what differs
      */
     public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options) throws IOException {
+        return load(folder, manager, options, DataType.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, ImportOptions)}, with the weights stored in {@code weightType}
+     * (see {@link XLstmLanguageModel#castWeights}). For {@link DataType#FLOAT16} the checkpoint is
+     * streamed tensor by tensor: each tensor, whatever its stored type (F32, F16 or BF16), is converted
+     * to float16 in Java and copied into its parameter before the next one is read, so loading needs
+     * the float16 model plus about one tensor, never a float32 copy of the model. BF16 values convert
+     * exactly for magnitudes from 2^-14 to 65504; a value beyond 65504 is refused, naming the tensor.
+     *
+     * @param folder a checkpoint folder or a training run's folder ({@link #resolveFolder})
+     * @param manager the manager that owns the model's parameters; closing it frees them
+     * @param options how the checkpoint's files store the weights; {@code null} for those its config
+     *     file declares
+     * @param weightType {@link DataType#FLOAT32} or {@link DataType#FLOAT16}
+     * @return the model, its weights of {@code weightType}
+     * @throws IOException if a file cannot be read
+     * @throws IllegalArgumentException for another weight type (bfloat16 included: DJL's PyTorch
+     *     engine aborts on it), or as {@link #load(Path, NDManager, ImportOptions)}
+     */
+    public static XLstmLanguageModel load(Path folder, NDManager manager, ImportOptions options, DataType weightType)
+            throws IOException {
+        WeightTypes.require(weightType, "weight type");
         Path dir = resolveFolder(folder);
         Path configFile = ConfigMaps.configFile(dir);
         XLstmConfig config = XLstmConfig.read(configFile);
         ImportOptions storage = options != null ? options : ImportOptions.declaredBy(configFile);
-        checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes());
+        checkBeforeAllocating(config, SafeTensors.readCheckpointHeader(dir), dir.toString(), physicalMemoryBytes(),
+                weightType);
         XLstmLanguageModel model = XLstmLanguageModel.create(config);
+        if (weightType != DataType.FLOAT32) {
+            model.initialize(manager, weightType, new Shape(1, 1));
+            streamWeights(model, dir, configFile, storage, weightType);
+            return model;
+        }
         model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
         try (NDManager scratch = manager.newSubManager()) {
             Map<String, NDArray> tensors = SafeTensors.loadCheckpoint(dir, scratch);
@@ -205,7 +237,7 @@ public final class UpstreamCheckpoint {
     /**
      * Writes {@code model} as an upstream-format checkpoint folder: {@code config.json} (upstream
      * field names plus {@code architecture}) and {@code model.safetensors} (upstream parameter
-     * names, float32), which {@link #load} and upstream's loaders read back. Whatever the model
+     * names, float32, or F16 for a model with float16 weights), which {@link #load} and upstream's loaders read back. Whatever the model
      * was imported from, the weights are written in the canonical form ({@link
      * ImportOptions#CANONICAL}: CUDA sLSTM layout, single projections) and the config says so.
      *
@@ -308,6 +340,77 @@ public final class UpstreamCheckpoint {
             }
         }
         model.weightsChanged();
+    }
+
+    /**
+     * {@link #loadWeights} one checkpoint tensor at a time ({@link SafeTensorsReader#forEachTensor}), as
+     * {@code weightType}: a tensor is converted and copied into its parameter before the next is read.
+     * The headers were compared with the config before the model was allocated; what still does not
+     * fit is listed, as {@link #loadWeights} lists it, once every tensor has been read.
+     */
+    private static void streamWeights(XLstmLanguageModel model, Path dir, Path configFile, ImportOptions storage,
+            DataType weightType) throws IOException {
+        XLstmConfig config = model.getConfig();
+        List<String> heads = tiedHeads(config, SafeTensors.readCheckpointHeader(dir).keySet());
+        if (!heads.isEmpty()) {
+            // Compared as float32 values, as the float32 load does: only the head and the embedding.
+            try (NDManager scratch = model.getParameters().get(0).getValue().getArray().getManager().newSubManager()) {
+                Map<String, NDArray> pair = new LinkedHashMap<>();
+                for (String name : SafeTensors.readCheckpointHeader(dir).keySet()) {
+                    if (heads.contains(name) || "token_embedding.weight".equals(canonicalName(name, config))) {
+                        pair.putAll(SafeTensorsReader.load(SafeTensors.fileHolding(dir, name), scratch, List.of(name)));
+                    }
+                }
+                for (String head : heads) {
+                    requireTiedHeadIsTheEmbedding(head, pair, config, SafeTensors.fileHolding(dir, head) + ": ",
+                            configFile.toString());
+                }
+            }
+        }
+        Map<String, Parameter> params = ParameterNames.of(model);
+        java.util.Set<String> loaded = new java.util.HashSet<>();
+        List<String> problems = new ArrayList<>();
+        NDManager owner = model.getParameters().get(0).getValue().getArray().getManager();
+        SafeTensorsReader.forEachTensor(dir, owner, weightType, (name, t) -> {
+            Map<String, NDArray> canonical;
+            try {
+                canonical = canonicalize(Map.of(name, t), config, storage);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("checkpoint " + dir + ": " + e.getMessage(), e);
+            }
+            for (Map.Entry<String, NDArray> e : canonical.entrySet()) {
+                Parameter p = params.get(e.getKey());
+                NDArray value = e.getValue();
+                if (p == null) {
+                    problems.add(e.getKey() + ": unexpected tensor " + value.getShape());
+                } else if (!value.getShape().equals(p.getShape())) {
+                    problems.add(e.getKey() + ": expected " + p.getShape() + ", got " + value.getShape());
+                } else if (!value.getDataType().isFloating()) {
+                    problems.add(e.getKey() + ": expected a floating-point tensor, got " + value.getDataType());
+                } else {
+                    NDArray target = p.getArray();
+                    if (value == t && value.getDataType() == target.getDataType()
+                            && value.getDevice().equals(target.getDevice())) {
+                        target.intern(value); // the reader's own contiguous array: no copy needed
+                    } else {
+                        target.intern(value.toType(target.getDataType(), false)
+                                .toDevice(target.getDevice(), false)
+                                .duplicate());
+                    }
+                    loaded.add(e.getKey());
+                }
+            }
+        });
+        for (Map.Entry<String, Parameter> e : params.entrySet()) {
+            if (!loaded.contains(e.getKey())) {
+                problems.add(e.getKey() + ": missing (expected " + e.getValue().getShape() + ")");
+            }
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException(
+                    "checkpoint " + dir + " does not fit the " + config.architecture() + " model ("
+                            + count(problems) + "):\n  " + String.join("\n  ", problems));
+        }
     }
 
     /** Renames aliases to our (upstream NeurIPS / xlstm_large) names and converts layouts. */
@@ -541,6 +644,12 @@ public final class UpstreamCheckpoint {
      */
     static void checkBeforeAllocating(
             XLstmConfig config, Map<String, SafeTensors.TensorInfo> header, String source, long memoryBytes) {
+        checkBeforeAllocating(config, header, source, memoryBytes, DataType.FLOAT32);
+    }
+
+    /** As {@link #checkBeforeAllocating(XLstmConfig, Map, String, long)}, for weights of {@code weightType}. */
+    static void checkBeforeAllocating(XLstmConfig config, Map<String, SafeTensors.TensorInfo> header, String source,
+            long memoryBytes, DataType weightType) {
         boolean neurips = config instanceof XLstmLmConfig;
         String embeddingName = neurips ? "token_embedding.weight" : "embedding.weight";
         String blockPrefix = neurips ? "xlstm_block_stack.blocks." : "backbone.blocks.";
@@ -590,12 +699,12 @@ public final class UpstreamCheckpoint {
                     + blockPrefix + "N for N in " + describe(blocks) + ")");
         }
         long expected = config.parameterCount();
-        long bytes = Math.multiplyExact(expected, (long) Float.BYTES);
+        long bytes = Math.multiplyExact(expected, (long) weightType.getNumOfBytes());
         if (memoryBytes > 0 && bytes > memoryBytes) {
             problems.add(String.format(Locale.ROOT,
-                    "memory: the config's %,d parameters need %.2f GB (%,d bytes) as float32, more than the"
+                    "memory: the config's %,d parameters need %.2f GB (%,d bytes) as %s, more than the"
                             + " %.2f GB (%,d bytes) of physical memory",
-                    expected, bytes / 1e9, bytes, memoryBytes / 1e9, memoryBytes));
+                    expected, bytes / 1e9, bytes, weightType, memoryBytes / 1e9, memoryBytes));
         }
         if (problems.isEmpty()) {
             return; // a total that differs alone: loadWeights names the tensors (see above)

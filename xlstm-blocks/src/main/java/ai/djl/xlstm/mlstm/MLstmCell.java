@@ -76,8 +76,8 @@ final class MLstmCell extends AbstractXLstmBlock {
         Shape s = q.getShape();
         long batch = s.get(0);
         long len = s.get(1);
-        NDArray i = apply(ps, igate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
-        NDArray f = apply(ps, fgate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
+        NDArray i = applyWide(ps, igate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
+        NDArray f = applyWide(ps, fgate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
         NDArray qh = heads(q, batch, len);
         NDArray kh = heads(k, batch, len).div(TensorOps.scalar(k, (float) Math.sqrt(headDim))); // k / sqrt(DH)
         NDArray vh = heads(v, batch, len);

@@ -8,6 +8,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.nn.Parameter;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
 import ai.djl.util.Pair;
@@ -17,6 +18,7 @@ import ai.djl.xlstm.internal.Inits;
 import ai.djl.xlstm.components.MLstmForm;
 import ai.djl.xlstm.components.XLstmBlock;
 import ai.djl.xlstm.internal.TensorOps;
+import ai.djl.xlstm.internal.WeightTypes;
 import ai.djl.xlstm.components.EmbeddingTable;
 import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.config.XLstmLargeConfig;
@@ -198,6 +200,88 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
     }
 
     /**
+     * The type the model's weights are stored in: {@link DataType#FLOAT32} (as created, trained and
+     * loaded by default) or {@link DataType#FLOAT16} (after {@link #castWeights}, or loaded so by
+     * {@link ai.djl.xlstm.io.UpstreamCheckpoint#load(java.nio.file.Path, NDManager,
+     * ai.djl.xlstm.io.ImportOptions, DataType)}).
+     *
+     * @return the weights' type
+     * @throws IllegalStateException if the parameters are not initialized
+     */
+    public DataType getWeightType() {
+        for (Pair<String, Parameter> p : getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                break;
+            }
+            return p.getValue().getArray().getDataType();
+        }
+        throw new IllegalStateException("the model's parameters are not initialized");
+    }
+
+    /**
+     * Stores every weight in {@code type}, in place, on the weights' device: {@link
+     * DataType#FLOAT16} halves their memory; {@link DataType#FLOAT32} widens them back (exactly).
+     * With float16 weights, the linear layers and the LM head multiply in float16 (float32
+     * accumulation); everything numerically sensitive stays float32: the embeddings once looked up,
+     * norm statistics, gate pre-activations once projected, the exponential gates and their
+     * stabilizer, the mLSTM and sLSTM states and the logits. Such a model runs inference (forward,
+     * generation, evaluation); training needs float32 weights and is refused.
+     *
+     * <p>{@link DataType#BFLOAT16} is refused: DJL 0.36's PyTorch engine has no bfloat16 type in its
+     * native bridge and aborts the JVM on any array of it. A bfloat16 checkpoint loads into float16
+     * weights exactly (bfloat16 carries 8 significant bits, float16 11) for magnitudes from 2^-14 to
+     * 65504.
+     *
+     * @param type {@link DataType#FLOAT32} or {@link DataType#FLOAT16}
+     * @throws IllegalArgumentException for another type (bfloat16 included), or, for float16, if a
+     *     weight holds a finite value beyond float16's range (65504), naming it; no weight is changed
+     *     then
+     * @throws IllegalStateException if the parameters are not initialized
+     */
+    public void castWeights(DataType type) {
+        WeightTypes.require(type, "weight type");
+        List<Parameter> params = new ArrayList<>();
+        for (Pair<String, Parameter> p : getParameters()) {
+            if (!p.getValue().isInitialized()) {
+                throw new IllegalStateException("the model's parameters are not initialized; initialize or load it first");
+            }
+            Parameter param = p.getValue();
+            params.add(param);
+            if (type == DataType.FLOAT16) {
+                WeightTypes.requireHalfRange(param.getArray(), param.getName());
+            }
+        }
+        for (Parameter param : params) {
+            NDArray array = param.getArray();
+            if (array.getDataType() != type && array.getDataType().isFloating()) {
+                // An array keeps the type it was created with (the engine caches it), so interning a
+                // cast value is not enough: the parameter gets a new array of the type, then the values.
+                NDManager manager = array.getManager();
+                NDArray cast = array.toType(type, false);
+                param.close();
+                param.initialize(manager, type);
+                NDArray target = param.getArray();
+                if (!cast.getDevice().equals(target.getDevice())) {
+                    cast = cast.toDevice(target.getDevice(), false); // the array's type and device are cached: match both
+                }
+                target.intern(cast);
+                if (param.requiresGradient() && type == DataType.FLOAT32) {
+                    target.setRequiresGradient(true);
+                }
+            }
+        }
+        weightsChanged();
+    }
+
+    private void requireFloat32Weights(String what) {
+        DataType type = getWeightType();
+        if (type != DataType.FLOAT32) {
+            throw new IllegalStateException(what + " needs float32 weights, but this model's are " + type
+                    + "; call castWeights(DataType.FLOAT32) first (16-bit weights are for inference)");
+        }
+    }
+
+    /**
      * The state before any token, for a batch of {@code batch} sequences.
      *
      * @param manager the manager of the state's arrays
@@ -281,6 +365,7 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
             boolean training, boolean checkIds) {
         validateTokens(tokens, checkIds);
         if (training) {
+            requireFloat32Weights("training");
             weightsChanged(); // an optimizer step may follow
         }
         long batch = tokens.getShape().get(0);
@@ -400,10 +485,15 @@ public abstract sealed class XLstmLanguageModel extends AbstractXLstmBlock imple
         if (lastOnly && len > 1) {
             h = h.get(new NDIndex().addAllDim().addSliceDim(len - 1, len)); // [B, 1, D]
         }
-        NDArray logits =
-                lmHead == null
-                        ? h.matMul(scoped(embedding.weight(ps, h, training).transpose(), h))
-                        : apply(ps, lmHead, h, training);
+        NDArray logits; // [B, S, V] float32
+        if (lmHead != null) {
+            logits = apply(ps, lmHead, h, training);
+        } else {
+            NDArray stored = embedding.weight(ps, tokens, training); // [V, D] as stored
+            logits = stored.getDataType() == DataType.FLOAT16 && h.getDataType() != DataType.FLOAT16
+                    ? linear(h, stored, null)
+                    : h.matMul(scoped(embedding.weight(ps, h, training).transpose(), h));
+        }
         return new Pair<>(TensorOps.softCap(logits, logitSoftCap), out.getValue());
     }
 

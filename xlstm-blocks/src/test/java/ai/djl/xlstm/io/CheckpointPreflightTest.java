@@ -218,6 +218,10 @@ class CheckpointPreflightTest {
         // the checkpoint fits its config: only the memory can stop it
         UpstreamCheckpoint.checkBeforeAllocating(config, header, "ok", bytes);
         UpstreamCheckpoint.checkBeforeAllocating(config, header, "ok", -1); // unknown memory: no check
+        // float16 weights need half the memory
+        UpstreamCheckpoint.checkBeforeAllocating(config, header, "ok", bytes / 2, ai.djl.ndarray.types.DataType.FLOAT16);
+        assertContains(assertThrows(IllegalArgumentException.class, () -> UpstreamCheckpoint.checkBeforeAllocating(
+                config, header, "ok", bytes / 2 - 1, ai.djl.ndarray.types.DataType.FLOAT16)).getMessage(), "as float16");
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> UpstreamCheckpoint.checkBeforeAllocating(config, header, "ok", bytes - 1));
         assertContains(e.getMessage(), "(1 problem,", String.format(Locale.ROOT,

@@ -157,10 +157,14 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
             b.bandwidthBytes((long) bandwidthMib << 20);
         }
         BenchSettings settings = b.build();
+        if (type != BenchDtype.F32 && (settings.suites().contains(Suite.TRAIN) || settings.suites().contains(Suite.SCALING))) {
+            throw new IllegalArgumentException("--dtype " + type.label() + " runs the inference suites (roofline, prefill,"
+                    + " decode): training needs float32 weights, and the scaling suite builds float32 cells of its own");
+        }
         if (config != null && (source.name != null || source.path != null)) {
             throw new IllegalArgumentException("give one of --config, --model and --model-path");
         }
-        try (Target target = config != null ? fromConfig(device, settings) : fromFolder(device)) {
+        try (Target target = config != null ? fromConfig(device, settings, type) : fromFolder(device, type)) {
             XLstmLanguageModel model = target.model();
             ModelCost cost = ModelCost.of(model, target.manager(), type);
             List<String> header = header(target, cost, type, settings);
@@ -198,24 +202,26 @@ final class BenchCommand implements java.util.concurrent.Callable<Integer> {
         }
     }
 
-    private Target fromFolder(Device device) throws IOException {
-        ModelFolder folder = ModelFolder.openWithoutTokenizer(source, device);
+    private Target fromFolder(Device device, BenchDtype type) throws IOException {
+        ModelFolder folder = ModelFolder.openWithoutTokenizer(source, device, type.weightsArgument());
         return new Target(source.describe(), folder.model(), folder.generator(), folder.manager(), folder);
     }
 
-    private Target fromConfig(Device device, BenchSettings settings) throws IOException {
+    private Target fromConfig(Device device, BenchSettings settings, BenchDtype type) throws IOException {
         XLstmConfig c = BenchConfigs.resolve(config);
-        long bytes = 4 * c.parameterCount();
+        long bytes = (long) type.bytes() * c.parameterCount();
         if (bytes > settings.memoryBudgetBytes()) {
             throw new IllegalArgumentException(String.format(Locale.ROOT,
-                    "--config %s: the model's %,d parameters need %s as float32, over the memory budget of %s"
-                            + " (--memory-budget)", config, c.parameterCount(), gib(bytes), gib(settings.memoryBudgetBytes())));
+                    "--config %s: the model's %,d parameters need %s as %s, over the memory budget of %s"
+                            + " (--memory-budget)", config, c.parameterCount(), gib(bytes), type == BenchDtype.F32
+                            ? "float32" : "float16", gib(settings.memoryBudgetBytes())));
         }
         NDManager manager = device == null ? NDManager.newBaseManager() : NDManager.newBaseManager(device);
         try {
             Engine.getInstance().setRandomSeed((int) seed);
             XLstmLanguageModel model = XLstmLanguageModel.create(c);
-            model.initialize(manager, DataType.FLOAT32, new Shape(1, 1));
+            // float16 weights are initialized as such: never a float32 copy of the model
+            model.initialize(manager, type == BenchDtype.F32 ? DataType.FLOAT32 : DataType.FLOAT16, new Shape(1, 1));
             return new Target(config, model, new Generator(model, manager, null), manager, manager);
         } catch (RuntimeException e) {
             manager.close();

@@ -48,10 +48,24 @@ final class ModelFolder implements AutoCloseable {
      * @throws IllegalArgumentException if the model, its config or its tokenizer is missing
      */
     static ModelFolder open(ModelSource source, Path tokenizer, Device device) throws IOException {
+        return open(source, tokenizer, device, null);
+    }
+
+    /**
+     * Opens the model with its tokenizer, its weights stored as {@code weights} says.
+     *
+     * @param tokenizer the tokenizer.json, or null for the model folder's
+     * @param device where the model lives, or null for the engine's default device
+     * @param weights the {@link XLstmBlockFactory#WEIGHTS_ARGUMENT} ({@code float32} or {@code
+     *     float16}), or null for float32
+     * @throws IllegalArgumentException if the model, its config or its tokenizer is missing, or the
+     *     weight type is not supported
+     */
+    static ModelFolder open(ModelSource source, Path tokenizer, Device device, String weights) throws IOException {
         if (tokenizer != null && !Files.isRegularFile(tokenizer)) {
             throw new IllegalArgumentException("--tokenizer: file not found: " + tokenizer);
         }
-        ZooModel<NDList, NDList> zooModel = load(source, device);
+        ZooModel<NDList, NDList> zooModel = load(source, device, weights);
         try {
             Path tok = tokenizer != null ? tokenizer : zooModel.getModelPath().resolve("tokenizer.json");
             if (!Files.isRegularFile(tok)) {
@@ -71,12 +85,23 @@ final class ModelFolder implements AutoCloseable {
      * @throws IllegalArgumentException if the model or its config is missing
      */
     static ModelFolder openWithoutTokenizer(ModelSource source, Device device) throws IOException {
-        return new ModelFolder(load(source, device), null);
+        return openWithoutTokenizer(source, device, null);
     }
 
-    private static ZooModel<NDList, NDList> load(ModelSource source, Device device) throws IOException {
+    /**
+     * Opens the model without a tokenizer, its weights stored as {@code weights} says ({@code float32}
+     * or {@code float16}; null for float32).
+     */
+    static ModelFolder openWithoutTokenizer(ModelSource source, Device device, String weights) throws IOException {
+        return new ModelFolder(load(source, device, weights), null);
+    }
+
+    private static ZooModel<NDList, NDList> load(ModelSource source, Device device, String weights) throws IOException {
         Criteria.Builder<NDList, NDList> criteria = Criteria.builder().setTypes(NDList.class, NDList.class)
                 .optDevice(device);
+        if (weights != null) {
+            criteria.optArgument(XLstmBlockFactory.WEIGHTS_ARGUMENT, weights);
+        }
         String name = source.zooName();
         if (name != null) {
             criteria.optGroupId(XLstmModelZoo.GROUP_ID).optArtifactId(name);

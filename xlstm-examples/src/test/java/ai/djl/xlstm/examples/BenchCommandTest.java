@@ -156,6 +156,24 @@ class BenchCommandTest {
                 && r[1].contains("bound"), r[1]);
     }
 
+    /** {@code --dtype f16}: the zoo model loads with float16 weights, and a config initializes in float16. */
+    @Test
+    void float16WeightsRunTheInferenceSuites(@TempDir Path tmp) throws Exception {
+        String[] r = run("bench", "--model", "xlstm-austen-tiny", "--dtype", "f16", "--suite", "prefill,decode",
+                "--batch", "1", "--positions", "8", "--decode-steps", "3", "--decode-warmup", "1", "--repeats", "1",
+                "--json");
+        assertEquals("0", r[0], r[2]);
+        List<String> lines = r[1].lines().filter(l -> l.startsWith("{")).toList();
+        assertFalse(lines.isEmpty(), r[1]);
+        for (String line : lines) {
+            assertTrue(line.contains("\"dtype\":\"f16\""), line);
+        }
+        String[] c = run("bench", "--config", tinyConfig(tmp).toString(), "--dtype", "f16", "--suite", "decode",
+                "--batch", "1", "--positions", "4", "--decode-steps", "2", "--decode-warmup", "1", "--repeats", "1", "--json");
+        assertEquals("0", c[0], c[2]);
+        assertTrue(c[1].contains("\"dtype\":\"f16\""), c[1]);
+    }
+
     @Test
     void budgetsTurnRunsIntoSkippedRows(@TempDir Path tmp) throws Exception {
         String config = tinyConfig(tmp).toString();
@@ -196,8 +214,8 @@ class BenchCommandTest {
         String config = tinyConfig(tmp).toString();
         assertOneLineError(run("bench", "--suite", "speed"), "--suite: unknown suite 'speed'");
         assertOneLineError(run("bench", "--dtype", "f8"), "--dtype: unknown type 'f8'");
-        assertOneLineError(run("bench", "--dtype", "f16"), "--dtype f16: not supported yet by the model path");
-        assertOneLineError(run("bench", "--dtype", "bf16"), "--dtype bf16: not supported yet");
+        assertOneLineError(run("bench", "--dtype", "bf16"), "--dtype bf16: not supported, and refused rather than risked");
+        assertOneLineError(run("bench", "--dtype", "f16", "--suite", "train"), "--dtype f16 runs the inference suites");
         assertOneLineError(run("bench", "--batch", "1,0"), "--batch: every value must be in [1, 65536]");
         assertOneLineError(run("bench", "--lengths", "32,16"), "--lengths must be ascending");
         assertOneLineError(run("bench", "--repeats", "0"), "--repeats must be >= 1");

@@ -237,7 +237,7 @@ final class GenerationArguments {
 
     /**
      * Refuses a Criteria argument that is neither a generation argument ({@link #NAMES}), nor one of
-     * DJL's ({@link #DJL_NAMES}), nor a key of {@code modelDir}'s {@code serving.properties} (DJL
+     * DJL's ({@link #DJL_NAMES}), nor {@link XLstmBlockFactory#WEIGHTS_ARGUMENT}, nor a key of {@code modelDir}'s {@code serving.properties} (DJL
      * copies those into the arguments); for the token-id translators ({@code text} false), also a
      * generation argument from the Criteria, which they could not use.
      *
@@ -247,7 +247,7 @@ final class GenerationArguments {
         Set<String> folder = servingPropertiesKeys(modelDir);
         Set<String> unused = new TreeSet<>();
         for (String key : new TreeSet<>(arguments.keySet())) {
-            if (folder.contains(key) || DJL_NAMES.contains(key)) {
+            if (folder.contains(key) || DJL_NAMES.contains(key) || XLstmBlockFactory.WEIGHTS_ARGUMENT.equals(key)) {
                 continue;
             }
             if (NAMES.contains(key)) {
@@ -260,7 +260,8 @@ final class GenerationArguments {
             throw new IllegalArgumentException("unknown Criteria argument '" + key + "'"
                     + (close == null ? "" : " (did you mean '" + close + "'?)")
                     + ": the generation arguments of xLSTM models are " + NAMES
-                    + "; DJL's own (engine, blockFactory, translatorFactory, ...) and the keys of the model"
+                    + "; the block factory's '" + XLstmBlockFactory.WEIGHTS_ARGUMENT + "', DJL's own (engine,"
+                    + " blockFactory, translatorFactory, ...) and the keys of the model"
                     + " folder's serving.properties are accepted too");
         }
         if (!unused.isEmpty()) {

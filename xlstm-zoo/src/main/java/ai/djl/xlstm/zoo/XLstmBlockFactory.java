@@ -1,9 +1,11 @@
 package ai.djl.xlstm.zoo;
 
 import ai.djl.Model;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.nn.Block;
 import ai.djl.nn.BlockFactory;
 import ai.djl.xlstm.internal.ConfigMaps;
+import ai.djl.xlstm.internal.WeightTypes;
 import ai.djl.xlstm.io.UpstreamCheckpoint;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -13,6 +15,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -54,13 +57,41 @@ public class XLstmBlockFactory implements BlockFactory {
             "mode", "the full-sequence form for sequences and the step for single tokens",
             "backend", "our sLSTM cell (PyTorch ops)");
 
+    /**
+     * The Criteria argument that chooses the type the weights are stored in: {@code float32} (the
+     * default) or {@code float16}, which halves the model's memory and loads any checkpoint (F32,
+     * F16 or BF16 files) tensor by tensor, without a float32 copy ({@code
+     * .optArgument("weights", "float16")}). {@code bfloat16} is refused: DJL's PyTorch engine aborts
+     * on it; a BF16 checkpoint loads exactly into float16 weights.
+     */
+    public static final String WEIGHTS_ARGUMENT = "weights";
+
     /** {@inheritDoc} */
     @Override
     public Block newBlock(Model model, Path modelPath, Map<String, ?> arguments) throws IOException {
         // a training run's folder stands for its newest checkpoint
         Path dir = UpstreamCheckpoint.resolveFolder(Files.isRegularFile(modelPath) ? modelPath.getParent() : modelPath);
         logKernelMappings(dir);
-        return UpstreamCheckpoint.load(dir, model.getNDManager());
+        return UpstreamCheckpoint.load(dir, model.getNDManager(), null, weightType(arguments));
+    }
+
+    /**
+     * The argument {@value #WEIGHTS_ARGUMENT}: {@code float32} (the default) or {@code float16}
+     * (see {@link XLstmLanguageModel#castWeights}).
+     */
+    static DataType weightType(Map<String, ?> arguments) {
+        Object value = arguments == null ? null : arguments.get(WEIGHTS_ARGUMENT);
+        if (value == null) {
+            return DataType.FLOAT32;
+        }
+        String text = String.valueOf(value).trim().toLowerCase(Locale.ROOT);
+        return switch (text) {
+            case "float32", "f32", "fp32" -> DataType.FLOAT32;
+            case "float16", "f16", "fp16", "half" -> DataType.FLOAT16;
+            case "bfloat16", "bf16" -> WeightTypes.require(DataType.BFLOAT16, "argument '" + WEIGHTS_ARGUMENT + "':");
+            default -> throw new IllegalArgumentException("argument '" + WEIGHTS_ARGUMENT + "' must be float32 or"
+                    + " float16, got '" + value + "'");
+        };
     }
 
     /** The xLSTM language model a {@link Model} loaded through this factory holds. */

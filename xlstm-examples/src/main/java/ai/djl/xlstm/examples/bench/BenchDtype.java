@@ -52,20 +52,27 @@ public enum BenchDtype {
     }
 
     /**
-     * Refuses a type the model path cannot run yet, before anything is loaded: the xLSTM blocks
-     * compute in float32 (their states and kernels are float32), and bfloat16 through DJL's PyTorch
-     * engine has crashed the JVM, which a benchmark must never do.
+     * Refuses a type the model path cannot run, before anything is loaded: {@link #F16} runs (weights
+     * held in float16, see {@code XLstmLanguageModel.castWeights}); {@link #BF16} is refused, because
+     * DJL 0.36's PyTorch engine aborts the JVM on any bfloat16 array and a benchmark must never do
+     * that.
      *
-     * @throws IllegalArgumentException for {@link #F16} and {@link #BF16}
+     * @throws IllegalArgumentException for {@link #BF16}
      */
     public void requireSupported() {
-        if (this == F16) {
-            throw new IllegalArgumentException("--dtype f16: not supported yet by the model path (the xLSTM blocks"
-                    + " and their states compute in float32); use --dtype f32");
-        }
         if (this == BF16) {
-            throw new IllegalArgumentException("--dtype bf16: not supported yet by the model path, and refused rather"
-                    + " than risked: bfloat16 through DJL's PyTorch engine has crashed the JVM; use --dtype f32");
+            throw new IllegalArgumentException("--dtype bf16: not supported, and refused rather than risked: DJL's"
+                    + " PyTorch engine aborts the JVM on bfloat16 arrays; use --dtype f16 (a BF16 checkpoint loads"
+                    + " exactly into float16 weights)");
         }
+    }
+
+    /**
+     * The Criteria argument {@code weights} of this type.
+     *
+     * @return {@code float32} or {@code float16}
+     */
+    public String weightsArgument() {
+        return this == F32 ? "float32" : this == F16 ? "float16" : "bfloat16";
     }
 }
