@@ -77,19 +77,8 @@ class LongSequenceMemoryTest {
                 model.setInferenceSegment(128);
                 ParameterStore ps = new ParameterStore(manager, false);
                 for (boolean withState : new boolean[] {false, true}) {
-                    try (NDManager request = manager.newSubManager()) {
-                        NDArray tokens = TestModels.randomTokens(request, 1, 1000, VOCAB);
-                        XLstmState state = withState ? model.zeroState(request, request.getDevice(), 1) : null;
-                        long before = bytes(request);
-                        LmOutput out = model.forward(ps, tokens, state, false);
-                        long outputs = out.logits().size() * 4;
-                        for (NDArray a : out.state().toNDList()) {
-                            outputs += a.size() * 4;
-                        }
-                        long left = bytes(request) - before - outputs;
-                        assertTrue(left <= 0, config.architecture() + (withState ? " from a state" : "")
-                                + ": " + left + " bytes besides the outputs (" + outputs + " bytes) left after 1000 tokens");
-                    }
+                    assertOnlyOutputsLeft(model, ps, manager, withState,
+                            config.architecture() + (withState ? " from a state" : ""));
                 }
             }
         }
@@ -114,17 +103,7 @@ class LongSequenceMemoryTest {
                     XLstmLanguageModel model = TestModels.randomModel(config, manager, 5, 0.2f);
                     model.setInferenceSegment(128);
                     ParameterStore ps = new ParameterStore(manager, false);
-                    try (NDManager request = manager.newSubManager()) {
-                        NDArray tokens = TestModels.randomTokens(request, 1, 1000, VOCAB);
-                        long before = bytes(request);
-                        LmOutput out = model.forward(ps, tokens, null, false);
-                        long outputs = out.logits().size() * 4;
-                        for (NDArray a : out.state().toNDList()) {
-                            outputs += a.size() * 4;
-                        }
-                        long left = bytes(request) - before - outputs;
-                        assertTrue(left <= 0, left + " bytes besides the outputs left after 1000 tokens on a worker thread");
-                    }
+                    assertOnlyOutputsLeft(model, ps, manager, false, "on a worker thread");
                 }
                 assertTrue(ai.djl.pytorch.jni.JniUtils.isGradMode(), "the thread's grad mode is restored");
             } catch (Throwable t) {
@@ -135,6 +114,24 @@ class LongSequenceMemoryTest {
         worker.join();
         if (failure.get() != null) {
             throw new AssertionError(failure.get());
+        }
+    }
+
+    /** A 1,000-token pass leaves nothing in its request's manager but the logits and the state. */
+    private static void assertOnlyOutputsLeft(
+            XLstmLanguageModel model, ParameterStore ps, NDManager manager, boolean withState, String what) {
+        try (NDManager request = manager.newSubManager()) {
+            NDArray tokens = TestModels.randomTokens(request, 1, 1000, VOCAB);
+            XLstmState state = withState ? model.zeroState(request, request.getDevice(), 1) : null;
+            long before = bytes(request);
+            LmOutput out = model.forward(ps, tokens, state, false);
+            long outputs = out.logits().size() * 4;
+            for (NDArray a : out.state().toNDList()) {
+                outputs += a.size() * 4;
+            }
+            long left = bytes(request) - before - outputs;
+            assertTrue(left <= 0, what + ": " + left + " bytes besides the outputs (" + outputs
+                    + " bytes) left after 1000 tokens");
         }
     }
 

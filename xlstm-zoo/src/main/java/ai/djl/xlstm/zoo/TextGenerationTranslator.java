@@ -99,40 +99,15 @@ public final class TextGenerationTranslator<I, O> implements Translator<I, O>, S
     }
 
     /** Builds a {@link TextGenerationTranslator}; each setter checks its value. */
-    public static final class Builder {
-
-        private final TranslatorArguments.Collector arguments;
+    public static final class Builder extends TranslatorBuilder<Builder> {
 
         private Builder(HuggingFaceTextCodec tokenizer) {
-            arguments = new TranslatorArguments.Collector(tokenizer);
+            super(tokenizer);
         }
 
-        /**
-         * Sets a generation argument by its Hugging Face name ({@code max_new_tokens}, {@code
-         * temperature}, {@code do_sample}, {@code top_k}, {@code top_p}, {@code seed}, {@code stop},
-         * ...: the names of {@link XLstmTranslatorFactory}), overriding the model folder's {@code
-         * generation_config.json}; a later value for the same name replaces an earlier one.
-         *
-         * @param name the Hugging Face name
-         * @param value its value (a number, a boolean, a string or a list, as in JSON)
-         * @return this builder
-         * @throws IllegalArgumentException naming an unknown argument or a bad value
-         */
-        public Builder optArgument(String name, Object value) {
-            arguments.argument(name, value);
+        @Override
+        Builder self() {
             return this;
-        }
-
-        /**
-         * Takes the generation arguments among a model's Criteria {@code arguments} (the others,
-         * DJL's own and the keys of {@code serving.properties}, are left to DJL), as DJL's
-         * translator builders do.
-         *
-         * @param arguments a model's Criteria arguments
-         * @throws IllegalArgumentException naming a generation argument of a bad value
-         */
-        public void configure(Map<String, ?> arguments) {
-            this.arguments.criteria(arguments);
         }
 
         /**

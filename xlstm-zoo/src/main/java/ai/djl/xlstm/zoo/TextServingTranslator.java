@@ -113,39 +113,15 @@ public final class TextServingTranslator implements Translator<Input, Output> {
     }
 
     /** Builds a {@link TextServingTranslator}; each setter checks its value. */
-    public static final class Builder {
-
-        private final TranslatorArguments.Collector arguments;
+    public static final class Builder extends TranslatorBuilder<Builder> {
 
         private Builder(HuggingFaceTextCodec tokenizer) {
-            arguments = new TranslatorArguments.Collector(tokenizer);
+            super(tokenizer);
         }
 
-        /**
-         * Sets a default generation argument by its Hugging Face name (see {@link
-         * TextGenerationTranslator.Builder#optArgument}), overriding the model folder's {@code
-         * generation_config.json}; a request's {@code parameters} override it in turn.
-         *
-         * @param name the Hugging Face name
-         * @param value its value (a number, a boolean, a string or a list, as in JSON)
-         * @return this builder
-         * @throws IllegalArgumentException naming an unknown argument or a bad value
-         */
-        public Builder optArgument(String name, Object value) {
-            arguments.argument(name, value);
+        @Override
+        Builder self() {
             return this;
-        }
-
-        /**
-         * Takes the generation arguments among a model's Criteria {@code arguments} (the others,
-         * DJL's own and the keys of {@code serving.properties}, are left to DJL), as DJL's
-         * translator builders do.
-         *
-         * @param arguments a model's Criteria arguments
-         * @throws IllegalArgumentException naming a generation argument of a bad value
-         */
-        public void configure(Map<String, ?> arguments) {
-            this.arguments.criteria(arguments);
         }
 
         /**
