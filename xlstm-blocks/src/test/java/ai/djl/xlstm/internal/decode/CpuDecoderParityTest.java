@@ -87,6 +87,19 @@ class CpuDecoderParityTest {
         zeroStateMatches(TestModels.large(20, 8));
     }
 
+    /** 16-bit weights stay on libtorch: no CPU decoder, for either architecture. */
+    @Test
+    void float16WeightsHaveNoCpuDecoder() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            for (XLstmConfig config : List.of(TestModels.large(20, 8), TestModels.neurips(2, List.of(1), 20))) {
+                XLstmLanguageModel model = TestModels.randomModel(config, manager, 1, 0.1f);
+                assertTrue(CpuDecoder.of(model).isPresent(), "float32: " + config.architecture());
+                model.castWeights(ai.djl.ndarray.types.DataType.FLOAT16);
+                assertFalse(CpuDecoder.of(model).isPresent(), "float16: " + config.architecture());
+            }
+        }
+    }
+
     static XLstmConfig largeConfig(int dim, int heads, boolean bias, boolean outNorm, double qk, double v,
             float gateCap, float logitCap) {
         Map<String, Object> m = new LinkedHashMap<>();
