@@ -10,6 +10,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.nn.Parameter;
 import ai.djl.xlstm.TestModels;
+import ai.djl.xlstm.config.XLstmConfig;
 import ai.djl.xlstm.internal.decode.CpuDecoder;
 import ai.djl.xlstm.model.XLstmLanguageModel;
 
@@ -47,10 +48,19 @@ class CpuDecodeGenerationTest {
 
     @Test
     void greedyAndSampledStepsEqualLibtorch() {
+        greedyAndSampledStepsEqualLibtorch(TestModels.neurips(3, List.of(1), VOCAB));
+    }
+
+    /** The same for xLSTM Large (float32 on the CPU: it has a CPU decoder too). */
+    @Test
+    void largeGreedyAndSampledStepsEqualLibtorch() {
+        greedyAndSampledStepsEqualLibtorch(TestModels.large(VOCAB, 4));
+    }
+
+    private static void greedyAndSampledStepsEqualLibtorch(XLstmConfig config) {
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel model =
-                    TestModels.randomModel(TestModels.neurips(3, List.of(1), VOCAB), manager, 3, 0.3f);
-            assertTrue(CpuDecoder.current(model).isPresent(), "a NeurIPS float32 model on the CPU has a CPU decoder");
+            XLstmLanguageModel model = TestModels.randomModel(config, manager, 3, 0.3f);
+            assertTrue(CpuDecoder.current(model).isPresent(), "a float32 model on the CPU has a CPU decoder");
             Generator g = new Generator(model, manager, new ByteCodec(VOCAB));
             GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(40).build();
             assertSame(onLibtorch(g, prompt(9), greedy), g.generate(prompt(9), greedy), "greedy");

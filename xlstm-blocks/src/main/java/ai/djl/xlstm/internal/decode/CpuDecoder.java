@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import ai.djl.xlstm.config.XLstmLargeConfig;
 import ai.djl.xlstm.config.XLstmLmConfig;
 import ai.djl.xlstm.io.ParameterNames;
 import ai.djl.xlstm.model.XLstmBlockStack;
@@ -20,9 +21,9 @@ import java.util.Optional;
 import java.util.WeakHashMap;
 
 /**
- * A batch-1 decode step of a NeurIPS xLSTM language model in Java, on a copy of the model's
- * weights: one call of {@link #step} runs the embedding, every block, the post-blocks norm and the
- * head for one token, on {@code float[]} arrays, with the Vector API for the matrix-vector
+ * A batch-1 decode step of an xLSTM language model (NeurIPS or xLSTM Large) in Java, on a copy
+ * of the model's weights: one call of {@link #step} runs the embedding, every block, the final
+ * norm, the head and the logits' soft cap (if any) for one token, on {@code float[]} arrays, with the Vector API for the matrix-vector
  * products where {@code jdk.incubator.vector} is in the boot layer. It computes what
  * {@code model.forward(ps, token[1, 1], state, false)} computes on libtorch, without one native
  * call per tensor operation.
@@ -40,11 +41,15 @@ public final class CpuDecoder {
     private final int dim;
     private final float[] embedding; // [V, D]
     private final float[] head; // [V, D]: the embedding itself where the weights are tied
-    private final float[] postNorm; // [D] 1 + w, or null
+    private final float[] postNorm; // NeurIPS: [D] 1 + w of the post-blocks layer norm, or null
+    private final float[] outNorm; // Large: [D] the out_norm RMS norm's weight, or null
+    private final float[] outNormBias; // Large: [D] or null
+    private final float outNormEps;
+    private final float logitSoftCap; // 0: none
     private final BlockStep[] blocks;
     private final long[][] stateShapes; // of XLstmState.toNDList() at batch 1
     private final float[][] zeroState;
-    private final int[] scratchSizes; // dim, inner, ffn, mHeads, sHeadDim
+    private final Scratch scratch; // a template: each state gets fresh arrays of its lengths
 
     private CpuDecoder(Kernels kernels, XLstmLanguageModel model, XLstmLmConfig c) {
         this.kernels = kernels;
@@ -55,6 +60,10 @@ public final class CpuDecoder {
         embedding = w.get("token_embedding.weight", vocab, dim);
         head = c.tieWeights() ? embedding : w.get("lm_head.weight", vocab, dim);
         postNorm = c.addPostBlocksNorm() ? w.onePlus("xlstm_block_stack.post_blocks_norm.weight", dim) : null;
+        outNorm = null;
+        outNormBias = null;
+        outNormEps = 0;
+        logitSoftCap = 0;
         blocks = new BlockStep[c.numBlocks()];
         for (int i = 0; i < blocks.length; i++) {
             String prefix = "xlstm_block_stack.blocks." + i + ".";
@@ -62,15 +71,66 @@ public final class CpuDecoder {
                     ? new SLstmStep(kernels, c.slstm(), c.feedforward(), w, prefix)
                     : new MLstmStep(kernels, c.mlstm(), w, prefix);
         }
+        boolean hasM = c.numBlocks() > c.slstmAt().size();
+        boolean hasS = !c.slstmAt().isEmpty();
+        scratch = Scratch.neurips(
+                dim,
+                hasM ? c.mlstm().innerDim() : 0,
+                hasS ? c.feedforward().projUpDim() : 0,
+                hasM ? c.mlstm().numHeads() : 0,
+                hasS ? c.slstm().headDim() : 0);
+        zeroState = zeroState(model);
+        stateShapes = shapes(model);
+        checkStateArrays();
+    }
+
+    private CpuDecoder(Kernels kernels, XLstmLanguageModel model, XLstmLargeConfig c) {
+        this.kernels = kernels;
+        this.stack = model.getStack();
+        Weights w = new Weights(ParameterNames.of(model));
+        vocab = c.vocabSize();
+        dim = c.embeddingDim();
+        embedding = w.get("embedding.weight", vocab, dim);
+        head = w.get("lm_head.weight", vocab, dim);
+        postNorm = null;
+        outNorm = c.addOutNorm() ? w.get("backbone.out_norm.weight", dim) : null;
+        outNormBias = c.addOutNorm() ? w.optional("backbone.out_norm.bias", dim) : null;
+        outNormEps = c.normEps();
+        logitSoftCap = c.outputLogitSoftCap();
+        blocks = new BlockStep[c.numBlocks()];
+        for (int i = 0; i < blocks.length; i++) {
+            blocks[i] = new LargeBlockStep(kernels, c, w, "backbone.blocks." + i + ".");
+        }
+        scratch = Scratch.large(dim, LargeBlockStep.upLength(c), Math.max(c.vDim(), c.ffnUpDim()),
+                c.qkDim() / c.numHeads());
+        zeroState = zeroState(model);
+        stateShapes = shapes(model);
+        checkStateArrays();
+    }
+
+    private static float[][] zeroState(XLstmLanguageModel model) {
         try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             NDList zero = model.zeroState(manager, Device.cpu(), 1).toNDList();
-            stateShapes = new long[zero.size()][];
-            zeroState = new float[zero.size()][];
+            float[][] out = new float[zero.size()][];
             for (int i = 0; i < zero.size(); i++) {
-                stateShapes[i] = zero.get(i).getShape().getShape();
-                zeroState[i] = zero.get(i).toFloatArray();
+                out[i] = zero.get(i).toFloatArray();
             }
+            return out;
         }
+    }
+
+    private static long[][] shapes(XLstmLanguageModel model) {
+        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
+            NDList zero = model.zeroState(manager, Device.cpu(), 1).toNDList();
+            long[][] out = new long[zero.size()][];
+            for (int i = 0; i < zero.size(); i++) {
+                out[i] = zero.get(i).getShape().getShape();
+            }
+            return out;
+        }
+    }
+
+    private void checkStateArrays() {
         int arrays = 0;
         for (BlockStep b : blocks) {
             arrays += b.stateArrays();
@@ -79,22 +139,13 @@ public final class CpuDecoder {
             throw new IllegalStateException(
                     "the CPU decoder counts " + arrays + " state arrays, the model " + stateShapes.length);
         }
-        boolean hasM = c.numBlocks() > c.slstmAt().size();
-        boolean hasS = !c.slstmAt().isEmpty();
-        scratchSizes = new int[] {
-            dim,
-            hasM ? c.mlstm().innerDim() : 0,
-            hasS ? c.feedforward().projUpDim() : 0,
-            hasM ? c.mlstm().numHeads() : 0,
-            hasS ? c.slstm().headDim() : 0
-        };
     }
 
     /**
-     * A CPU decoder for {@code model}, or empty where there is none: for an architecture other
-     * than NeurIPS xLSTM, or parameters that are not float32 on the CPU. The weights are copied
-     * now, with the Vector API kernels where the module {@code jdk.incubator.vector} is in the
-     * boot layer and plain Java otherwise.
+     * A CPU decoder for {@code model}, or empty where there is none: for parameters that are not
+     * float32 on the CPU (both architectures, NeurIPS xLSTM and xLSTM Large, are supported). The
+     * weights are copied now, with the Vector API kernels where the module {@code
+     * jdk.incubator.vector} is in the boot layer and plain Java otherwise.
      *
      * @param model an initialized model
      * @return the decoder, or empty where the model is not supported
@@ -133,13 +184,16 @@ public final class CpuDecoder {
         if (model == null) {
             throw new IllegalArgumentException("model must not be null");
         }
-        if (!(model.getConfig() instanceof XLstmLmConfig c)) {
-            return Optional.empty();
-        }
         if (!new Weights(ParameterNames.of(model)).allCpuFloat32()) {
             return Optional.empty();
         }
-        return Optional.of(new CpuDecoder(kernels, model, c));
+        if (model.getConfig() instanceof XLstmLmConfig c) {
+            return Optional.of(new CpuDecoder(kernels, model, c));
+        }
+        if (model.getConfig() instanceof XLstmLargeConfig c) {
+            return Optional.of(new CpuDecoder(kernels, model, c));
+        }
+        return Optional.empty();
     }
 
     /** Whether the matrix-vector products run on the Vector API (else plain Java loops). */
@@ -242,8 +296,16 @@ public final class CpuDecoder {
         if (postNorm != null) {
             Elementwise.layerNorm(x, 0, dim, 1e-5f, postNorm, 0, x, 0);
         }
+        if (outNorm != null) {
+            Elementwise.rmsNorm(x, 0, dim, outNormEps, outNorm, outNormBias, x);
+        }
         float[] logits = new float[vocab];
         kernels.matVec(head, 0, vocab, dim, x, 0, logits, 0);
+        if (logitSoftCap > 0) {
+            for (int i = 0; i < vocab; i++) {
+                logits[i] = Elementwise.softCap(logits[i], logitSoftCap);
+            }
+        }
         return logits;
     }
 
@@ -271,8 +333,7 @@ public final class CpuDecoder {
             this.owner = owner;
             this.tensors = tensors;
             this.x = new float[owner.dim];
-            int[] z = owner.scratchSizes;
-            this.scratch = new Scratch(z[0], z[1], z[2], z[3], z[4]);
+            this.scratch = owner.scratch.fresh();
         }
 
         /**

@@ -34,6 +34,28 @@ final class Elementwise {
         }
     }
 
+    /**
+     * RMS norm of {@code x[off, off + n)}: {@code x / sqrt(mean(x^2) + eps) * w (+ b)} into
+     * {@code out[0, n)} ({@code RmsNorm}; b may be null).
+     */
+    static void rmsNorm(float[] x, int off, int n, float eps, float[] w, float[] b, float[] out) {
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            double xi = x[off + i];
+            sq += xi * xi;
+        }
+        float rms = (float) Math.sqrt((float) (sq / n) + eps);
+        for (int i = 0; i < n; i++) {
+            float y = x[off + i] / rms * w[i];
+            out[i] = b == null ? y : y + b[i];
+        }
+    }
+
+    /** {@code cap * tanh(x / cap)}, or x where cap is not positive ({@code TensorOps.softCap}). */
+    static float softCap(float x, float cap) {
+        return cap <= 0 ? x : (float) Math.tanh(x / cap) * cap;
+    }
+
     /** {@code log(sigmoid(x)) = -softplus(-x)}, softplus linear above 20 as in libtorch. */
     static float logSigmoid(float x) {
         return -x > 20f ? x : (float) -Math.log1p(Math.exp(-x));

@@ -79,4 +79,41 @@ final class Weights {
         }
         return t;
     }
+
+    /**
+     * The weights {@code prefix + names[i] + ".weight"}, each {@code [rows[i], cols]}, stacked
+     * into one row-major {@code [sum rows, cols]} matrix (one matrix-vector pass for all).
+     */
+    float[] rowsOf(String prefix, String[] names, int[] rows, int cols) {
+        int total = 0;
+        for (int r : rows) {
+            total += r;
+        }
+        float[] out = new float[Math.multiplyExact(total, cols)];
+        int at = 0;
+        for (int i = 0; i < names.length; i++) {
+            float[] part = get(prefix + names[i] + ".weight", rows[i], cols);
+            System.arraycopy(part, 0, out, at, part.length);
+            at += part.length;
+        }
+        return out;
+    }
+
+    /** The biases {@code prefix + names[i] + ".bias"} stacked as {@link #rowsOf}; zeros where absent. */
+    float[] biasesOf(String prefix, String[] names, int[] rows) {
+        int total = 0;
+        for (int r : rows) {
+            total += r;
+        }
+        float[] out = new float[total];
+        int at = 0;
+        for (int i = 0; i < names.length; i++) {
+            float[] part = optional(prefix + names[i] + ".bias", rows[i]);
+            if (part != null) {
+                System.arraycopy(part, 0, out, at, part.length);
+            }
+            at += rows[i];
+        }
+        return out;
+    }
 }

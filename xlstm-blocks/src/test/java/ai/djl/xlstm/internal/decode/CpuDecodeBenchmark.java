@@ -38,6 +38,8 @@ class CpuDecodeBenchmark {
 
     private static final int ROUNDS = 9;
     private static final int STEPS = 50;
+    private static int rounds = ROUNDS;
+    private static int steps = STEPS;
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
 
     @Test
@@ -51,16 +53,48 @@ class CpuDecodeBenchmark {
             if (Files.isDirectory(austen)) {
                 run("xlstm-austen-small", UpstreamCheckpoint.load(austen, manager), manager, gbs);
             }
-            Path bench = Path.of("../xlstm-examples/src/main/resources/bench/neurips-7.5m.json");
-            if (Files.isRegularFile(bench)) {
-                XLstmLanguageModel model = TestModels.randomModel(XLstmConfig.read(bench), manager, 1, 0.02f);
-                for (Parameter p : ParameterNames.of(model).values()) {
-                    p.getArray().setRequiresGradient(false); // randomModel records gradients
+            for (String name : new String[] {"neurips-7.5m", "large-27.7m"}) {
+                Path bench = Path.of("../xlstm-examples/src/main/resources/bench/" + name + ".json");
+                if (Files.isRegularFile(bench)) {
+                    try (NDManager models = manager.newSubManager()) {
+                        run(name + " (random)", random(bench, models), models, gbs);
+                    }
                 }
-                run("neurips-7.5m (random)", model, manager, gbs);
             }
         }
         System.out.println("[bench] load after: " + Files.readString(Path.of("/proc/loadavg")).strip());
+    }
+
+    /**
+     * The 7B slice (1.22B parameters, 4.9 GB of float32 weights, held twice: libtorch's and the
+     * decoder's copy): off unless {@code -Dxlstm.bench.slice=true}, fewer and shorter rounds, and
+     * the JVM needs a heap of about 6 GB (the surefire argLine gives 4 GB: run {@link #main}).
+     */
+    @Test
+    @EnabledIfSystemProperty(named = "xlstm.bench.slice", matches = "true")
+    void sliceOf7b() throws Exception {
+        double gbs = bandwidth(Kernels.preferred());
+        try (NDManager manager = NDManager.newBaseManager()) {
+            Path bench = Path.of("../xlstm-examples/src/main/resources/bench/xlstm-7b-slice.json");
+            rounds = 3;
+            steps = 4;
+            run("xlstm-7b-slice (random)", random(bench, manager), manager, gbs);
+        }
+    }
+
+    /** Runs {@link #sliceOf7b} outside surefire, for a heap of one's own choosing. */
+    public static void main(String[] args) throws Exception {
+        System.out.println("[bench] load before: " + Files.readString(Path.of("/proc/loadavg")).strip());
+        new CpuDecodeBenchmark().sliceOf7b();
+        System.out.println("[bench] load after: " + Files.readString(Path.of("/proc/loadavg")).strip());
+    }
+
+    private static XLstmLanguageModel random(Path config, NDManager manager) throws Exception {
+        XLstmLanguageModel model = TestModels.randomModel(XLstmConfig.read(config), manager, 1, 0.02f);
+        for (Parameter p : ParameterNames.of(model).values()) {
+            p.getArray().setRequiresGradient(false); // randomModel records gradients
+        }
+        return model;
     }
 
     private static void run(String name, XLstmLanguageModel model, NDManager manager, double gbs) {
@@ -113,17 +147,17 @@ class CpuDecodeBenchmark {
     /** {median wall ms, median thread-CPU ms} per token of {@code step} over ROUNDS rounds. */
     private static double[] time(int warmupRounds, IntConsumer step) {
         Random random = new Random(1);
-        double[] wall = new double[ROUNDS];
-        double[] cpu = new double[ROUNDS];
-        for (int r = -warmupRounds; r < ROUNDS; r++) {
+        double[] wall = new double[rounds];
+        double[] cpu = new double[rounds];
+        for (int r = -warmupRounds; r < rounds; r++) {
             long c0 = THREADS.getCurrentThreadCpuTime();
             long t0 = System.nanoTime();
-            for (int t = 0; t < STEPS; t++) {
+            for (int t = 0; t < steps; t++) {
                 step.accept(random.nextInt(1 << 20));
             }
             if (r >= 0) {
-                wall[r] = (System.nanoTime() - t0) / 1e6 / STEPS;
-                cpu[r] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e6 / STEPS;
+                wall[r] = (System.nanoTime() - t0) / 1e6 / steps;
+                cpu[r] = (THREADS.getCurrentThreadCpuTime() - c0) / 1e6 / steps;
             }
         }
         return new double[] {median(wall), median(cpu)};

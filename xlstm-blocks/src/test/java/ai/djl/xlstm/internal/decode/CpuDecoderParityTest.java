@@ -20,7 +20,6 @@ import org.junit.jupiter.api.Test;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.Random;
 
 /**
@@ -65,12 +64,58 @@ class CpuDecoderParityTest {
         assertTrue(Kernels.preferred() instanceof VectorKernels, "preferred kernels: " + Kernels.preferred().name());
     }
 
+    /** xLSTM Large (tiny: D = 32, NH = 2, DHQK = 8, DHV = 16), no biases, gate and logit soft caps. */
     @Test
-    void largeArchitectureHasNoCpuDecoder() {
+    void largeMatchesLibtorch() {
+        check(TestModels.large(20, 8), Kernels.preferred(), 0.3f);
+    }
+
+    /** xLSTM Large with biases, no out_norm, no soft caps, another qk/v split with vector tails (DHQK 3, DHV 9). */
+    @Test
+    void largeWithBiasesMatchesLibtorch() {
+        check(largeConfig(48, 4, true, false, 0.25, 0.75, 0f, 0f), Kernels.preferred(), 0.3f);
+        check(largeConfig(48, 3, true, true, 0.5, 1.0, 15f, 30f), Kernels.preferred(), 0.3f);
+    }
+
+    @Test
+    void largeScalarFallbackMatchesLibtorch() {
+        check(largeConfig(40, 4, true, true, 0.5, 1.0, 15f, 30f), Kernels.scalar(), 0.3f);
+    }
+
+    @Test
+    void largeZeroStateMatchesAPromptFromNothing() {
+        zeroStateMatches(TestModels.large(20, 8));
+    }
+
+    /** 16-bit weights stay on libtorch: no CPU decoder, for either architecture. */
+    @Test
+    void float16WeightsHaveNoCpuDecoder() {
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel model = TestModels.randomModel(TestModels.large(20, 8), manager, 1, 0.1f);
-            assertEquals(Optional.empty(), CpuDecoder.of(model));
+            for (XLstmConfig config : List.of(TestModels.large(20, 8), TestModels.neurips(2, List.of(1), 20))) {
+                XLstmLanguageModel model = TestModels.randomModel(config, manager, 1, 0.1f);
+                assertTrue(CpuDecoder.of(model).isPresent(), "float32: " + config.architecture());
+                model.castWeights(ai.djl.ndarray.types.DataType.FLOAT16);
+                assertFalse(CpuDecoder.of(model).isPresent(), "float16: " + config.architecture());
+            }
         }
+    }
+
+    static XLstmConfig largeConfig(int dim, int heads, boolean bias, boolean outNorm, double qk, double v,
+            float gateCap, float logitCap) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("architecture", "xlstm-large");
+        m.put("vocab_size", 50);
+        m.put("embedding_dim", dim);
+        m.put("num_heads", heads);
+        m.put("num_blocks", 2);
+        m.put("chunk_size", 4);
+        m.put("use_bias", bias);
+        m.put("add_out_norm", outNorm);
+        m.put("qk_dim_factor", qk);
+        m.put("v_dim_factor", v);
+        m.put("gate_soft_cap", gateCap);
+        m.put("output_logit_soft_cap", logitCap);
+        return XLstmConfig.fromMap(m);
     }
 
     @Test
@@ -97,13 +142,17 @@ class CpuDecoderParityTest {
 
     @Test
     void zeroStateMatchesAPromptFromNothing() {
+        zeroStateMatches(config(40, true, false, 4, "gelu"));
+    }
+
+    private static void zeroStateMatches(XLstmConfig config) {
         try (NDManager manager = NDManager.newBaseManager()) {
-            XLstmLanguageModel model = TestModels.randomModel(config(40, true, false, 4, "gelu"), manager, 3, 0.3f);
+            XLstmLanguageModel model = TestModels.randomModel(config, manager, 3, 0.3f);
             ParameterStore ps = new ParameterStore(manager, false);
             CpuDecoder decoder = CpuDecoder.of(model).orElseThrow();
             CpuDecoder.State state = decoder.newState();
             XLstmState torch = null;
-            for (int token : new int[] {3, 1, 4, 1, 5}) {
+            for (int token : new int[] {3, 1, 4, 1, 5, 9, 2, 6, 5, 3}) {
                 LmOutput out = model.forward(ps, manager.create(new long[][] {{token}}), torch, false);
                 torch = out.state();
                 float diff = maxDiff(out.logits().toFloatArray(), decoder.step(token, state));
