@@ -152,8 +152,42 @@ public final class CpuDecoder {
      * @throws IllegalArgumentException if the model is not initialized
      */
     public static Optional<CpuDecoder> of(XLstmLanguageModel model) {
-        return of(model, Kernels.preferred());
+        return of(model, Kernels.preferred(), availableHeap());
     }
+
+    /**
+     * {@link #of(XLstmLanguageModel, Kernels)} where the weights' float32 copy fits in {@code
+     * heapBytes} with a margin, else empty: a model too large for the JVM's heap decodes on
+     * libtorch instead of failing with an {@code OutOfMemoryError} (say once in the log).
+     */
+    static Optional<CpuDecoder> of(XLstmLanguageModel model, Kernels kernels, long heapBytes) {
+        long need = 0;
+        for (ai.djl.nn.Parameter p : ParameterNames.of(model).values()) {
+            if (!p.isInitialized()) {
+                return of(model, kernels); // which names the uninitialized model
+            }
+            need += p.getArray().size() * Float.BYTES;
+        }
+        need += need / 4 + (64L << 20); // fused copies, work arrays, and a margin
+        if (need > heapBytes) {
+            if (!HEAP_WARNED.getAndSet(true)) {
+                LOG.warn("The CPU decode step needs about {} MiB of Java heap for this model's weights, {} MiB "
+                        + "are free: decoding runs on libtorch (raise -Xmx to use it)", need >> 20, heapBytes >> 20);
+            }
+            return Optional.empty();
+        }
+        return of(model, kernels);
+    }
+
+    /** The Java heap that could still be allocated. */
+    private static long availableHeap() {
+        Runtime r = Runtime.getRuntime();
+        return r.maxMemory() - (r.totalMemory() - r.freeMemory());
+    }
+
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(CpuDecoder.class);
+    private static final java.util.concurrent.atomic.AtomicBoolean HEAP_WARNED =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     /** The decoder of each model at the weights version it was built from. */
     private static final Map<XLstmLanguageModel, Built> BUILT = new WeakHashMap<>();
@@ -173,6 +207,7 @@ public final class CpuDecoder {
             long version = model.getWeightsVersion();
             Built built = BUILT.get(model);
             if (built == null || built.version() != version) {
+                BUILT.remove(model); // the old copy of the weights goes before the new one is made
                 built = new Built(version, of(model));
                 BUILT.put(model, built);
             }

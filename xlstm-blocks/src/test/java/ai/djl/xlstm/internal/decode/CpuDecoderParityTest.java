@@ -240,4 +240,15 @@ class CpuDecoderParityTest {
         }
         return worst;
     }
+
+    /** A model whose weights do not fit in the free Java heap decodes on libtorch, not into an OutOfMemoryError. */
+    @Test
+    void aModelTooLargeForTheHeapHasNoCpuDecoder() {
+        try (NDManager manager = NDManager.newBaseManager()) {
+            XLstmLanguageModel model = TestModels.randomModel(TestModels.neurips(2, java.util.List.of(1), 64), manager, 1, 0.1f);
+            assertTrue(CpuDecoder.of(model, Kernels.preferred(), 1L << 30).isPresent());
+            assertTrue(CpuDecoder.of(model, Kernels.preferred(), 1L << 20).isEmpty(),
+                    "1 MiB of heap cannot hold the weights' copy");
+        }
+    }
 }
