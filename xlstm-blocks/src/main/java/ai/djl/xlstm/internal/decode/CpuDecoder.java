@@ -79,8 +79,9 @@ public final class CpuDecoder {
                 hasS ? c.feedforward().projUpDim() : 0,
                 hasM ? c.mlstm().numHeads() : 0,
                 hasS ? c.slstm().headDim() : 0);
-        zeroState = zeroState(model);
-        stateShapes = shapes(model);
+        ZeroState zero = zeroState(model);
+        zeroState = zero.values();
+        stateShapes = zero.shapes();
         checkStateArrays();
     }
 
@@ -103,30 +104,25 @@ public final class CpuDecoder {
         }
         scratch = Scratch.large(dim, LargeBlockStep.upLength(c), Math.max(c.vDim(), c.ffnUpDim()),
                 c.qkDim() / c.numHeads());
-        zeroState = zeroState(model);
-        stateShapes = shapes(model);
+        ZeroState zero = zeroState(model);
+        zeroState = zero.values();
+        stateShapes = zero.shapes();
         checkStateArrays();
     }
 
-    private static float[][] zeroState(XLstmLanguageModel model) {
-        try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
-            NDList zero = model.zeroState(manager, Device.cpu(), 1).toNDList();
-            float[][] out = new float[zero.size()][];
-            for (int i = 0; i < zero.size(); i++) {
-                out[i] = zero.get(i).toFloatArray();
-            }
-            return out;
-        }
-    }
+    /** The model's zero state at batch 1, in {@code XLstmState.toNDList()} order: values and shapes. */
+    private record ZeroState(float[][] values, long[][] shapes) {}
 
-    private static long[][] shapes(XLstmLanguageModel model) {
+    private static ZeroState zeroState(XLstmLanguageModel model) {
         try (NDManager manager = NDManager.newBaseManager(Device.cpu())) {
             NDList zero = model.zeroState(manager, Device.cpu(), 1).toNDList();
-            long[][] out = new long[zero.size()][];
+            float[][] values = new float[zero.size()][];
+            long[][] shapes = new long[zero.size()][];
             for (int i = 0; i < zero.size(); i++) {
-                out[i] = zero.get(i).getShape().getShape();
+                values[i] = zero.get(i).toFloatArray();
+                shapes[i] = zero.get(i).getShape().getShape();
             }
-            return out;
+            return new ZeroState(values, shapes);
         }
     }
 
