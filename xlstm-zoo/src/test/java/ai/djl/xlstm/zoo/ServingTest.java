@@ -11,7 +11,6 @@ import ai.djl.inference.Predictor;
 import ai.djl.inference.streaming.ChunkedBytesSupplier;
 import ai.djl.modality.Input;
 import ai.djl.modality.Output;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.repository.zoo.Criteria;
 import ai.djl.repository.zoo.ZooModel;
@@ -54,7 +53,7 @@ class ServingTest {
 
     static final String PROMPT = ZooModelTest.PROMPT;
 
-    /** The bundled tiny model's folder (in DJL's cache, as the zoo copied it). */
+    private static BundledFolder bundled;
     private static Path folder;
     private static NDManager manager;
     private static HuggingFaceTextCodec codec;
@@ -62,18 +61,16 @@ class ServingTest {
 
     @BeforeAll
     static void openTheBundledFolder() throws Exception {
-        try (ZooModel<NDList, NDList> model = ZooModelTest.byName(NDList.class, NDList.class).build().loadModel()) {
-            folder = model.getModelPath();
-        }
-        manager = NDManager.newBaseManager();
-        codec = HuggingFaceTextCodec.load(folder.resolve("tokenizer.json"));
-        direct = ZooModelTest.direct(manager, folder);
+        bundled = BundledFolder.open();
+        folder = bundled.folder;
+        manager = bundled.manager;
+        codec = bundled.codec;
+        direct = bundled.direct;
     }
 
     @AfterAll
     static void close() {
-        codec.close();
-        manager.close();
+        bundled.close();
     }
 
     /**

@@ -38,7 +38,7 @@ class TranslatorBuildersTest {
 
     private static final String PROMPT = ZooModelTest.PROMPT;
 
-    /** The bundled tiny model's folder (in DJL's cache, as the zoo copied it). */
+    private static BundledFolder bundled;
     private static Path folder;
     private static NDManager manager;
     private static HuggingFaceTextCodec codec;
@@ -46,18 +46,16 @@ class TranslatorBuildersTest {
 
     @BeforeAll
     static void openTheBundledFolder() throws Exception {
-        try (ZooModel<NDList, NDList> model = ZooModelTest.byName(NDList.class, NDList.class).build().loadModel()) {
-            folder = model.getModelPath();
-        }
-        manager = NDManager.newBaseManager();
-        codec = HuggingFaceTextCodec.load(folder.resolve("tokenizer.json"));
-        direct = ZooModelTest.direct(manager, folder);
+        bundled = BundledFolder.open();
+        folder = bundled.folder;
+        manager = bundled.manager;
+        codec = bundled.codec;
+        direct = bundled.direct;
     }
 
     @AfterAll
     static void close() {
-        codec.close();
-        manager.close();
+        bundled.close();
     }
 
     private static void refusedNaming(Executable bad, String... names) {
