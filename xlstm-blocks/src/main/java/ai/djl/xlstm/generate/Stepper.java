@@ -28,12 +28,6 @@ final class Stepper {
     private final TextCodec codec;
     private final int vocab;
 
-    /**
-     * Forces every step onto libtorch (no CPU decode step): {@code -Dai.djl.xlstm.decode.libtorch=true},
-     * for comparisons and benchmarks.
-     */
-    static final String LIBTORCH_ONLY = "ai.djl.xlstm.decode.libtorch";
-
     Stepper(XLstmLanguageModel model, NDManager manager, TextCodec codec) {
         this.model = model;
         this.manager = manager;
@@ -122,7 +116,7 @@ final class Stepper {
      * {@code [B * V]} (on the JVM) with the new state, attached to {@code into}.
      */
     Output step(XLstmState state, long[] tokens, NDManager into) {
-        if (tokens.length == 1 && !Boolean.getBoolean(LIBTORCH_ONLY)) {
+        if (tokens.length == 1 && !CpuDecoder.libtorchOnly()) {
             Optional<CpuDecoder> decoder = CpuDecoder.current(model);
             if (decoder.isPresent()) {
                 return stepOnCpu(decoder.get(), decoder.get().state(state), tokens[0], into);
@@ -143,7 +137,7 @@ final class Stepper {
      */
     Output step(Output previous, long[] tokens, NDManager into) {
         if (previous.cpuState != null && previous.state == null && tokens.length == 1
-                && !Boolean.getBoolean(LIBTORCH_ONLY)) {
+                && !CpuDecoder.libtorchOnly()) {
             Optional<CpuDecoder> decoder = CpuDecoder.current(model);
             if (decoder.isPresent() && decoder.get() == previous.decoder) {
                 CpuDecoder.State s = previous.cpuState;

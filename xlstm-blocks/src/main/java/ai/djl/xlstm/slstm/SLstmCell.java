@@ -5,6 +5,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.Parameter;
@@ -14,6 +15,8 @@ import ai.djl.util.Pair;
 import ai.djl.xlstm.components.AbstractXLstmBlock;
 import ai.djl.xlstm.internal.Inits;
 import ai.djl.xlstm.internal.TensorOps;
+import ai.djl.xlstm.internal.decode.CpuDecoder;
+import ai.djl.xlstm.internal.decode.SLstmScan;
 import ai.djl.xlstm.state.SLstmCellState;
 
 /**
@@ -112,6 +115,73 @@ final class SLstmCell extends AbstractXLstmBlock {
         if (state == null) {
             state = zeroState(wx.getManager(), wx.getDevice(), batch);
         }
+        if (!training && onHeap(pre)) {
+            return forwardOnHeap(pre, r, state);
+        }
+        return forwardNative(pre, r, state);
+    }
+
+    /**
+     * Whether the recurrence over {@code pre} may run on the Java heap: float32 on the CPU, and no
+     * gradient is being recorded on this thread (libtorch's grad mode is off), so nothing is lost
+     * by leaving libtorch. {@code -Dai.djl.xlstm.decode.libtorch=true} keeps it on libtorch.
+     */
+    static boolean onHeap(NDArray pre) {
+        return pre.getDevice().getDeviceType().equals(Device.Type.CPU)
+                && pre.getDataType() == DataType.FLOAT32
+                && !TensorOps.gradMode(pre.getManager())
+                && !CpuDecoder.libtorchOnly();
+    }
+
+    /** Positions per heap pass: bounds the Java arrays of a long sequence ({@code 4 DH} floats each). */
+    static final int HEAP_SPAN = 512;
+
+    /**
+     * The recurrence in Java ({@link SLstmScan}), {@value #HEAP_SPAN} positions at a time: a few
+     * tensors per span instead of ~25 per position.
+     *
+     * @param pre the pre-activations with the bias {@code [B, NH, S, 4 * DH]}
+     * @param r the recurrent kernel {@code [NH, DH, 4 * DH]}
+     * @param state the state to start from
+     */
+    Pair<NDArray, SLstmCellState> forwardOnHeap(NDArray pre, NDArray r, SLstmCellState state) {
+        NDManager manager = pre.getManager();
+        Shape s = pre.getShape();
+        int batch = (int) s.get(0);
+        int len = (int) s.get(2);
+        SLstmScan scan = SLstmScan.of(r.toFloatArray(), numHeads, (int) headDim);
+        float[] y = state.y().toFloatArray(); // [B, NH, DH]
+        float[] c = state.c().toFloatArray();
+        float[] n = state.n().toFloatArray();
+        float[] m = state.m().toFloatArray();
+        NDList spans = new NDList();
+        for (int t0 = 0; t0 < len; t0 += HEAP_SPAN) {
+            int span = Math.min(HEAP_SPAN, len - t0);
+            float[] in;
+            if (span == len) {
+                in = pre.toFloatArray();
+            } else {
+                try (NDArray slice = pre.get(new NDIndex(":, :, {}:{}", t0, t0 + span))) {
+                    in = slice.toFloatArray();
+                }
+            }
+            float[] out = new float[batch * numHeads * span * (int) headDim];
+            scan.run(in, batch, span, y, c, n, m, out);
+            spans.add(TensorOps.owned(manager, out).reshape(batch, numHeads, span, headDim));
+        }
+        NDArray ys = spans.size() == 1 ? spans.get(0) : NDArrays.concat(spans, 2); // [B, NH, S, DH]
+        Shape stateShape = new Shape(batch, numHeads, 1, headDim);
+        SLstmCellState next = new SLstmCellState(
+                TensorOps.owned(manager, y).reshape(stateShape),
+                TensorOps.owned(manager, c).reshape(stateShape),
+                TensorOps.owned(manager, n).reshape(stateShape),
+                TensorOps.owned(manager, m).reshape(stateShape));
+        return new Pair<>(ys, next);
+    }
+
+    /** The recurrence as libtorch operations, position after position (differentiable). */
+    Pair<NDArray, SLstmCellState> forwardNative(NDArray pre, NDArray r, SLstmCellState state) {
+        int len = (int) pre.getShape().get(2);
         NDList steps = len == 1 ? new NDList(pre) : pre.split(len, 2);
         NDList ys = new NDList(len);
         for (int t = 0; t < len; t++) {

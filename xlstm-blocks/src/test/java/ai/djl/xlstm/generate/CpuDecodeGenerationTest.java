@@ -33,11 +33,11 @@ class CpuDecodeGenerationTest {
     }
 
     private static GenerationResult onLibtorch(Generator g, long[] prompt, GenerationConfig config) {
-        System.setProperty(Stepper.LIBTORCH_ONLY, "true");
+        System.setProperty(CpuDecoder.LIBTORCH_ONLY, "true");
         try {
             return g.generate(prompt, config);
         } finally {
-            System.clearProperty(Stepper.LIBTORCH_ONLY);
+            System.clearProperty(CpuDecoder.LIBTORCH_ONLY);
         }
     }
 
@@ -71,11 +71,11 @@ class CpuDecodeGenerationTest {
             // a session continues on libtorch from the state the CPU steps left
             try (GenerationSession cpu = g.newSession(); GenerationSession torch = g.newSession()) {
                 g.generate(cpu, prompt(5), greedy, null);
-                System.setProperty(Stepper.LIBTORCH_ONLY, "true");
+                System.setProperty(CpuDecoder.LIBTORCH_ONLY, "true");
                 try {
                     g.generate(torch, prompt(5), greedy, null);
                 } finally {
-                    System.clearProperty(Stepper.LIBTORCH_ONLY);
+                    System.clearProperty(CpuDecoder.LIBTORCH_ONLY);
                 }
                 NDList a = cpu.state().toNDList();
                 NDList b = torch.state().toNDList();

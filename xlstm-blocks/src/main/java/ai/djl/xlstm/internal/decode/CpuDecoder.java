@@ -35,6 +35,13 @@ import java.util.WeakHashMap;
  */
 public final class CpuDecoder {
 
+    /**
+     * The system property that, set to {@code true}, keeps all inference on libtorch: no CPU
+     * decode step and no sLSTM scan on the heap ({@code -Dai.djl.xlstm.decode.libtorch=true}), for
+     * comparisons and benchmarks.
+     */
+    public static final String LIBTORCH_ONLY = "ai.djl.xlstm.decode.libtorch";
+
     private final Kernels kernels;
     private final XLstmBlockStack stack; // not the model: the cache of current() holds decoders weakly by model
     private final int vocab;
@@ -50,6 +57,15 @@ public final class CpuDecoder {
     private final long[][] stateShapes; // of XLstmState.toNDList() at batch 1
     private final float[][] zeroState;
     private final Scratch scratch; // a template: each state gets fresh arrays of its lengths
+
+    /**
+     * Whether {@value #LIBTORCH_ONLY} is set to {@code true}.
+     *
+     * @return whether inference must stay on libtorch
+     */
+    public static boolean libtorchOnly() {
+        return Boolean.getBoolean(LIBTORCH_ONLY);
+    }
 
     private CpuDecoder(Kernels kernels, XLstmLanguageModel model, XLstmLmConfig c) {
         this.kernels = kernels;

@@ -28,7 +28,7 @@ final class SLstmStep implements BlockStep {
     private final float[] convW; // [K, D]
     private final float[] convB; // [D]
     private final float[] gateW; // [4, NH, DH, DH]: the cell's i (fgate), f (igate), z, o
-    private final float[] recurrent; // [NH, 4 DH, DH]: R transposed per head
+    private final SLstmScan cell; // the recurrent kernel and the stabilized update
     private final float[] bias; // [NH, 4 DH]
     private final float[] groupNorm; // [D] 1 + w
     private final float[] ffnNorm; // [D] 1 + w
@@ -56,17 +56,8 @@ final class SLstmStep implements BlockStep {
             System.arraycopy(w.get(x + slots[g] + ".weight", heads, headDim, headDim), 0, gateW, g * blockSize,
                     blockSize);
         }
-        float[] r = w.get(x + "slstm_cell._recurrent_kernel_", heads, headDim, 4L * headDim); // [NH, DH, 4 DH]
-        recurrent = new float[r.length];
-        int cols = 4 * headDim;
-        for (int h = 0; h < heads; h++) {
-            int base = h * headDim * cols;
-            for (int d = 0; d < headDim; d++) {
-                for (int j = 0; j < cols; j++) {
-                    recurrent[base + j * headDim + d] = r[base + d * cols + j];
-                }
-            }
-        }
+        cell = SLstmScan.of(kernels, w.get(x + "slstm_cell._recurrent_kernel_", heads, headDim, 4L * headDim),
+                heads, headDim);
         bias = w.get(x + "slstm_cell._bias_", 4L * dim);
         groupNorm = w.onePlus(x + "group_norm.weight", dim);
         ffnNorm = w.onePlus(prefix + "ffn_norm.weight", dim);
@@ -126,23 +117,7 @@ final class SLstmStep implements BlockStep {
             for (int j = 0; j < cols; j++) {
                 raw[j] = wx[(j / headDim) * dim + off + j % headDim] + bias[h * cols + j];
             }
-            kernels.matVec(recurrent, h * cols * headDim, cols, headDim, y, off, rec, 0);
-            for (int d = 0; d < headDim; d++) {
-                float i = raw[d] + rec[d];
-                float f = raw[headDim + d] + rec[headDim + d];
-                float z = raw[2 * headDim + d] + rec[2 * headDim + d];
-                float o = raw[3 * headDim + d] + rec[3 * headDim + d];
-                float logfPlusM = Elementwise.logSigmoid(f) + m[off + d];
-                float mNew = Math.max(i, logfPlusM);
-                float iAct = Elementwise.exp(i - mNew);
-                float fAct = Elementwise.exp(logfPlusM - mNew);
-                float cNew = fAct * c[off + d] + iAct * (float) Math.tanh(z);
-                float nNew = fAct * n[off + d] + iAct;
-                c[off + d] = cNew;
-                n[off + d] = nNew;
-                m[off + d] = mNew;
-                y[off + d] = Elementwise.sigmoid(o) * cNew / nNew;
-            }
+            cell.cell(raw, 0, y, c, n, m, off, h, rec);
         }
         float[] h = s.hidden; // [D]
         for (int hd = 0; hd < heads; hd++) {
