@@ -70,94 +70,162 @@ public final class MLstmKernels {
     /**
      * The chunkwise form: linear memory in S, any S, from {@code state} (null: the zero state).
      * The sequence is cut into chunks of {@code chunkSize} (the last one padded with positions that
-     * have {@code i = -inf} and {@code log f = 0}, which change nothing). A sequential loop carries
-     * the memory from chunk to chunk; then the outputs of all chunks are computed at once, each row
-     * combining the memory entering its chunk with the quadratic form inside the chunk.
+     * have {@code i = -inf} and {@code log f = 0}, which change nothing). Each row's output combines
+     * the memory entering its chunk with the quadratic form inside the chunk.
      *
-     * <p>When no input requires a gradient (inference), the chunks run one after another instead,
-     * each computing its output and the memory it hands on, and each chunk's temporaries are freed
-     * before the next: memory does not grow with the number of chunks beyond {@code h} itself. The
-     * two ways compute the same expressions (they agree within float32 round-off).
+     * <p>The memory entering every chunk comes in closed form, not from a loop over the chunks:
+     * with {@code g_j} the log decay over chunk j, {@code G_k = sum_{j<k} g_j}, {@code a_{j,l}} the
+     * log weight of position l at the end of its chunk and {@code U_j = sum_l exp(a_{j,l} - amax_j)
+     * k_{j,l} [v_{j,l}, 1]^T} (the memory and normalizer a chunk adds, scaled by its largest
+     * weight), the memory entering chunk k is
+     *
+     * <pre>
+     *   m_k = G_k + max(m_0, max_{j<k} (amax_j - G_{j+1}))           (the sequential max, unrolled)
+     *   [C_k, n_k] = exp(G_k + m_0 - m_k) [C_0, n_0] + sum_{j<k} exp(amax_j - G_{j+1} + G_k - m_k) U_j
+     * </pre>
+     *
+     * one product of a {@code [NC + 1, NC]} weight matrix with the stacked {@code U}; every exponent
+     * is at most 0. A fixed number of tensor operations per span instead of ~60 per chunk.
+     *
+     * <p>Spans of {@link #spanChunks} chunks bound the temporaries of long sequences; when no input
+     * requires a gradient (inference) each span's temporaries are freed before the next.
      *
      * @return {@code h} and the memory after the last position
      */
     public static Pair<NDArray, MLstmCellState> chunkwise(
             NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
             MLstmCellState state, int chunkSize, float eps) {
-        if (!TensorOps.gradMode(q.getManager())) { // nothing recorded: free each chunk's temporaries
-            return chunkwiseInference(q, k, v, i, f, state, chunkSize, eps);
+        Shape qs = q.getShape();
+        int perSpan = spanChunks(qs.get(0), qs.get(1), chunkSize, qs.get(3), v.getShape().get(3));
+        return chunkwise(q, k, v, i, f, state, chunkSize, eps, perSpan);
+    }
+
+    /** {@link #chunkwise} in spans of {@code chunksPerSpan} chunks. */
+    static Pair<NDArray, MLstmCellState> chunkwise(
+            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
+            MLstmCellState state, int chunkSize, float eps, int chunksPerSpan) {
+        Shape qs = q.getShape();
+        long s = qs.get(2);
+        if (state == null) {
+            state = zeroState(q.getManager(), q.getDevice(), qs.get(0), qs.get(1), qs.get(3), v.getShape().get(3));
         }
+        long span = chunkSize * (long) chunksPerSpan;
+        if (s <= span) {
+            return chunkwiseSpan(q, k, v, i, f, state, chunkSize, eps);
+        }
+        boolean inference = !TensorOps.gradMode(q.getManager());
+        NDList hs = new NDList();
+        MLstmCellState carried = state;
+        for (long start = 0; start < s; start += span) {
+            long end = Math.min(s, start + span);
+            Pair<NDArray, MLstmCellState> out;
+            if (inference) {
+                try (NDScope scope = new NDScope()) {
+                    out = chunkwiseSpan(positions(q, start, end), positions(k, start, end),
+                            positions(v, start, end), positions(i, start, end), positions(f, start, end),
+                            carried, chunkSize, eps);
+                    NDScope.unregister(out.getKey());
+                    NDScope.unregister(out.getValue().c(), out.getValue().n(), out.getValue().m());
+                }
+                if (carried != state) { // the previous span's memory, not the caller's
+                    carried.c().close();
+                    carried.n().close();
+                    carried.m().close();
+                }
+            } else {
+                out = chunkwiseSpan(positions(q, start, end), positions(k, start, end), positions(v, start, end),
+                        positions(i, start, end), positions(f, start, end), carried, chunkSize, eps);
+            }
+            hs.add(out.getKey());
+            carried = out.getValue();
+        }
+        NDArray h = NDArrays.concat(hs, 2); // [B, NH, S, DHV]
+        if (inference) {
+            hs.close();
+        }
+        return new Pair<>(h, carried);
+    }
+
+    /** Elements of the largest temporaries of one span (~64 MB of float32 each). */
+    private static final long SPAN_ELEMENTS = 16L << 20;
+
+    /**
+     * The chunks of one span: as many as keep the decay matrices {@code [B, NH, NC, L, L]} and the
+     * entering memories {@code [B, NH, NC + 1, DHQK, DHV + 1]} under {@link #SPAN_ELEMENTS}, at
+     * least one.
+     */
+    static int spanChunks(long batch, long heads, long chunk, long dqk, long dv) {
+        long byDecay = SPAN_ELEMENTS / Math.max(1, batch * heads * chunk * chunk);
+        long byMemory = SPAN_ELEMENTS / Math.max(1, batch * heads * dqk * (dv + 1)) - 1;
+        return (int) Math.max(1, Math.min(Math.min(byDecay, byMemory), 1 << 12));
+    }
+
+    /** {@link #chunkwise} over one span, in closed form over its chunks. */
+    private static Pair<NDArray, MLstmCellState> chunkwiseSpan(
+            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
+            MLstmCellState state, int chunkSize, float eps) {
         Shape qs = q.getShape();
         long batch = qs.get(0);
         long heads = qs.get(1);
         long s = qs.get(2);
         long dqk = qs.get(3);
         long dv = v.getShape().get(3);
-        int nc = (int) ((s + chunkSize - 1) / chunkSize);
-        long pad = nc * (long) chunkSize - s;
+        long l = Math.min(chunkSize, s);
+        int nc = (int) ((s + l - 1) / l);
+        long pad = nc * l - s;
         NDManager mgr = q.getManager();
-        if (state == null) {
-            state = zeroState(mgr, q.getDevice(), batch, heads, dqk, dv);
-        }
-        NDArray logf = TensorOps.logSigmoid(f);
+        Device dev = q.getDevice();
+        DataType dt = q.getDataType();
+        NDArray logf = TensorOps.logSigmoid(f); // [B, NH, S]
         if (pad > 0) {
-            Device dev = q.getDevice();
-            DataType dt = q.getDataType();
             q = q.concat(mgr.zeros(new Shape(batch, heads, pad, dqk), dt, dev), 2);
             k = k.concat(mgr.zeros(new Shape(batch, heads, pad, dqk), dt, dev), 2);
             v = v.concat(mgr.zeros(new Shape(batch, heads, pad, dv), dt, dev), 2);
             logf = logf.concat(mgr.zeros(new Shape(batch, heads, pad), dt, dev), 2);
             i = i.concat(mgr.full(new Shape(batch, heads, pad), Float.NEGATIVE_INFINITY, dt, dev), 2);
         }
-        long l = chunkSize;
         q = q.reshape(batch, heads, nc, l, dqk);
         k = k.reshape(batch, heads, nc, l, dqk);
-        v = v.reshape(batch, heads, nc, l, dv);
+        NDArray v1 = v.reshape(batch, heads, nc, l, dv)
+                .concat(mgr.ones(new Shape(batch, heads, nc, l, 1), dt, dev), 4); // [B, NH, NC, L, DHV + 1]
         i = i.reshape(batch, heads, nc, l);
-        NDArray b = logf.reshape(batch, heads, nc, l).cumSum(3); // decay from chunk start to l
-        NDArray g = b.get(new NDIndex().addAllDim(3).addSliceDim(l - 1, l)); // [B, NH, NC, 1]
-        NDArray a = g.sub(b).add(i); // [B, NH, NC, L]: log weight of position j at chunk end
+        NDArray b = logf.reshape(batch, heads, nc, l).cumSum(3); // [B, NH, NC, L]: decay from chunk start
+        NDArray g = b.get(new NDIndex().addAllDim(3).addIndices(l - 1)); // [B, NH, NC]: decay over chunk j
+        NDArray a = g.expandDims(3).sub(b).add(i); // [B, NH, NC, L]: log weight of l at its chunk's end
+        NDArray aMax = a.max(new int[] {3}); // [B, NH, NC]
+        NDArray gAfter = g.cumSum(2); // [B, NH, NC]: G_{j+1}
+        NDArray gBefore = mgr.zeros(new Shape(batch, heads, 1), dt, dev).concat(gAfter, 2); // [B, NH, NC + 1]: G_k
+        NDArray e = aMax.sub(gAfter).expandDims(2); // [B, NH, 1, NC]: amax_j - G_{j+1}
+        NDArray earlier = strictlyEarlier(mgr, nc, dt, dev); // [NC + 1, NC]: 0 where j < k, else -inf
+        NDArray m0 = state.m(); // [B, NH, 1]
+        NDArray mEnter = gBefore.add(NDArrays.maximum(e.add(earlier).max(new int[] {3}), m0)); // [B, NH, NC + 1]
+        NDArray w = e.add(earlier).add(gBefore.sub(mEnter).expandDims(3)).exp(); // [B, NH, NC + 1, NC]
+        NDArray w0 = gBefore.add(m0).sub(mEnter).exp(); // [B, NH, NC + 1]
 
-        // Memory entering each chunk: m_next = max(g + m, max_j a_j), then rescale and add.
-        NDList gs = g.split(nc, 2);
-        NDList as = a.split(nc, 2);
-        NDList ks = k.split(nc, 2);
-        NDList vs = v.split(nc, 2);
-        NDArray c = state.c(); // [B, NH, DHQK, DHV]
-        NDArray n = state.n(); // [B, NH, DHQK]
-        NDArray m = state.m(); // [B, NH, 1]
-        List<NDArray> cs = new ArrayList<>(nc);
-        List<NDArray> ns = new ArrayList<>(nc);
-        List<NDArray> ms = new ArrayList<>(nc);
-        for (int chunk = 0; chunk < nc; chunk++) {
-            cs.add(c);
-            ns.add(n);
-            ms.add(m);
-            NDArray gk = gs.get(chunk).reshape(batch, heads, 1);
-            NDArray ak = as.get(chunk).reshape(batch, heads, l);
-            NDArray decayed = gk.add(m);
-            NDArray mNext = NDArrays.maximum(decayed, ak.max(new int[] {-1}, true)); // [B, NH, 1]
-            NDArray decay = decayed.sub(mNext).exp(); // [B, NH, 1]
-            NDArray kw = ks.get(chunk).reshape(batch, heads, l, dqk)
-                    .mul(ak.sub(mNext).exp().expandDims(3)); // [B, NH, L, DHQK]
-            NDArray vk = vs.get(chunk).reshape(batch, heads, l, dv);
-            c = c.mul(decay.expandDims(3)).add(kw.transpose(0, 1, 3, 2).matMul(vk));
-            n = n.mul(decay).add(kw.sum(new int[] {2}));
-            m = mNext;
-        }
-        MLstmCellState last = new MLstmCellState(c, n, m);
+        // U_j: each chunk's memory and normalizer, scaled by exp(-amax_j)
+        NDArray kw = k.mul(a.sub(aMax.expandDims(3)).exp().expandDims(4)); // [B, NH, NC, L, DHQK]
+        NDArray u = kw.transpose(0, 1, 2, 4, 3).matMul(v1); // [B, NH, NC, DHQK, DHV + 1]
+        NDArray start = state.c().concat(state.n().expandDims(3), 3); // [B, NH, DHQK, DHV + 1]
+        NDArray memories = w.matMul(u.reshape(batch, heads, nc, dqk * (dv + 1)))
+                .reshape(batch, heads, nc + 1, dqk, dv + 1)
+                .add(w0.reshape(batch, heads, nc + 1, 1, 1).mul(start.expandDims(2))); // [B, NH, NC + 1, DHQK, DHV + 1]
+        NDArray entering = memories.get(new NDIndex().addAllDim(2).addSliceDim(0, nc)); // [B, NH, NC, DHQK, DHV + 1]
+        NDArray after = memories.get(new NDIndex().addAllDim(2).addIndices(nc)); // [B, NH, DHQK, DHV + 1]
+        MLstmCellState last = new MLstmCellState(
+                after.get(new NDIndex().addAllDim(3).addSliceDim(0, dv)),
+                after.get(new NDIndex().addAllDim(3).addIndices(dv)),
+                mEnter.get(new NDIndex().addAllDim(2).addSliceDim(nc, nc + 1)));
 
-        // Outputs of all chunks at once.
-        NDArray cIn = NDArrays.stack(new NDList(cs), 2); // [B, NH, NC, DHQK, DHV]
-        NDArray nIn = NDArrays.stack(new NDList(ns), 2).expandDims(4); // [B, NH, NC, DHQK, 1]
-        NDArray mIn = NDArrays.stack(new NDList(ms), 2); // [B, NH, NC, 1]
+        // Outputs: the entering memory plus the quadratic form inside each chunk.
+        NDArray mIn = mEnter.get(new NDIndex().addAllDim(2).addSliceDim(0, nc)); // [B, NH, NC]
         NDArray logD = decayMatrix(b, i, l); // [B, NH, NC, L, L]
-        NDArray mInter = b.add(mIn); // [B, NH, NC, L]: the entering memory's weight at row l
+        NDArray mInter = b.add(mIn.expandDims(3)); // [B, NH, NC, L]: the entering memory's weight at row l
         NDArray mRow = NDArrays.maximum(mInter, logD.max(new int[] {-1})); // [B, NH, NC, L]
         NDArray sBar = q.matMul(k.transpose(0, 1, 2, 4, 3)).mul(logD.sub(mRow.expandDims(4)).exp());
         NDArray qGated = q.mul(mInter.sub(mRow).exp().expandDims(4)); // [B, NH, NC, L, DHQK]
-        NDArray num = qGated.matMul(cIn).add(sBar.matMul(v)); // [B, NH, NC, L, DHV]
-        NDArray den = qGated.matMul(nIn).squeeze(4).add(sBar.sum(new int[] {-1})); // [B, NH, NC, L]
+        NDArray numDen = qGated.matMul(entering).add(sBar.matMul(v1)); // [B, NH, NC, L, DHV + 1]
+        NDArray num = numDen.get(new NDIndex().addAllDim(4).addSliceDim(0, dv)); // [B, NH, NC, L, DHV]
+        NDArray den = numDen.get(new NDIndex().addAllDim(4).addIndices(dv)); // [B, NH, NC, L]
         NDArray bound = NDArrays.maximum(den.abs(), mRow.neg().exp()).add(TensorOps.scalar(den, eps));
         NDArray h = num.div(bound.expandDims(4)).reshape(batch, heads, nc * l, dv);
         if (pad > 0) {
@@ -166,75 +234,14 @@ public final class MLstmKernels {
         return new Pair<>(h, last);
     }
 
-    /**
-     * {@link #chunkwise} without a gradient: chunk by chunk, each in its own {@link NDScope}, which
-     * frees every array the chunk created except its output and the memory it hands on. The last
-     * chunk is shorter instead of padded (padding changes nothing, see {@link #chunkwise}).
-     */
-    private static Pair<NDArray, MLstmCellState> chunkwiseInference(
-            NDArray q, NDArray k, NDArray v, NDArray i, NDArray f,
-            MLstmCellState state, int chunkSize, float eps) {
-        Shape qs = q.getShape();
-        long s = qs.get(2);
-        if (state == null) {
-            state = zeroState(q.getManager(), q.getDevice(), qs.get(0), qs.get(1), qs.get(3), v.getShape().get(3));
-        }
-        NDArray c = state.c(); // [B, NH, DHQK, DHV]
-        NDArray n = state.n(); // [B, NH, DHQK]
-        NDArray m = state.m(); // [B, NH, 1]
-        NDList hs = new NDList();
-        for (long start = 0; start < s; start += chunkSize) {
-            long end = Math.min(s, start + chunkSize);
-            long l = end - start;
-            NDArray cNext;
-            NDArray nNext;
-            NDArray mNext;
-            try (NDScope scope = new NDScope()) {
-                NDArray qc = positions(q, start, end); // [B, NH, L, DHQK]
-                NDArray kc = positions(k, start, end); // [B, NH, L, DHQK]
-                NDArray vc = positions(v, start, end); // [B, NH, L, DHV]
-                NDArray ic = positions(i, start, end); // [B, NH, L]
-                NDArray b = TensorOps.logSigmoid(positions(f, start, end)).cumSum(2); // [B, NH, L]
-                NDArray g = b.get(new NDIndex().addAllDim(2).addSliceDim(l - 1, l)); // [B, NH, 1]
-
-                // The output: the memory entering the chunk plus the quadratic form inside it.
-                NDArray logD = decayMatrix(b, ic, l); // [B, NH, L, L]
-                NDArray mInter = b.add(m); // [B, NH, L]: the entering memory's weight at row l
-                NDArray mRow = NDArrays.maximum(mInter, logD.max(new int[] {-1})); // [B, NH, L]
-                NDArray sBar = qc.matMul(kc.transpose(0, 1, 3, 2)).mul(logD.sub(mRow.expandDims(3)).exp());
-                NDArray qGated = qc.mul(mInter.sub(mRow).exp().expandDims(3)); // [B, NH, L, DHQK]
-                NDArray num = qGated.matMul(c).add(sBar.matMul(vc)); // [B, NH, L, DHV]
-                NDArray den = qGated.matMul(n.expandDims(3)).squeeze(3).add(sBar.sum(new int[] {-1})); // [B, NH, L]
-                NDArray bound = NDArrays.maximum(den.abs(), mRow.neg().exp()).add(eps);
-                NDArray h = num.div(bound.expandDims(3)); // [B, NH, L, DHV]
-
-                // The memory after the chunk: m_next = max(g + m, max_j a_j), then rescale and add.
-                NDArray a = g.sub(b).add(ic); // [B, NH, L]: log weight of position j at chunk end
-                NDArray decayed = g.add(m); // [B, NH, 1]
-                mNext = NDArrays.maximum(decayed, a.max(new int[] {-1}, true)); // [B, NH, 1]
-                NDArray decay = decayed.sub(mNext).exp(); // [B, NH, 1]
-                NDArray kw = kc.mul(a.sub(mNext).exp().expandDims(3)); // [B, NH, L, DHQK]
-                cNext = c.mul(decay.expandDims(3)).add(kw.transpose(0, 1, 3, 2).matMul(vc));
-                nNext = n.mul(decay).add(kw.sum(new int[] {2}));
-                hs.add(h);
-                NDScope.unregister(h, cNext, nNext, mNext);
-            }
-            if (c != state.c()) { // the previous chunk's memory, not the caller's
-                c.close();
-                n.close();
-                m.close();
-            }
-            c = cNext;
-            n = nNext;
-            m = mNext;
-        }
-        NDArray h = hs.size() == 1 ? hs.get(0) : NDArrays.concat(hs, 2); // [B, NH, S, DHV]
-        if (hs.size() > 1) {
-            hs.close();
-        }
-        return new Pair<>(h, new MLstmCellState(c, n, m));
+    /** {@code [n + 1, n]}: 0 where column {@code j} is before row {@code k} ({@code j < k}), else -inf. */
+    private static NDArray strictlyEarlier(NDManager mgr, int n, DataType dt, Device dev) {
+        NDArray rows = mgr.arange(0f, n + 1f, 1f, DataType.FLOAT32, dev).reshape(n + 1, 1);
+        NDArray cols = mgr.arange(0f, (float) n, 1f, DataType.FLOAT32, dev).reshape(1, n);
+        Shape shape = new Shape(n + 1, n);
+        return NDArrays.where(cols.lt(rows), mgr.zeros(shape, dt, dev),
+                mgr.full(shape, Float.NEGATIVE_INFINITY, dt, dev));
     }
-
 
     /** Positions {@code [from, to)} of axis 2. */
     private static NDArray positions(NDArray x, long from, long to) {
