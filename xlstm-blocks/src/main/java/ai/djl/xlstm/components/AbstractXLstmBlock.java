@@ -1,6 +1,7 @@
 package ai.djl.xlstm.components;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -163,22 +164,36 @@ public abstract class AbstractXLstmBlock extends AbstractBlock {
     }
 
     /**
-     * Applies a DJL {@link Linear} child to {@code x} in {@code x}'s type whatever the type its
-     * weights are stored in (float16 weights are widened, see {@link #value}): for the small gate
-     * projections, whose pre-activations go through exponentials and must not carry float16
-     * round-off.
+     * Applies DJL {@link Linear} children to the same {@code x} as one product, their outputs side
+     * by side on the last axis, in {@code x}'s type whatever the type their weights are stored in
+     * (float16 weights are widened, see {@link #value}): for the small gate projections, whose
+     * pre-activations go through exponentials and must not carry float16 round-off. One product
+     * also gives one gradient for {@code x} in the backward pass instead of one per child and
+     * their sum (the gates' outputs are a few columns wide, where libtorch's products are slow).
      *
      * @param ps the parameter store
-     * @param block the child
-     * @param x the input
+     * @param x the input {@code [..., IN]}
      * @param training whether in training mode
-     * @return the output, of {@code x}'s type
+     * @param blocks the children, all with a bias or all without, of input size IN
+     * @return the outputs {@code [..., OUT_1 + OUT_2 + ...]}, of {@code x}'s type
      */
-    protected static NDArray applyWide(ParameterStore ps, Linear block, NDArray x, boolean training) {
-        PairList<String, Parameter> params = block.getDirectParameters();
-        NDArray w = value(ps, params.get("weight"), x, training);
-        Parameter bias = params.get("bias");
-        return Linear.linear(x, w, bias == null ? null : value(ps, bias, x, training)).singletonOrThrow();
+    protected static NDArray applyWide(ParameterStore ps, NDArray x, boolean training, Linear... blocks) {
+        NDList weights = new NDList(blocks.length);
+        NDList biases = new NDList(blocks.length);
+        for (Linear block : blocks) {
+            PairList<String, Parameter> params = block.getDirectParameters();
+            weights.add(value(ps, params.get("weight"), x, training));
+            Parameter bias = params.get("bias");
+            if (bias != null) {
+                biases.add(value(ps, bias, x, training));
+            }
+        }
+        if (!biases.isEmpty() && biases.size() != blocks.length) {
+            throw new IllegalArgumentException("applyWide: some of the " + blocks.length + " linear blocks lack a bias");
+        }
+        NDArray w = blocks.length == 1 ? weights.get(0) : scoped(NDArrays.concat(weights, 0), x); // [OUT, IN]
+        NDArray b = biases.isEmpty() ? null : biases.size() == 1 ? biases.get(0) : scoped(NDArrays.concat(biases, 0), x);
+        return Linear.linear(x, w, b).singletonOrThrow();
     }
 
     /**

@@ -86,8 +86,10 @@ final class MLstmLargeLayer extends AbstractXLstmBlock {
         NDArray qh = heads(qx, batch, len).div(TensorOps.scalar(qx, sqrtDhqk)); // q / sqrt(DHQK)
         NDArray kh = heads(apply(ps, k, x, training), batch, len);
         NDArray vh = heads(apply(ps, v, x, training), batch, len);
-        NDArray i = TensorOps.softCap(applyWide(ps, igatePreact, x, training), cap).transpose(0, 2, 1);
-        NDArray f = TensorOps.softCap(applyWide(ps, fgatePreact, x, training), cap).transpose(0, 2, 1);
+        NDArray gates = TensorOps.softCap(applyWide(ps, x, training, igatePreact, fgatePreact), cap)
+                .transpose(0, 2, 1); // [B, 2 NH, S]
+        NDArray i = gates.get(new NDIndex().addAllDim().addSliceDim(0, nh)); // [B, NH, S]
+        NDArray f = gates.get(new NDIndex().addAllDim().addSliceDim(nh, 2L * nh)); // [B, NH, S]
         Pair<NDArray, MLstmCellState> cell = runCell(qh, kh, vh, i, f, state, form, needState);
         NDArray h = multiheadNorm.forward(ps, cell.getKey(), training); // [B, S, V]
         NDArray o = apply(ps, ogatePreact, x, training).getNDArrayInternal().sigmoid();

@@ -3,6 +3,7 @@ package ai.djl.xlstm.mlstm;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
 import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.nn.core.Linear;
 import ai.djl.training.ParameterStore;
@@ -76,8 +77,9 @@ final class MLstmCell extends AbstractXLstmBlock {
         Shape s = q.getShape();
         long batch = s.get(0);
         long len = s.get(1);
-        NDArray i = applyWide(ps, igate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
-        NDArray f = applyWide(ps, fgate, gateInput, training).transpose(0, 2, 1); // [B, NH, S]
+        NDArray gates = applyWide(ps, gateInput, training, igate, fgate).transpose(0, 2, 1); // [B, 2 NH, S]
+        NDArray i = gates.get(new NDIndex().addAllDim().addSliceDim(0, numHeads)); // [B, NH, S]
+        NDArray f = gates.get(new NDIndex().addAllDim().addSliceDim(numHeads, 2L * numHeads)); // [B, NH, S]
         NDArray qh = heads(q, batch, len);
         NDArray kh = heads(k, batch, len).div(TensorOps.scalar(k, (float) Math.sqrt(headDim))); // k / sqrt(DH)
         NDArray vh = heads(v, batch, len);

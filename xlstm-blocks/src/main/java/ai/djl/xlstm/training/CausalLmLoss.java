@@ -7,6 +7,8 @@ import ai.djl.ndarray.types.Shape;
 import ai.djl.training.loss.Loss;
 import ai.djl.xlstm.internal.TensorOps;
 
+import java.lang.ref.WeakReference;
+
 /**
  * Next-token cross-entropy over logits {@code [B, T, V]} and labels {@code [B, T]}, averaged over
  * the labelled positions. Labels equal to {@link #IGNORE_INDEX} are masked out.
@@ -38,6 +40,49 @@ public class CausalLmLoss extends Loss {
      * @throws IllegalArgumentException for mismatched shapes or a label outside {@code [0, V)}
      */
     static NDArray[] negativeLogLikelihood(NDArray target, NDArray logits) {
+        synchronized (LAST) {
+            NDArray[] reused = LAST.reuse(target, logits);
+            if (reused != null) {
+                return reused;
+            }
+        }
+        NDArray[] sums = computeNegativeLogLikelihood(target, logits);
+        synchronized (LAST) {
+            LAST.remember(target, logits, sums);
+        }
+        return sums;
+    }
+
+    /**
+     * The last result, reused while the very same (open) label and logit arrays come again: DJL's
+     * trainer evaluates the loss, then hands the same arrays to every evaluator (this loss as one,
+     * and {@link Perplexity}), each of which would recompute the log-softmax over {@code [B * T, V]}
+     * (about 100 ms of a 1.9 s step at 2,048 x 8,192).
+     */
+    private static final LastResult LAST = new LastResult();
+
+    /** One remembered result, by the identity of its inputs (held weakly). */
+    private static final class LastResult {
+        private WeakReference<NDArray> target = new WeakReference<>(null);
+        private WeakReference<NDArray> logits = new WeakReference<>(null);
+        private NDArray[] sums;
+
+        NDArray[] reuse(NDArray t, NDArray l) {
+            if (sums != null && target.get() == t && logits.get() == l && !l.isReleased()
+                    && !sums[0].isReleased() && !sums[1].isReleased()) {
+                return sums;
+            }
+            return null;
+        }
+
+        void remember(NDArray t, NDArray l, NDArray[] s) {
+            target = new WeakReference<>(t);
+            logits = new WeakReference<>(l);
+            sums = s;
+        }
+    }
+
+    private static NDArray[] computeNegativeLogLikelihood(NDArray target, NDArray logits) {
         Shape ls = logits.getShape();
         Shape ts = target.getShape();
         if (ls.dimension() != 3 || ts.dimension() != 2 || ls.get(0) != ts.get(0) || ls.get(1) != ts.get(1)) {
