@@ -204,7 +204,10 @@ public final class MLstmKernels {
 
         // U_j: each chunk's memory and normalizer, scaled by exp(-amax_j)
         NDArray kw = k.mul(a.sub(aMax.expandDims(3)).exp().expandDims(4)); // [B, NH, NC, L, DHQK]
-        NDArray u = kw.transpose(0, 1, 2, 4, 3).matMul(v1); // [B, NH, NC, DHQK, DHV + 1]
+        long rows = batch * heads * nc; // the products below run on [B * NH * NC, ., .]: libtorch passes a
+        // transposed 3-d operand to its batched product as it is, a 5-d one it copies first
+        NDArray u = kw.reshape(rows, l, dqk).transpose(0, 2, 1).matMul(v1.reshape(rows, l, dv + 1))
+                .reshape(batch, heads, nc, dqk, dv + 1); // [B, NH, NC, DHQK, DHV + 1]
         NDArray start = state.c().concat(state.n().expandDims(3), 3); // [B, NH, DHQK, DHV + 1]
         NDArray memories = w.matMul(u.reshape(batch, heads, nc, dqk * (dv + 1)))
                 .reshape(batch, heads, nc + 1, dqk, dv + 1)
@@ -221,7 +224,8 @@ public final class MLstmKernels {
         NDArray logD = decayMatrix(b, i, l); // [B, NH, NC, L, L]
         NDArray mInter = b.add(mIn.expandDims(3)); // [B, NH, NC, L]: the entering memory's weight at row l
         NDArray mRow = NDArrays.maximum(mInter, logD.max(new int[] {-1})); // [B, NH, NC, L]
-        NDArray sBar = q.matMul(k.transpose(0, 1, 2, 4, 3)).mul(logD.sub(mRow.expandDims(4)).exp());
+        NDArray sBar = q.reshape(rows, l, dqk).matMul(k.reshape(rows, l, dqk).transpose(0, 2, 1))
+                .reshape(batch, heads, nc, l, l).mul(logD.sub(mRow.expandDims(4)).exp()); // [B, NH, NC, L, L]
         NDArray qGated = q.mul(mInter.sub(mRow).exp().expandDims(4)); // [B, NH, NC, L, DHQK]
         NDArray numDen = qGated.matMul(entering).add(sBar.matMul(v1)); // [B, NH, NC, L, DHV + 1]
         NDArray num = numDen.get(new NDIndex().addAllDim(4).addSliceDim(0, dv)); // [B, NH, NC, L, DHV]

@@ -21,6 +21,13 @@ abstract class Kernels {
      */
     abstract void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff);
 
+    /**
+     * {@code y[yOff + c] = sum_r x[xOff + r] * w[wOff + r * cols + c]} for {@code c < cols}: a
+     * vector times a row-major {@code [rows, cols]} matrix, for short rows (no per-row sums to
+     * reduce, as {@link #matVec} would need for each of the {@code cols} outputs).
+     */
+    abstract void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff);
+
     /** {@code sum_i a[aOff + i] * b[bOff + i]} for {@code i < n}. */
     abstract float dot(float[] a, int aOff, float[] b, int bOff, int n);
 

@@ -3,8 +3,7 @@ package ai.djl.xlstm.internal.decode;
 /**
  * The sLSTM cell's recurrence on the Java heap ({@code SLstmCell}'s equations): the per-head
  * recurrent product {@code R_h^T y_{t-1}} and the stabilized pointwise update, position after
- * position. One instance holds one cell's recurrent kernel, transposed for row-major
- * matrix-vector products.
+ * position. One instance holds a copy of one cell's recurrent kernel.
  *
  * <p>Why: the recurrence is sequential, so libtorch runs it as ~25 small tensor operations per
  * position (one product, the gates' splits and the pointwise update), about 11 µs each; the
@@ -18,7 +17,7 @@ public final class SLstmScan {
     private final Kernels kernels;
     private final int heads; // NH
     private final int headDim; // DH
-    private final float[] recurrent; // [NH, 4 DH, DH]: R transposed per head
+    private final float[] recurrent; // [NH, DH, 4 DH]: upstream's layout, y_h @ R_h
 
     private SLstmScan(Kernels kernels, float[] kernel, int heads, int headDim) {
         this.kernels = kernels;
@@ -29,15 +28,7 @@ public final class SLstmScan {
             throw new IllegalArgumentException("the recurrent kernel has " + kernel.length + " values, expected [NH "
                     + heads + ", DH " + headDim + ", 4 DH " + cols + "]");
         }
-        recurrent = new float[kernel.length];
-        for (int h = 0; h < heads; h++) {
-            int base = h * headDim * cols;
-            for (int d = 0; d < headDim; d++) {
-                for (int j = 0; j < cols; j++) {
-                    recurrent[base + j * headDim + d] = kernel[base + d * cols + j];
-                }
-            }
-        }
+        recurrent = kernel.clone();
     }
 
     /**
@@ -102,17 +93,28 @@ public final class SLstmScan {
      */
     void cell(float[] raw, int rawOff, float[] y, float[] c, float[] n, float[] m, int off, int head, float[] rec) {
         int cols = 4 * headDim;
-        kernels.matVec(recurrent, head * cols * headDim, cols, headDim, y, off, rec, 0); // R_h^T y_{t-1}
+        kernels.vecMat(y, off, headDim, recurrent, head * headDim * cols, cols, rec, 0); // y_{t-1} @ R_h
         for (int d = 0; d < headDim; d++) {
             float i = raw[rawOff + d] + rec[d];
             float f = raw[rawOff + headDim + d] + rec[headDim + d];
             float z = raw[rawOff + 2 * headDim + d] + rec[2 * headDim + d];
             float o = raw[rawOff + 3 * headDim + d] + rec[3 * headDim + d];
             float logfPlusM = Elementwise.logSigmoid(f) + m[off + d]; // log f_t + m_{t-1}
-            float mNew = Math.max(i, logfPlusM); // m_t
-            float iAct = Elementwise.exp(i - mNew); // i'_t
-            float fAct = Elementwise.exp(logfPlusM - mNew); // f'_t
-            float cNew = fAct * c[off + d] + iAct * (float) Math.tanh(z); // eq. 8
+            // m_t = max(i~, log f + m_{t-1}); of i'_t = exp(i~ - m_t) and f'_t = exp(log f + m_{t-1} - m_t)
+            // the larger is exp(0) = 1
+            float mNew;
+            float iAct;
+            float fAct;
+            if (i >= logfPlusM) {
+                mNew = i;
+                iAct = 1f;
+                fAct = Elementwise.exp(logfPlusM - mNew);
+            } else {
+                mNew = logfPlusM;
+                iAct = Elementwise.exp(i - mNew);
+                fAct = 1f;
+            }
+            float cNew = fAct * c[off + d] + iAct * Elementwise.tanh(z); // eq. 8
             float nNew = fAct * n[off + d] + iAct; // eq. 9
             c[off + d] = cNew;
             n[off + d] = nNew;

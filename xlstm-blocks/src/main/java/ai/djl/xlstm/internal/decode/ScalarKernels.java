@@ -20,6 +20,18 @@ final class ScalarKernels extends Kernels {
     }
 
     @Override
+    void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
+        java.util.Arrays.fill(y, yOff, yOff + cols, 0f);
+        for (int r = 0; r < rows; r++) {
+            float xr = x[xOff + r];
+            int row = wOff + r * cols;
+            for (int c = 0; c < cols; c++) {
+                y[yOff + c] += xr * w[row + c];
+            }
+        }
+    }
+
+    @Override
     float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         // four partial sums: independent additions the CPU can overlap
         float s0 = 0;

@@ -32,6 +32,43 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
+    void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
+        int c = 0;
+        for (; c + 4 * L <= cols; c += 4 * L) { // 4 vectors of outputs held in registers over all rows
+            FloatVector s0 = FloatVector.zero(S);
+            FloatVector s1 = FloatVector.zero(S);
+            FloatVector s2 = FloatVector.zero(S);
+            FloatVector s3 = FloatVector.zero(S);
+            for (int r = 0; r < rows; r++) {
+                FloatVector xr = FloatVector.broadcast(S, x[xOff + r]);
+                int at = wOff + r * cols + c;
+                s0 = FloatVector.fromArray(S, w, at).fma(xr, s0);
+                s1 = FloatVector.fromArray(S, w, at + L).fma(xr, s1);
+                s2 = FloatVector.fromArray(S, w, at + 2 * L).fma(xr, s2);
+                s3 = FloatVector.fromArray(S, w, at + 3 * L).fma(xr, s3);
+            }
+            s0.intoArray(y, yOff + c);
+            s1.intoArray(y, yOff + c + L);
+            s2.intoArray(y, yOff + c + 2 * L);
+            s3.intoArray(y, yOff + c + 3 * L);
+        }
+        for (; c + L <= cols; c += L) {
+            FloatVector s0 = FloatVector.zero(S);
+            for (int r = 0; r < rows; r++) {
+                s0 = FloatVector.fromArray(S, w, wOff + r * cols + c).fma(FloatVector.broadcast(S, x[xOff + r]), s0);
+            }
+            s0.intoArray(y, yOff + c);
+        }
+        for (; c < cols; c++) {
+            float sum = 0;
+            for (int r = 0; r < rows; r++) {
+                sum += x[xOff + r] * w[wOff + r * cols + c];
+            }
+            y[yOff + c] = sum;
+        }
+    }
+
+    @Override
     float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         int i = 0;
         float sum = 0;

@@ -39,6 +39,22 @@ class KernelsTest {
                         assertEquals(exact, y[1 + r], 1e-6 * scale + 1e-30, k.name() + " matVec " + rows + "x" + cols);
                     }
                     assertEquals(0f, y[0], k.name() + ": matVec wrote outside its rows");
+                    // the same matrix as [rows, cols] times a vector of rows values from the left
+                    float[] xr = random(random, xOff + rows);
+                    float[] yc = new float[cols + 2];
+                    java.util.Arrays.fill(yc, 7f); // vecMat overwrites, it does not add
+                    k.vecMat(xr, xOff, rows, w, wOff, cols, yc, 1);
+                    for (int c = 0; c < cols; c++) {
+                        double exactC = 0;
+                        double scaleC = 0;
+                        for (int r = 0; r < rows; r++) {
+                            exactC += (double) w[wOff + r * cols + c] * xr[xOff + r];
+                            scaleC += Math.abs((double) w[wOff + r * cols + c] * xr[xOff + r]);
+                        }
+                        assertEquals(exactC, yc[1 + c], 1e-6 * scaleC + 1e-30, k.name() + " vecMat " + rows + "x" + cols);
+                    }
+                    assertEquals(7f, yc[0], k.name() + ": vecMat wrote before its columns");
+                    assertEquals(7f, yc[cols + 1], k.name() + ": vecMat wrote after its columns");
                 }
                 float[] a = random(random, cols + 5);
                 float[] b = random(random, cols + 1);

@@ -49,6 +49,11 @@ final class SplitKernels extends Kernels {
     }
 
     @Override
+    void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
+        inner.vecMat(x, xOff, rows, w, wOff, cols, y, yOff);
+    }
+
+    @Override
     float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         return inner.dot(a, aOff, b, bOff, n);
     }
