@@ -12,4 +12,16 @@ interface BlockStep {
 
     /** How many arrays this block's state has. */
     int stateArrays();
+
+    /** The bytes of this block's weights as held here. */
+    long weightBytes();
+
+    /** The bytes of float32 arrays (null ones count 0). */
+    static long bytes(float[]... arrays) {
+        long n = 0;
+        for (float[] a : arrays) {
+            n += a == null ? 0 : 4L * a.length;
+        }
+        return n;
+    }
 }

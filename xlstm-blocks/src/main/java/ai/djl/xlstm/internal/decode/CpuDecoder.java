@@ -32,6 +32,12 @@ import java.util.WeakHashMap;
  * leaves, and {@link #toXLstmState} hands a state back. The decoder is immutable and may be shared
  * by threads, each with its own {@link State}. The weights are a snapshot taken by {@link #of}:
  * changes to the model afterwards (training) are not seen.
+ *
+ * <p>Weights: a float32 model's are copied as float32; a float16 model's large matrices (the
+ * embedding, the head and the blocks' projections) are copied as their float16 bits and widened
+ * inside the products, so the decoder holds and reads half the bytes, and computes what libtorch
+ * computes in float32 from the same values widened. Norms, biases and the other small weights are
+ * float32 either way.
  */
 public final class CpuDecoder {
 
@@ -46,8 +52,8 @@ public final class CpuDecoder {
     private final XLstmBlockStack stack; // not the model: the cache of current() holds decoders weakly by model
     private final int vocab;
     private final int dim;
-    private final float[] embedding; // [V, D]
-    private final float[] head; // [V, D]: the embedding itself where the weights are tied
+    private final Matrix embedding; // [V, D]
+    private final Matrix head; // [V, D]: the embedding itself where the weights are tied
     private final float[] postNorm; // NeurIPS: [D] 1 + w of the post-blocks layer norm, or null
     private final float[] outNorm; // Large: [D] the out_norm RMS norm's weight, or null
     private final float[] outNormBias; // Large: [D] or null
@@ -73,8 +79,8 @@ public final class CpuDecoder {
         Weights w = new Weights(ParameterNames.of(model));
         vocab = c.vocabSize();
         dim = c.embeddingDim();
-        embedding = w.get("token_embedding.weight", vocab, dim);
-        head = c.tieWeights() ? embedding : w.get("lm_head.weight", vocab, dim);
+        embedding = w.matrix("token_embedding.weight", vocab, dim);
+        head = c.tieWeights() ? embedding : w.matrix("lm_head.weight", vocab, dim);
         postNorm = c.addPostBlocksNorm() ? w.onePlus("xlstm_block_stack.post_blocks_norm.weight", dim) : null;
         outNorm = null;
         outNormBias = null;
@@ -107,8 +113,8 @@ public final class CpuDecoder {
         Weights w = new Weights(ParameterNames.of(model));
         vocab = c.vocabSize();
         dim = c.embeddingDim();
-        embedding = w.get("embedding.weight", vocab, dim);
-        head = w.get("lm_head.weight", vocab, dim);
+        embedding = w.matrix("embedding.weight", vocab, dim);
+        head = w.matrix("lm_head.weight", vocab, dim);
         postNorm = null;
         outNorm = c.addOutNorm() ? w.get("backbone.out_norm.weight", dim) : null;
         outNormBias = c.addOutNorm() ? w.optional("backbone.out_norm.bias", dim) : null;
@@ -155,7 +161,8 @@ public final class CpuDecoder {
 
     /**
      * A CPU decoder for {@code model}, or empty where there is none: for parameters that are not
-     * float32 on the CPU (both architectures, NeurIPS xLSTM and xLSTM Large, are supported). The
+     * float32 or float16 on the CPU (both architectures, NeurIPS xLSTM and xLSTM Large, are
+     * supported), or float16 weights with an infinity or a NaN. The
      * weights are copied now, with the Vector API kernels where the module {@code
      * jdk.incubator.vector} is in the boot layer and plain Java otherwise.
      *
@@ -168,7 +175,7 @@ public final class CpuDecoder {
     }
 
     /**
-     * {@link #of(XLstmLanguageModel, Kernels)} where the weights' float32 copy fits in {@code
+     * {@link #of(XLstmLanguageModel, Kernels)} where the weights' copy (of their bytes) fits in {@code
      * heapBytes} with a margin, else empty: a model too large for the JVM's heap decodes on
      * libtorch instead of failing with an {@code OutOfMemoryError} (say once in the log).
      */
@@ -178,7 +185,7 @@ public final class CpuDecoder {
             if (!p.isInitialized()) {
                 return of(model, kernels); // which names the uninitialized model
             }
-            need += p.getArray().size() * Float.BYTES;
+            need += p.getArray().size() * p.getArray().getDataType().getNumOfBytes();
         }
         need += need / 4 + (64L << 20); // fused copies, work arrays, and a margin
         if (need > heapBytes) {
@@ -231,14 +238,18 @@ public final class CpuDecoder {
         if (model == null) {
             throw new IllegalArgumentException("model must not be null");
         }
-        if (!new Weights(ParameterNames.of(model)).allCpuFloat32()) {
+        if (!new Weights(ParameterNames.of(model)).allOnCpuInSupportedTypes()) {
             return Optional.empty();
         }
-        if (model.getConfig() instanceof XLstmLmConfig c) {
-            return Optional.of(new CpuDecoder(kernels, model, c));
-        }
-        if (model.getConfig() instanceof XLstmLargeConfig c) {
-            return Optional.of(new CpuDecoder(kernels, model, c));
+        try {
+            if (model.getConfig() instanceof XLstmLmConfig c) {
+                return Optional.of(new CpuDecoder(kernels, model, c));
+            }
+            if (model.getConfig() instanceof XLstmLargeConfig c) {
+                return Optional.of(new CpuDecoder(kernels, model, c));
+            }
+        } catch (Matrix.NonFiniteHalfException e) {
+            LOG.warn("No CPU decode step for this model: {}; decoding runs on libtorch", e.getMessage());
         }
         return Optional.empty();
     }
@@ -251,6 +262,24 @@ public final class CpuDecoder {
     /** The kernels in use, for reports: for example {@code vector(16 floats)} or {@code scalar}. */
     public String kernels() {
         return kernels.name();
+    }
+
+    /** Whether the large matrices are held as float16 (the model's weights are float16). */
+    boolean halfWeights() {
+        return embedding.isHalf();
+    }
+
+    /**
+     * The bytes of the weight matrices read per step (the embedding counts once, tied or not).
+     *
+     * @return the bytes
+     */
+    public long weightBytes() {
+        long bytes = embedding.bytes() + (head == embedding ? 0 : head.bytes());
+        for (BlockStep b : blocks) {
+            bytes += b.weightBytes();
+        }
+        return bytes;
     }
 
     /** The vocabulary size: the length of the logits {@link #step} returns. */
@@ -334,7 +363,7 @@ public final class CpuDecoder {
         check(state);
         Scratch s = state.scratch;
         float[] x = state.x; // [D] the residual stream
-        System.arraycopy(embedding, token * dim, x, 0, dim);
+        embedding.row(token, x, 0);
         int first = 0;
         for (BlockStep b : blocks) {
             b.step(x, state.tensors, first, s);
@@ -347,7 +376,7 @@ public final class CpuDecoder {
             Elementwise.rmsNorm(x, 0, dim, outNormEps, outNorm, outNormBias, x);
         }
         float[] logits = new float[vocab];
-        kernels.matVec(head, 0, vocab, dim, x, 0, logits, 0);
+        kernels.matVec(head, x, 0, logits, 0);
         if (logitSoftCap > 0) {
             for (int i = 0; i < vocab; i++) {
                 logits[i] = Elementwise.softCap(logits[i], logitSoftCap);

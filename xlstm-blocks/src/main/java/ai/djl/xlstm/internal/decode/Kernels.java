@@ -22,6 +22,30 @@ abstract class Kernels {
     abstract void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff);
 
     /**
+     * Rows {@code [rowOff, rowOff + rows)} of {@code w} (float32 or float16) times {@code x[xOff,
+     * xOff + w.cols)} into {@code y[yOff, yOff + rows)}.
+     */
+    final void matVec(Matrix w, int rowOff, int rows, float[] x, int xOff, float[] y, int yOff) {
+        if (w.isHalf()) {
+            matVecHalf(w.halves, rowOff * (w.cols / 2), rows, w.cols, x, xOff, y, yOff);
+        } else {
+            matVec(w.values, rowOff * w.cols, rows, w.cols, x, xOff, y, yOff);
+        }
+    }
+
+    /** All rows of {@code w} times {@code x}. */
+    final void matVec(Matrix w, float[] x, int xOff, float[] y, int yOff) {
+        matVec(w, 0, w.rows, x, xOff, y, yOff);
+    }
+
+    /**
+     * {@link #matVec(float[], int, int, int, float[], int, float[], int)} over float16 weights
+     * packed as {@link Matrix} packs them: {@code rows} rows of {@code cols / 2} ints from {@code
+     * wOff}.
+     */
+    abstract void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff);
+
+    /**
      * {@code y[yOff + c] = sum_r x[xOff + r] * w[wOff + r * cols + c]} for {@code c < cols}: a
      * vector times a row-major {@code [rows, cols]} matrix, for short rows (no per-row sums to
      * reduce, as {@link #matVec} would need for each of the {@code cols} outputs).

@@ -32,17 +32,17 @@ final class LargeBlockStep implements BlockStep {
     private final float sqrtDhqk;
     private final float[] normMlstm; // [D]
     private final float[] normMlstmB; // [D] or null
-    private final float[] inW; // [2 QK + 2 V + 2 NH, D]: q, k, v, ogate, igate, fgate
+    private final Matrix inW; // [2 QK + 2 V + 2 NH, D]: q, k, v, ogate, igate, fgate
     private final float[] inB; // [2 QK + 2 V + 2 NH]
     private final float[] headNorm; // [V]
     private final float[] headNormB; // [V] or null
-    private final float[] outW; // [D, V]
+    private final Matrix outW; // [D, V]
     private final float[] outB; // [D] or null
     private final float[] normFfn; // [D]
     private final float[] normFfnB; // [D] or null
-    private final float[] upW; // [2F, D]: proj_up_gate, then proj_up
+    private final Matrix upW; // [2F, D]: proj_up_gate, then proj_up
     private final float[] upB; // [2F] or null
-    private final float[] downW; // [D, F]
+    private final Matrix downW; // [D, F]
     private final float[] downB; // [D] or null
 
     LargeBlockStep(Kernels kernels, XLstmLargeConfig c, Weights w, String prefix) {
@@ -63,26 +63,32 @@ final class LargeBlockStep implements BlockStep {
         normMlstmB = w.optional(prefix + "norm_mlstm.bias", dim);
         String[] names = {"q", "k", "v", "ogate_preact", "igate_preact", "fgate_preact"};
         int[] rows = {qk, qk, v, v, heads, heads};
-        inW = w.rowsOf(l, names, rows, dim);
+        inW = w.matrixOfRows(l, names, rows, dim);
         inB = w.biasesOf(l, names, rows);
         headNorm = w.get(l + "multihead_norm.weight", v);
         headNormB = w.optional(l + "multihead_norm.bias", v);
-        outW = w.get(l + "out_proj.weight", dim, v);
+        outW = w.matrix(l + "out_proj.weight", dim, v);
         outB = w.optional(l + "out_proj.bias", dim);
         normFfn = w.get(prefix + "norm_ffn.weight", dim);
         normFfnB = w.optional(prefix + "norm_ffn.bias", dim);
         String f = prefix + "ffn.";
         String[] ffnNames = {"proj_up_gate", "proj_up"};
         int[] ffnRows = {ffn, ffn};
-        upW = w.rowsOf(f, ffnNames, ffnRows, dim);
+        upW = w.matrixOfRows(f, ffnNames, ffnRows, dim);
         upB = w.has(f + "proj_up.bias") ? w.biasesOf(f, ffnNames, ffnRows) : null;
-        downW = w.get(f + "proj_down.weight", dim, ffn);
+        downW = w.matrix(f + "proj_down.weight", dim, ffn);
         downB = w.optional(f + "proj_down.bias", dim);
     }
 
     /** The length of the fused projections, for the scratch's {@code up}. */
     static int upLength(XLstmLargeConfig c) {
         return Math.max(2 * c.qkDim() + 2 * c.vDim() + 2 * c.numHeads(), 2 * c.ffnUpDim());
+    }
+
+    @Override
+    public long weightBytes() {
+        return inW.bytes() + outW.bytes() + upW.bytes() + downW.bytes()
+                + BlockStep.bytes(normMlstm, normMlstmB, inB, headNorm, headNormB, outB, normFfn, normFfnB, upB, downB);
     }
 
     @Override
@@ -99,7 +105,7 @@ final class LargeBlockStep implements BlockStep {
 
         Elementwise.rmsNorm(x, 0, dim, normEps, normMlstm, normMlstmB, s.xn);
         int rows = 2 * qk + 2 * v + 2 * heads;
-        kernels.matVec(inW, 0, rows, dim, s.xn, 0, up, 0); // [q | k | v | o | i | f]
+        kernels.matVec(inW, s.xn, 0, up, 0); // [q | k | v | o | i | f]
         for (int r = 0; r < rows; r++) {
             up[r] += inB[r];
         }
@@ -143,13 +149,13 @@ final class LargeBlockStep implements BlockStep {
             float y = headNormB == null ? h[i] : h[i] + headNormB[i];
             h[i] = Elementwise.sigmoid(up[oAt + i]) * y;
         }
-        kernels.matVec(outW, 0, dim, v, h, 0, s.out, 0);
+        kernels.matVec(outW, h, 0, s.out, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += outB == null ? s.out[i] : s.out[i] + outB[i];
         }
 
         Elementwise.rmsNorm(x, 0, dim, normEps, normFfn, normFfnB, s.xn);
-        kernels.matVec(upW, 0, 2 * ffn, dim, s.xn, 0, up, 0); // [gate | up]
+        kernels.matVec(upW, s.xn, 0, up, 0); // [gate | up]
         if (upB != null) {
             for (int r = 0; r < 2 * ffn; r++) {
                 up[r] += upB[r];
@@ -158,7 +164,7 @@ final class LargeBlockStep implements BlockStep {
         for (int i = 0; i < ffn; i++) {
             h[i] = Elementwise.silu(up[i]) * up[ffn + i];
         }
-        kernels.matVec(downW, 0, dim, ffn, h, 0, s.out, 0);
+        kernels.matVec(downW, h, 0, s.out, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
         }

@@ -25,7 +25,7 @@ final class MLstmStep implements BlockStep {
     private final int block; // qkv_proj_blocksize
     private final float sqrtHeadDim;
     private final float[] norm; // [D] 1 + w
-    private final float[] upW; // [2E, D]
+    private final Matrix upW; // [2E, D]
     private final float[] upB; // [2E] or null
     private final float[] convW; // [K, E]
     private final float[] convB; // [E]
@@ -36,7 +36,7 @@ final class MLstmStep implements BlockStep {
     private final float[] gateB; // [2 NH]
     private final float[] outNorm; // [E] 1 + w
     private final float[] skip; // [E]
-    private final float[] downW; // [D, E]
+    private final Matrix downW; // [D, E]
     private final float[] downB; // [D] or null
 
     MLstmStep(Kernels kernels, MLstmLayerConfig c, Weights w, String prefix) {
@@ -50,7 +50,7 @@ final class MLstmStep implements BlockStep {
         sqrtHeadDim = (float) Math.sqrt(headDim);
         String x = prefix + "xlstm.";
         norm = w.onePlus(prefix + "xlstm_norm.weight", dim);
-        upW = w.get(x + "proj_up.weight", 2L * inner, dim);
+        upW = w.matrix(x + "proj_up.weight", 2 * inner, dim);
         upB = w.optional(x + "proj_up.bias", 2L * inner);
         convW = kernel > 0 ? w.convTransposed(x + "conv1d.conv.weight", inner, kernel) : null;
         convB = kernel > 0 ? w.get(x + "conv1d.conv.bias", inner) : null;
@@ -67,8 +67,14 @@ final class MLstmStep implements BlockStep {
         System.arraycopy(w.get(x + "mlstm_cell.fgate.bias", heads), 0, gateB, heads, heads);
         outNorm = w.onePlus(x + "mlstm_cell.outnorm.weight", inner);
         skip = w.get(x + "learnable_skip", inner);
-        downW = w.get(x + "proj_down.weight", dim, inner);
+        downW = w.matrix(x + "proj_down.weight", dim, inner);
         downB = w.optional(x + "proj_down.bias", dim);
+    }
+
+    @Override
+    public long weightBytes() {
+        return upW.bytes() + downW.bytes()
+                + BlockStep.bytes(norm, upB, convW, convB, qW, kW, vW, gateW, gateB, outNorm, skip, downB);
     }
 
     @Override
@@ -86,7 +92,7 @@ final class MLstmStep implements BlockStep {
         int e = inner;
 
         Elementwise.layerNorm(x, 0, dim, NORM_EPS, norm, 0, s.xn, 0);
-        kernels.matVec(upW, 0, 2 * e, dim, s.xn, 0, s.up, 0); // [2E]: x then z
+        kernels.matVec(upW, s.xn, 0, s.up, 0); // [2E]: x then z
         if (upB != null) {
             for (int i = 0; i < 2 * e; i++) {
                 s.up[i] += upB[i];
@@ -150,7 +156,7 @@ final class MLstmStep implements BlockStep {
         for (int i = 0; i < e; i++) {
             h[i] = (h[i] + xc[i] * skip[i]) * Elementwise.silu(up[e + i]);
         }
-        kernels.matVec(downW, 0, dim, e, h, 0, s.out, 0);
+        kernels.matVec(downW, h, 0, s.out, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
         }

@@ -49,6 +49,11 @@ public final class SLstmScan {
         return new SLstmScan(kernels, kernel, heads, headDim);
     }
 
+    /** The bytes of the recurrent kernel held here. */
+    long weightBytes() {
+        return 4L * recurrent.length;
+    }
+
     /**
      * Runs {@code len} positions of a batch. {@code pre [B, NH, S, 4 DH]} holds the input
      * projections plus the bias, in (i, f, z, o) order per head; the state {@code y, c, n, m},

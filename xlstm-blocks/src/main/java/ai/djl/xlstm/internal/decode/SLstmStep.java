@@ -32,9 +32,9 @@ final class SLstmStep implements BlockStep {
     private final float[] bias; // [NH, 4 DH]
     private final float[] groupNorm; // [D] 1 + w
     private final float[] ffnNorm; // [D] 1 + w
-    private final float[] upW; // [2P, D]
+    private final Matrix upW; // [2P, D]
     private final float[] upB; // [2P] or null
-    private final float[] downW; // [D, P]
+    private final Matrix downW; // [D, P]
     private final float[] downB; // [D] or null
 
     SLstmStep(Kernels kernels, SLstmLayerConfig c, FeedForwardConfig f, Weights w, String prefix) {
@@ -61,10 +61,16 @@ final class SLstmStep implements BlockStep {
         bias = w.get(x + "slstm_cell._bias_", 4L * dim);
         groupNorm = w.onePlus(x + "group_norm.weight", dim);
         ffnNorm = w.onePlus(prefix + "ffn_norm.weight", dim);
-        upW = w.get(prefix + "ffn.proj_up.weight", 2L * ffn, dim);
+        upW = w.matrix(prefix + "ffn.proj_up.weight", 2 * ffn, dim);
         upB = w.optional(prefix + "ffn.proj_up.bias", 2L * ffn);
-        downW = w.get(prefix + "ffn.proj_down.weight", dim, ffn);
+        downW = w.matrix(prefix + "ffn.proj_down.weight", dim, ffn);
         downB = w.optional(prefix + "ffn.proj_down.bias", dim);
+    }
+
+    @Override
+    public long weightBytes() {
+        return upW.bytes() + downW.bytes() + cell.weightBytes()
+                + BlockStep.bytes(norm, convW, convB, gateW, bias, groupNorm, ffnNorm, upB, downB);
     }
 
     @Override
@@ -128,7 +134,7 @@ final class SLstmStep implements BlockStep {
         }
         // gated feed-forward
         Elementwise.layerNorm(x, 0, dim, NORM_EPS, ffnNorm, 0, xn, 0);
-        kernels.matVec(upW, 0, 2 * ffn, dim, xn, 0, s.up, 0); // [2P]: gate then value
+        kernels.matVec(upW, xn, 0, s.up, 0); // [2P]: gate then value
         if (upB != null) {
             for (int i = 0; i < 2 * ffn; i++) {
                 s.up[i] += upB[i];
@@ -137,7 +143,7 @@ final class SLstmStep implements BlockStep {
         for (int i = 0; i < ffn; i++) {
             h[i] = Elementwise.activate(act, s.up[i]) * s.up[ffn + i];
         }
-        kernels.matVec(downW, 0, dim, ffn, h, 0, s.out, 0);
+        kernels.matVec(downW, h, 0, s.out, 0);
         for (int i = 0; i < dim; i++) {
             x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
         }

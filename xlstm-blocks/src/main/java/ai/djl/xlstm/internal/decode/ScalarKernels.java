@@ -20,6 +20,22 @@ final class ScalarKernels extends Kernels {
     }
 
     @Override
+    void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
+        int half = cols / 2;
+        for (int r = 0; r < rows; r++) {
+            int row = wOff + r * half;
+            float s0 = 0;
+            float s1 = 0;
+            for (int j = 0; j < half; j++) {
+                int pair = w[row + j];
+                s0 += Matrix.halfToFloat(pair << 16) * x[xOff + 2 * j];
+                s1 += Matrix.halfToFloat(pair & 0xFFFF0000) * x[xOff + 2 * j + 1];
+            }
+            y[yOff + r] = s0 + s1;
+        }
+    }
+
+    @Override
     void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
         java.util.Arrays.fill(y, yOff, yOff + cols, 0f);
         for (int r = 0; r < rows; r++) {

@@ -1,6 +1,7 @@
 package ai.djl.xlstm.internal.decode;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -13,6 +14,11 @@ final class VectorKernels extends Kernels {
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
+    private static final VectorSpecies<Integer> I = S.withLanes(int.class);
+    private static final float HALF_SCALE = 0x1p112f;
+
+    /** Per thread: x split into its even and odd columns, for {@link #matVecHalf}. */
+    private static final ThreadLocal<float[][]> SPLIT = ThreadLocal.withInitial(() -> new float[2][0]);
 
     VectorKernels() {}
 
@@ -29,6 +35,46 @@ final class VectorKernels extends Kernels {
         for (int r = 0; r < rows; r++) {
             y[yOff + r] = dot(w, wOff + r * cols, x, xOff, cols);
         }
+    }
+
+    @Override
+    void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
+        int half = cols / 2;
+        float[][] split = SPLIT.get();
+        if (split[0].length < half) {
+            split[0] = new float[half];
+            split[1] = new float[half];
+        }
+        float[] even = split[0];
+        float[] odd = split[1];
+        for (int j = 0; j < half; j++) {
+            even[j] = x[xOff + 2 * j];
+            odd[j] = x[xOff + 2 * j + 1];
+        }
+        int upper = I.loopBound(half);
+        for (int r = 0; r < rows; r++) {
+            int row = wOff + r * half;
+            FloatVector s0 = FloatVector.zero(S);
+            FloatVector s1 = FloatVector.zero(S);
+            int j = 0;
+            for (; j < upper; j += L) {
+                IntVector pairs = IntVector.fromArray(I, w, row + j);
+                s0 = widen(pairs.lanewise(VectorOperators.LSHL, 16)).fma(FloatVector.fromArray(S, even, j), s0);
+                s1 = widen(pairs.and(0xFFFF0000)).fma(FloatVector.fromArray(S, odd, j), s1);
+            }
+            float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+            for (; j < half; j++) {
+                int pair = w[row + j];
+                sum += Matrix.halfToFloat(pair << 16) * even[j] + Matrix.halfToFloat(pair & 0xFFFF0000) * odd[j];
+            }
+            y[yOff + r] = sum;
+        }
+    }
+
+    /** {@link Matrix#halfToFloat} on a vector of halves held in the high 16 bits of each lane. */
+    private static FloatVector widen(IntVector top) {
+        return top.lanewise(VectorOperators.LSHR, 3).and(0x0FFFE000).or(top.and(0x80000000))
+                .reinterpretAsFloats().mul(HALF_SCALE);
     }
 
     @Override

@@ -7,7 +7,10 @@ import ai.djl.nn.Parameter;
 import java.util.Arrays;
 import java.util.Map;
 
-/** The model's parameters by name ({@code ParameterNames}), copied out as float32 arrays. */
+/**
+ * The model's parameters by name ({@code ParameterNames}), copied out as float32 arrays, or, for
+ * the large matrices of a float16 model, as {@link Matrix} float16 bits.
+ */
 final class Weights {
 
     private final Map<String, Parameter> parameters;
@@ -20,8 +23,63 @@ final class Weights {
         return parameters.containsKey(name);
     }
 
-    /** The parameter's values, row-major, after checking its shape is {@code shape}. */
+    /** The parameter's values as float32 (widened from float16), row-major, after checking its shape. */
     float[] get(String name, long... shape) {
+        NDArray a = array(name, shape);
+        if (a.getDataType() == DataType.FLOAT16) {
+            try (NDArray wide = a.toType(DataType.FLOAT32, false)) {
+                return wide.toFloatArray();
+            }
+        }
+        return a.toFloatArray();
+    }
+
+    /**
+     * A weight matrix {@code [rows, cols]} in the type it is stored in: float16 bits where the
+     * parameter is float16 (and {@code cols} even), else float32.
+     */
+    Matrix matrix(String name, int rows, int cols) {
+        NDArray a = array(name, rows, cols);
+        if (a.getDataType() == DataType.FLOAT16 && cols % 2 == 0) {
+            return Matrix.half(halfBits(a), rows, cols);
+        }
+        return Matrix.of(get(name, rows, cols), rows, cols);
+    }
+
+    /**
+     * The weights {@code prefix + names[i] + ".weight"}, each {@code [rows[i], cols]}, stacked into
+     * one {@link Matrix}: float16 where all are float16, else float32.
+     */
+    Matrix matrixOfRows(String prefix, String[] names, int[] rows, int cols) {
+        int total = 0;
+        boolean half = cols % 2 == 0;
+        for (int i = 0; i < names.length; i++) {
+            total += rows[i];
+            half &= array(prefix + names[i] + ".weight", rows[i], cols).getDataType() == DataType.FLOAT16;
+        }
+        if (!half) {
+            return Matrix.of(rowsOf(prefix, names, rows, cols), total, cols);
+        }
+        short[] out = new short[Math.multiplyExact(total, cols)];
+        int at = 0;
+        for (int i = 0; i < names.length; i++) {
+            short[] part = halfBits(array(prefix + names[i] + ".weight", rows[i], cols));
+            System.arraycopy(part, 0, out, at, part.length);
+            at += part.length;
+        }
+        return Matrix.half(out, total, cols);
+    }
+
+    /** The float16 bits of a float16 array, row-major. */
+    private static short[] halfBits(NDArray a) {
+        java.nio.ShortBuffer b = a.toByteBuffer().order(java.nio.ByteOrder.nativeOrder()).asShortBuffer();
+        short[] bits = new short[b.remaining()];
+        b.get(bits);
+        return bits;
+    }
+
+    /** The parameter's array after checking it is initialized, of shape {@code shape}, float32 or float16. */
+    private NDArray array(String name, long... shape) {
         Parameter p = parameters.get(name);
         if (p == null) {
             throw new IllegalArgumentException("the model has no parameter " + name);
@@ -34,10 +92,10 @@ final class Weights {
             throw new IllegalArgumentException(
                     "parameter " + name + " has shape " + a.getShape() + ", expected " + Arrays.toString(shape));
         }
-        if (a.getDataType() != DataType.FLOAT32) {
-            throw new IllegalArgumentException("parameter " + name + " is " + a.getDataType() + ", not float32");
+        if (a.getDataType() != DataType.FLOAT32 && a.getDataType() != DataType.FLOAT16) {
+            throw new IllegalArgumentException("parameter " + name + " is " + a.getDataType() + ", not float32 or float16");
         }
-        return a.toFloatArray();
+        return a;
     }
 
     /** The parameter, or null where the model has none of that name (an optional bias). */
@@ -54,14 +112,15 @@ final class Weights {
         return w;
     }
 
-    /** Whether all parameters are float32 arrays on the CPU. */
-    boolean allCpuFloat32() {
+    /** Whether all parameters are float32 or float16 arrays on the CPU. */
+    boolean allOnCpuInSupportedTypes() {
         for (Parameter p : parameters.values()) {
             if (!p.isInitialized()) {
                 return true; // reported by get(), with the name
             }
             NDArray a = p.getArray();
-            if (a.getDataType() != DataType.FLOAT32 || a.getDevice().isGpu()) {
+            DataType t = a.getDataType();
+            if ((t != DataType.FLOAT32 && t != DataType.FLOAT16) || a.getDevice().isGpu()) {
                 return false;
             }
         }

@@ -2,6 +2,7 @@ package ai.djl.xlstm.internal.decode;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import org.junit.jupiter.api.Test;
@@ -67,6 +68,62 @@ class KernelsTest {
                 assertEquals(exact, k.dot(a, 5, b, 1, cols), 1e-6 * scale, k.name() + " dot " + cols);
             }
         }
+    }
+
+    /**
+     * float16 matrices: every finite half (normal, subnormal, zero, both signs) widens exactly, and
+     * the products over packed halves equal float64 products of the widened values.
+     */
+    @Test
+    void halfMatricesWidenExactlyAndMultiplyAsFloat64() {
+        for (int h = 0; h < 0x10000; h++) {
+            if ((h & 0x7C00) == 0x7C00) {
+                continue; // infinities and NaNs are refused by Matrix.half
+            }
+            int e = (h >> 10) & 0x1F;
+            int m = h & 0x3FF;
+            double magnitude = e == 0 ? m * Math.pow(2, -24) : (1 + m / 1024.0) * Math.pow(2, e - 15);
+            double expected = (h & 0x8000) != 0 ? -magnitude : magnitude;
+            assertEquals(expected, Matrix.halfToFloat(h << 16), 0.0, "half 0x" + Integer.toHexString(h));
+        }
+        for (Kernels k : List.of(Kernels.choose(true, false), Kernels.scalar())) {
+            Random random = new Random(5);
+            for (int cols : new int[] {2, 16, 30, 32, 34, 64, 130, 256}) {
+                for (int rows : new int[] {1, 3, 17}) {
+                    short[] bits = new short[rows * cols];
+                    for (int i = 0; i < bits.length; i++) {
+                        int h;
+                        do {
+                            h = random.nextInt(0x10000);
+                        } while ((h & 0x7C00) == 0x7C00 || ((h >> 10) & 0x1F) > 20); // finite, |w| < 64
+                        bits[i] = (short) h;
+                    }
+                    Matrix w = Matrix.half(bits, rows, cols);
+                    float[] x = random(random, cols + 3);
+                    float[] y = new float[rows + 2];
+                    k.matVec(w, 1, rows - 1, x, 3, y, 1); // rows [1, rows) only
+                    for (int r = 1; r < rows; r++) {
+                        double exact = 0;
+                        double scale = 0;
+                        for (int c = 0; c < cols; c++) {
+                            double wv = Matrix.halfToFloat(bits[r * cols + c] << 16);
+                            exact += wv * x[3 + c];
+                            scale += Math.abs(wv * x[3 + c]);
+                        }
+                        assertEquals(exact, y[r], 1e-6 * scale + 1e-30, k.name() + " half matVec " + rows + "x" + cols);
+                    }
+                    assertEquals(0f, y[0], "wrote before its rows");
+                    assertEquals(0f, y[rows], "wrote after its rows");
+                    float[] row = new float[cols];
+                    w.row(rows - 1, row, 0);
+                    for (int c = 0; c < cols; c++) {
+                        assertEquals(Matrix.halfToFloat(bits[(rows - 1) * cols + c] << 16), row[c], 0f, "row value");
+                    }
+                }
+            }
+        }
+        assertThrows(IllegalArgumentException.class, () -> Matrix.half(new short[] {0x7C00, 0}, 1, 2), "infinity");
+        assertThrows(IllegalArgumentException.class, () -> Matrix.half(new short[3], 1, 3), "odd columns");
     }
 
     @Test

@@ -49,6 +49,11 @@ final class SplitKernels extends Kernels {
     }
 
     @Override
+    void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
+        inner.matVecHalf(w, wOff, rows, cols, x, xOff, y, yOff);
+    }
+
+    @Override
     void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
         inner.vecMat(x, xOff, rows, w, wOff, cols, y, yOff);
     }
