@@ -39,6 +39,9 @@ final class ChatCommand implements Callable<Integer> {
     @Mixin
     private TokenizerOption tokenizer;
 
+    @Mixin
+    private WeightsOption weights;
+
     @Option(names = "--session", paramLabel = "FILE", description = "keep the conversation's state in FILE (restored at start, saved every turn)")
     private Path sessionFile;
 
@@ -56,7 +59,7 @@ final class ChatCommand implements Callable<Integer> {
         if (sessionFile != null) {
             GenerateCommand.requireWritable(sessionFile, "--session");
         }
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device, weights.type())) {
             GenerationConfig base = options.toConfig(folder.path(), null, null, folder.endOfText(), List.of("\n\n"));
             GenerationSession session = sessionFile != null && Files.exists(sessionFile)
                     ? folder.generator().loadSession(sessionFile) : folder.generator().newSession();

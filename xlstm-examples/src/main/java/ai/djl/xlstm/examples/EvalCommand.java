@@ -47,10 +47,8 @@ final class EvalCommand implements Callable<Integer> {
     @Option(names = "--json", description = "end with one JSON line: tokens, loss, perplexity (null when not finite, with the error; exit code 1)")
     private boolean json;
 
-    @Option(names = "--weights", defaultValue = "float32", paramLabel = "TYPE",
-            description = "the type the weights are held in: float32 or float16 (half the memory; any checkpoint,"
-                    + " BF16 files included, loads into it; default: ${DEFAULT-VALUE})")
-    private String weights;
+    @Mixin
+    private WeightsOption weights;
 
     @Mixin
     private DeviceOptions engine;
@@ -70,7 +68,7 @@ final class EvalCommand implements Callable<Integer> {
                     TextEvaluation.MAX_SEGMENT);
         }
         String content = Files.readString(text, StandardCharsets.UTF_8);
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device, weights)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device, weights.type())) {
             long[] ids = folder.codec().encode(content);
             if (maxTokens != null) {
                 if (maxTokens < 1) {

@@ -35,6 +35,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     private TokenizerOption tokenizer;
 
+    @Mixin
+    private WeightsOption weights;
+
     @Option(names = "--prompt", defaultValue = "", description = "the text to complete; - reads stdin; may be empty with --state-in"
             + " (or to start a new text from the end-of-text token)")
     private String prompt;
@@ -72,7 +75,7 @@ final class GenerateCommand implements Callable<Integer> {
         if (stateOut != null) {
             requireWritable(stateOut, "--state-out");
         }
-        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device)) {
+        try (ModelFolder folder = ModelFolder.open(source, tokenizer.path(), device, weights.type())) {
             GenerationConfig config = options.toConfig(folder.path(), beams, lengthPenalty, folder.endOfText(), List.of());
             GenerationResult result;
             try (GenerationSession session = stateIn != null ? folder.generator().loadSession(stateIn)
