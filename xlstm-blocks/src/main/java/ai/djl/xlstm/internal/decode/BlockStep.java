@@ -1,14 +1,27 @@
 package ai.djl.xlstm.internal.decode;
 
-/** One block of the stack, one position, batch 1. */
+/**
+ * One block of the stack, one position of each of {@code batch} sequences. Each weight matrix is
+ * read once per step for the whole batch ({@link Kernels#matMat}); everything else runs row by
+ * row, so a row of a batch computes exactly what a batch of one computes.
+ */
 interface BlockStep {
 
     /**
-     * Runs the block on the residual stream {@code x [D]} in place, reading and updating this
-     * block's state arrays {@code state[first, first + stateArrays())} (in the order of
-     * {@code XLstmState.toNDList()}, batch dimension dropped).
+     * Runs the block on the residual streams {@code x[b] [D]} in place, reading and updating each
+     * row's state arrays {@code states[b][first, first + stateArrays())} (in the order of
+     * {@code XLstmState.toNDList()}, batch dimension dropped), with the work arrays {@code s[b]}.
      */
-    void step(float[] x, float[][] state, int first, Scratch s);
+    void step(float[][] x, float[][][] states, int first, Scratch[] s, int batch);
+
+    /** The work array {@code field} of each row. */
+    static float[][] rows(Scratch[] s, int batch, java.util.function.Function<Scratch, float[]> field) {
+        float[][] out = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            out[b] = field.apply(s[b]);
+        }
+        return out;
+    }
 
     /** How many arrays this block's state has. */
     int stateArrays();

@@ -308,24 +308,77 @@ public final class CpuDecoder {
      * @throws IllegalArgumentException if the state is not of this model's shapes at batch 1
      */
     public State state(XLstmState state) {
+        long batch = state.toNDList().get(0).getShape().get(0);
+        if (batch != 1) {
+            throw new IllegalArgumentException("state has a batch of " + batch + ", expected batch 1");
+        }
+        return states(state)[0];
+    }
+
+    /**
+     * Copies of each row of a libtorch state of batch B, to continue decoding here.
+     *
+     * @param state a state of this model
+     * @return B new states, in row order
+     * @throws IllegalArgumentException if the state is not of this model's shapes
+     */
+    public State[] states(XLstmState state) {
         NDList arrays = state.toNDList();
         if (arrays.size() != stateShapes.length) {
             throw new IllegalArgumentException(
                     "state has " + arrays.size() + " arrays, this model's has " + stateShapes.length);
         }
-        float[][] tensors = new float[arrays.size()][];
-        for (int i = 0; i < tensors.length; i++) {
+        long batch = arrays.get(0).getShape().get(0);
+        float[][][] rows = new float[(int) batch][arrays.size()][];
+        for (int i = 0; i < arrays.size(); i++) {
             NDArray a = arrays.get(i);
-            if (!Arrays.equals(a.getShape().getShape(), stateShapes[i])) {
-                throw new IllegalArgumentException(
-                        "state array " + i + " has shape " + a.getShape() + ", expected "
-                                + new Shape(stateShapes[i]) + " (batch 1)");
+            long[] shape = a.getShape().getShape();
+            long[] one = shape.clone();
+            one[0] = 1;
+            if (shape[0] != batch || !Arrays.equals(one, stateShapes[i])) {
+                throw new IllegalArgumentException("state array " + i + " has shape " + a.getShape()
+                        + ", expected " + new Shape(stateShapes[i]) + " with a batch of " + batch);
             }
-            tensors[i] = a.getDataType() == DataType.FLOAT32
+            float[] all = a.getDataType() == DataType.FLOAT32
                     ? a.toFloatArray()
                     : a.toType(DataType.FLOAT32, false).toFloatArray();
+            int size = all.length / (int) batch;
+            for (int b = 0; b < batch; b++) {
+                rows[b][i] = Arrays.copyOfRange(all, b * size, (b + 1) * size);
+            }
         }
-        return new State(this, tensors);
+        State[] out = new State[(int) batch];
+        for (int b = 0; b < batch; b++) {
+            out[b] = new State(this, rows[b]);
+        }
+        return out;
+    }
+
+    /**
+     * States of this decoder as one libtorch state of batch {@code states.length} in {@code
+     * manager} (rows in order), to continue on the libtorch path.
+     *
+     * @param states states of this decoder
+     * @param manager where the arrays go
+     * @return a new {@link XLstmState}
+     */
+    public XLstmState toXLstmState(State[] states, NDManager manager) {
+        int batch = states.length;
+        List<NDArray> arrays = new ArrayList<>(stateShapes.length);
+        for (int i = 0; i < stateShapes.length; i++) {
+            int size = zeroState[i].length;
+            float[] all = new float[batch * size];
+            for (int b = 0; b < batch; b++) {
+                check(states[b]);
+                System.arraycopy(states[b].tensors[i], 0, all, b * size, size);
+            }
+            long[] shape = stateShapes[i].clone();
+            shape[0] = batch;
+            try (NDArray borrowed = manager.create(all, new Shape(shape))) {
+                arrays.add(borrowed.duplicate()); // owns its memory, as TensorOps.owned
+            }
+        }
+        return stack.stateOf(arrays);
     }
 
     /**
@@ -336,14 +389,7 @@ public final class CpuDecoder {
      * @return a new {@link XLstmState} of batch 1
      */
     public XLstmState toXLstmState(State state, NDManager manager) {
-        check(state);
-        List<NDArray> arrays = new ArrayList<>(stateShapes.length);
-        for (int i = 0; i < stateShapes.length; i++) {
-            try (NDArray borrowed = manager.create(state.tensors[i], new Shape(stateShapes[i]))) {
-                arrays.add(borrowed.duplicate()); // owns its memory, as TensorOps.owned
-            }
-        }
-        return stack.stateOf(arrays);
+        return toXLstmState(new State[] {state}, manager);
     }
 
     /**
@@ -357,32 +403,70 @@ public final class CpuDecoder {
      *     of this decoder
      */
     public float[] step(int token, State state) {
-        if (token < 0 || token >= vocab) {
-            throw new IllegalArgumentException("token id " + token + " is outside the vocabulary [0, " + vocab + ")");
+        return step(new int[] {token}, new State[] {state});
+    }
+
+    /**
+     * One decode step of a batch: feeds {@code tokens[b]} to {@code states[b]}, updates the states
+     * in place and returns the logits of the next tokens, row after row ({@code [B * V]}). Each
+     * weight matrix is read once for the whole batch; a row computes exactly what a batch of one
+     * computes.
+     *
+     * @param tokens token ids in {@code [0, vocabSize())}, one per row
+     * @param states states of this decoder, one per row, all distinct, updated
+     * @return a new array of {@code B * vocabSize()} logits
+     * @throws IllegalArgumentException if a token is outside the vocabulary, the counts differ, or a
+     *     state is not of this decoder or appears twice
+     */
+    public float[] step(int[] tokens, State[] states) {
+        int batch = tokens.length;
+        if (batch == 0 || states.length != batch) {
+            throw new IllegalArgumentException(batch + " tokens for " + states.length + " states");
         }
-        check(state);
-        Scratch s = state.scratch;
-        float[] x = state.x; // [D] the residual stream
-        embedding.row(token, x, 0);
+        float[][] xs = new float[batch][];
+        float[][][] tensors = new float[batch][][];
+        Scratch[] scratch = new Scratch[batch];
+        java.util.Set<State> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (int b = 0; b < batch; b++) {
+            if (tokens[b] < 0 || tokens[b] >= vocab) {
+                throw new IllegalArgumentException(
+                        "token id " + tokens[b] + " (row " + b + ") is outside the vocabulary [0, " + vocab + ")");
+            }
+            check(states[b]);
+            if (!seen.add(states[b])) {
+                throw new IllegalArgumentException("state of row " + b + " also appears in an earlier row");
+            }
+            xs[b] = states[b].x; // [D] the residual stream
+            tensors[b] = states[b].tensors;
+            scratch[b] = states[b].scratch;
+            embedding.row(tokens[b], xs[b], 0);
+        }
         int first = 0;
-        for (BlockStep b : blocks) {
-            b.step(x, state.tensors, first, s);
-            first += b.stateArrays();
+        for (BlockStep block : blocks) {
+            block.step(xs, tensors, first, scratch, batch);
+            first += block.stateArrays();
         }
-        if (postNorm != null) {
-            Elementwise.layerNorm(x, 0, dim, 1e-5f, postNorm, 0, x, 0);
-        }
-        if (outNorm != null) {
-            Elementwise.rmsNorm(x, 0, dim, outNormEps, outNorm, outNormBias, x);
-        }
-        float[] logits = new float[vocab];
-        kernels.matVec(head, x, 0, logits, 0);
-        if (logitSoftCap > 0) {
-            for (int i = 0; i < vocab; i++) {
-                logits[i] = Elementwise.softCap(logits[i], logitSoftCap);
+        float[][] logits = new float[batch][vocab];
+        for (int b = 0; b < batch; b++) {
+            float[] x = xs[b];
+            if (postNorm != null) {
+                Elementwise.layerNorm(x, 0, dim, 1e-5f, postNorm, 0, x, 0);
+            }
+            if (outNorm != null) {
+                Elementwise.rmsNorm(x, 0, dim, outNormEps, outNorm, outNormBias, x);
             }
         }
-        return logits;
+        kernels.matMat(head, xs, 0, logits, 0, batch);
+        float[] out = new float[batch * vocab];
+        for (int b = 0; b < batch; b++) {
+            if (logitSoftCap > 0) {
+                for (int i = 0; i < vocab; i++) {
+                    logits[b][i] = Elementwise.softCap(logits[b][i], logitSoftCap);
+                }
+            }
+            System.arraycopy(logits[b], 0, out, b * vocab, vocab);
+        }
+        return out;
     }
 
     private void check(State state) {

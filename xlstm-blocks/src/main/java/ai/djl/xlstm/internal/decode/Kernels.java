@@ -39,6 +39,65 @@ abstract class Kernels {
     }
 
     /**
+     * Rows {@code [rowOff, rowOff + rows)} of {@code w} times each of {@code batch} vectors:
+     * {@code ys[b][yOff + r] = w[rowOff + r] . xs[b][xOff, xOff + w.cols)}. Each weight row is read
+     * from memory once for the whole batch; every product is computed as {@link #matVec} computes
+     * it for one vector (the same sums in the same order), so a batch row equals a batch of one.
+     */
+    final void matMat(Matrix w, int rowOff, int rows, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
+        if (batch == 1) {
+            matVec(w, rowOff, rows, xs[0], xOff, ys[0], yOff);
+            return;
+        }
+        if (!w.isHalf()) {
+            matMat(w.values, rowOff * w.cols, rows, w.cols, xs, xOff, ys, yOff, batch);
+            return;
+        }
+        int half = w.cols / 2;
+        float[][] split = new float[batch][];
+        for (int b = 0; b < batch; b++) {
+            split[b] = splitEvenOdd(xs[b], xOff, half);
+        }
+        float[] row = new float[w.cols]; // [even columns | odd columns] of one weight row, widened
+        for (int r = 0; r < rows; r++) {
+            widenRow(w.halves, (rowOff + r) * half, half, row);
+            matMatHalfRow(row, half, split, ys, yOff + r, batch);
+        }
+    }
+
+    /** All rows of {@code w} times each of {@code batch} vectors. */
+    final void matMat(Matrix w, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
+        matMat(w, 0, w.rows, xs, xOff, ys, yOff, batch);
+    }
+
+    /**
+     * {@code ys[b][yOff + r] = sum_c w[wOff + r * cols + c] * xs[b][xOff + c]} for {@code r < rows}
+     * and {@code b < batch}, each sum as {@link #dot} computes it.
+     */
+    abstract void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff,
+            int batch);
+
+    /**
+     * One widened float16 row {@code row = [evens | odds]} (each {@code half} long) times each
+     * split vector {@code split[b] = [evens | odds]}, into {@code ys[b][at]}: the sums
+     * {@link #matVecHalf} forms for one row.
+     */
+    abstract void matMatHalfRow(float[] row, int half, float[][] split, float[][] ys, int at, int batch);
+
+    /** {@code [x[xOff], x[xOff + 2], ... | x[xOff + 1], x[xOff + 3], ...]}, {@code half} each. */
+    static float[] splitEvenOdd(float[] x, int xOff, int half) {
+        float[] out = new float[2 * half];
+        for (int j = 0; j < half; j++) {
+            out[j] = x[xOff + 2 * j];
+            out[half + j] = x[xOff + 2 * j + 1];
+        }
+        return out;
+    }
+
+    /** The {@code half} packed pairs of one float16 row from {@code off}, widened into {@code [evens | odds]}. */
+    abstract void widenRow(int[] halves, int off, int half, float[] out);
+
+    /**
      * {@link #matVec(float[], int, int, int, float[], int, float[], int)} over float16 weights
      * packed as {@link Matrix} packs them: {@code rows} rows of {@code cols / 2} ints from {@code
      * wOff}.

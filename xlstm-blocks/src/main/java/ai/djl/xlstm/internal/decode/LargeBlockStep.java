@@ -97,15 +97,55 @@ final class LargeBlockStep implements BlockStep {
     }
 
     @Override
-    public void step(float[] x, float[][] state, int first, Scratch s) {
+    public void step(float[][] x, float[][][] states, int first, Scratch[] s, int batch) {
+        float[][] xn = BlockStep.rows(s, batch, r -> r.xn);
+        float[][] up = BlockStep.rows(s, batch, r -> r.up);
+        float[][] hidden = BlockStep.rows(s, batch, r -> r.hidden);
+        float[][] out = BlockStep.rows(s, batch, r -> r.out);
+        for (int b = 0; b < batch; b++) {
+            Elementwise.rmsNorm(x[b], 0, dim, normEps, normMlstm, normMlstmB, xn[b]);
+        }
+        kernels.matMat(inW, xn, 0, up, 0, batch); // [q | k | v | o | i | f]
+        for (int b = 0; b < batch; b++) {
+            cell(states[b], first, s[b]);
+        }
+        kernels.matMat(outW, hidden, 0, out, 0, batch);
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < dim; i++) {
+                x[b][i] += outB == null ? out[b][i] : out[b][i] + outB[i];
+            }
+            Elementwise.rmsNorm(x[b], 0, dim, normEps, normFfn, normFfnB, xn[b]);
+        }
+        kernels.matMat(upW, xn, 0, up, 0, batch); // [gate | up]
+        for (int b = 0; b < batch; b++) {
+            float[] u = up[b];
+            if (upB != null) {
+                for (int r = 0; r < 2 * ffn; r++) {
+                    u[r] += upB[r];
+                }
+            }
+            for (int i = 0; i < ffn; i++) {
+                hidden[b][i] = Elementwise.silu(u[i]) * u[ffn + i];
+            }
+        }
+        kernels.matMat(downW, hidden, 0, out, 0, batch);
+        for (int b = 0; b < batch; b++) {
+            for (int i = 0; i < dim; i++) {
+                x[b][i] += downB == null ? out[b][i] : out[b][i] + downB[i];
+            }
+        }
+    }
+
+    /**
+     * One row between the fused input projection and out_proj: from {@code s.up} (q, k, v, o, i,
+     * f), the stabilized cell step, the multi-head norm and the output gate, into {@code s.hidden}.
+     */
+    private void cell(float[][] state, int first, Scratch s) {
         float[] c = state[first]; // [NH, DHQK, DHV]
         float[] n = state[first + 1]; // [NH, DHQK]
         float[] m = state[first + 2]; // [NH, 1]
         float[] up = s.up;
-
-        Elementwise.rmsNorm(x, 0, dim, normEps, normMlstm, normMlstmB, s.xn);
         int rows = 2 * qk + 2 * v + 2 * heads;
-        kernels.matVec(inW, s.xn, 0, up, 0); // [q | k | v | o | i | f]
         for (int r = 0; r < rows; r++) {
             up[r] += inB[r];
         }
@@ -148,25 +188,6 @@ final class LargeBlockStep implements BlockStep {
         for (int i = 0; i < v; i++) {
             float y = headNormB == null ? h[i] : h[i] + headNormB[i];
             h[i] = Elementwise.sigmoid(up[oAt + i]) * y;
-        }
-        kernels.matVec(outW, h, 0, s.out, 0);
-        for (int i = 0; i < dim; i++) {
-            x[i] += outB == null ? s.out[i] : s.out[i] + outB[i];
-        }
-
-        Elementwise.rmsNorm(x, 0, dim, normEps, normFfn, normFfnB, s.xn);
-        kernels.matVec(upW, s.xn, 0, up, 0); // [gate | up]
-        if (upB != null) {
-            for (int r = 0; r < 2 * ffn; r++) {
-                up[r] += upB[r];
-            }
-        }
-        for (int i = 0; i < ffn; i++) {
-            h[i] = Elementwise.silu(up[i]) * up[ffn + i];
-        }
-        kernels.matVec(downW, h, 0, s.out, 0);
-        for (int i = 0; i < dim; i++) {
-            x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
         }
     }
 }

@@ -83,16 +83,36 @@ final class MLstmStep implements BlockStep {
     }
 
     @Override
-    public void step(float[] x, float[][] state, int first, Scratch s) {
+    public void step(float[][] x, float[][][] states, int first, Scratch[] s, int batch) {
+        for (int b = 0; b < batch; b++) {
+            Elementwise.layerNorm(x[b], 0, dim, NORM_EPS, norm, 0, s[b].xn, 0);
+        }
+        kernels.matMat(upW, BlockStep.rows(s, batch, r -> r.xn), 0, BlockStep.rows(s, batch, r -> r.up), 0,
+                batch); // [2E]: x then z
+        for (int b = 0; b < batch; b++) {
+            cell(states[b], first, s[b]);
+        }
+        kernels.matMat(downW, BlockStep.rows(s, batch, r -> r.hidden), 0, BlockStep.rows(s, batch, r -> r.out), 0,
+                batch);
+        for (int b = 0; b < batch; b++) {
+            float[] out = s[b].out;
+            for (int i = 0; i < dim; i++) {
+                x[b][i] += downB == null ? out[i] : out[i] + downB[i];
+            }
+        }
+    }
+
+    /**
+     * One row between the up- and the down-projection: from {@code s.up} (x then z), the conv, q,
+     * k, v, the gates and the cell, into {@code s.hidden}.
+     */
+    private void cell(float[][] state, int first, Scratch s) {
         int at = first;
         float[] window = kernel > 0 ? state[at++] : null; // [K - 1, E]
         float[] c = state[at++]; // [NH, DH, DH]
         float[] n = state[at++]; // [NH, DH]
         float[] m = state[at]; // [NH]
         int e = inner;
-
-        Elementwise.layerNorm(x, 0, dim, NORM_EPS, norm, 0, s.xn, 0);
-        kernels.matVec(upW, s.xn, 0, s.up, 0); // [2E]: x then z
         if (upB != null) {
             for (int i = 0; i < 2 * e; i++) {
                 s.up[i] += upB[i];
@@ -155,10 +175,6 @@ final class MLstmStep implements BlockStep {
         }
         for (int i = 0; i < e; i++) {
             h[i] = (h[i] + xc[i] * skip[i]) * Elementwise.silu(up[e + i]);
-        }
-        kernels.matVec(downW, h, 0, s.out, 0);
-        for (int i = 0; i < dim; i++) {
-            x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
         }
     }
 

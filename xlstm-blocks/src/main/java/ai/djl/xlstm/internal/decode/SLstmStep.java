@@ -79,7 +79,37 @@ final class SLstmStep implements BlockStep {
     }
 
     @Override
-    public void step(float[] x, float[][] state, int first, Scratch s) {
+    public void step(float[][] x, float[][][] states, int first, Scratch[] s, int batch) {
+        for (int b = 0; b < batch; b++) {
+            cellAndFfnNorm(x[b], states[b], first, s[b]);
+        }
+        kernels.matMat(upW, BlockStep.rows(s, batch, r -> r.xn), 0, BlockStep.rows(s, batch, r -> r.up), 0, batch);
+        for (int b = 0; b < batch; b++) { // [2P]: gate then value
+            Scratch r = s[b];
+            if (upB != null) {
+                for (int i = 0; i < 2 * ffn; i++) {
+                    r.up[i] += upB[i];
+                }
+            }
+            for (int i = 0; i < ffn; i++) {
+                r.hidden[i] = Elementwise.activate(act, r.up[i]) * r.up[ffn + i];
+            }
+        }
+        kernels.matMat(downW, BlockStep.rows(s, batch, r -> r.hidden), 0, BlockStep.rows(s, batch, r -> r.out), 0,
+                batch);
+        for (int b = 0; b < batch; b++) {
+            float[] out = s[b].out;
+            for (int i = 0; i < dim; i++) {
+                x[b][i] += downB == null ? out[i] : out[i] + downB[i];
+            }
+        }
+    }
+
+    /**
+     * One row up to the feed-forward's products: norm, conv, gates, the cell and the group norm
+     * added to {@code x}, then the feed-forward's norm of {@code x} into {@code s.xn}.
+     */
+    private void cellAndFfnNorm(float[] x, float[][] state, int first, Scratch s) {
         int at = first;
         float[] window = kernel > 0 ? state[at++] : null; // [K - 1, D]
         float[] y = state[at++]; // [NH, DH]
@@ -132,20 +162,7 @@ final class SLstmStep implements BlockStep {
         for (int i = 0; i < dim; i++) {
             x[i] += h[i];
         }
-        // gated feed-forward
+        // gated feed-forward: its norm here, its products for the whole batch in step()
         Elementwise.layerNorm(x, 0, dim, NORM_EPS, ffnNorm, 0, xn, 0);
-        kernels.matVec(upW, xn, 0, s.up, 0); // [2P]: gate then value
-        if (upB != null) {
-            for (int i = 0; i < 2 * ffn; i++) {
-                s.up[i] += upB[i];
-            }
-        }
-        for (int i = 0; i < ffn; i++) {
-            h[i] = Elementwise.activate(act, s.up[i]) * s.up[ffn + i];
-        }
-        kernels.matVec(downW, h, 0, s.out, 0);
-        for (int i = 0; i < dim; i++) {
-            x[i] += downB == null ? s.out[i] : s.out[i] + downB[i];
-        }
     }
 }

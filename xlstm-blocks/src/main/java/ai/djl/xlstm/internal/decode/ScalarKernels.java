@@ -36,6 +36,39 @@ final class ScalarKernels extends Kernels {
     }
 
     @Override
+    void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
+        for (int r = 0; r < rows; r++) {
+            int row = wOff + r * cols;
+            for (int b = 0; b < batch; b++) {
+                ys[b][yOff + r] = dot(w, row, xs[b], xOff, cols);
+            }
+        }
+    }
+
+    @Override
+    void widenRow(int[] halves, int off, int half, float[] out) {
+        for (int j = 0; j < half; j++) {
+            int pair = halves[off + j];
+            out[j] = Matrix.halfToFloat(pair << 16);
+            out[half + j] = Matrix.halfToFloat(pair & 0xFFFF0000);
+        }
+    }
+
+    @Override
+    void matMatHalfRow(float[] row, int half, float[][] split, float[][] ys, int at, int batch) {
+        for (int b = 0; b < batch; b++) {
+            float[] x = split[b];
+            float s0 = 0;
+            float s1 = 0;
+            for (int j = 0; j < half; j++) {
+                s0 += row[j] * x[j];
+                s1 += row[half + j] * x[half + j];
+            }
+            ys[b][at] = s0 + s1;
+        }
+    }
+
+    @Override
     void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
         java.util.Arrays.fill(y, yOff, yOff + cols, 0f);
         for (int r = 0; r < rows; r++) {

@@ -71,6 +71,52 @@ final class VectorKernels extends Kernels {
         }
     }
 
+    @Override
+    void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
+        for (int r = 0; r < rows; r++) { // the row stays in the cache while every vector of the batch reads it
+            int row = wOff + r * cols;
+            for (int b = 0; b < batch; b++) {
+                ys[b][yOff + r] = dot(w, row, xs[b], xOff, cols);
+            }
+        }
+    }
+
+    @Override
+    void widenRow(int[] halves, int off, int half, float[] out) {
+        int upper = I.loopBound(half);
+        int j = 0;
+        for (; j < upper; j += L) {
+            IntVector pairs = IntVector.fromArray(I, halves, off + j);
+            widen(pairs.lanewise(VectorOperators.LSHL, 16)).intoArray(out, j);
+            widen(pairs.and(0xFFFF0000)).intoArray(out, half + j);
+        }
+        for (; j < half; j++) {
+            int pair = halves[off + j];
+            out[j] = Matrix.halfToFloat(pair << 16);
+            out[half + j] = Matrix.halfToFloat(pair & 0xFFFF0000);
+        }
+    }
+
+    @Override
+    void matMatHalfRow(float[] row, int half, float[][] split, float[][] ys, int at, int batch) {
+        int upper = I.loopBound(half);
+        for (int b = 0; b < batch; b++) {
+            float[] x = split[b];
+            FloatVector s0 = FloatVector.zero(S);
+            FloatVector s1 = FloatVector.zero(S);
+            int j = 0;
+            for (; j < upper; j += L) {
+                s0 = FloatVector.fromArray(S, row, j).fma(FloatVector.fromArray(S, x, j), s0);
+                s1 = FloatVector.fromArray(S, row, half + j).fma(FloatVector.fromArray(S, x, half + j), s1);
+            }
+            float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
+            for (; j < half; j++) {
+                sum += row[j] * x[j] + row[half + j] * x[half + j];
+            }
+            ys[b][at] = sum;
+        }
+    }
+
     /** {@link Matrix#halfToFloat} on a vector of halves held in the high 16 bits of each lane. */
     private static FloatVector widen(IntVector top) {
         return top.lanewise(VectorOperators.LSHR, 3).and(0x0FFFE000).or(top.and(0x80000000))

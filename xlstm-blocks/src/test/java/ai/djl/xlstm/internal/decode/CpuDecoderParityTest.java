@@ -108,6 +108,75 @@ class CpuDecoderParityTest {
         }
     }
 
+    /**
+     * A batch of three sequences (different prompts) against libtorch's batched step, and each row
+     * bit for bit what the same row gives as a batch of one, for both architectures, float32 and
+     * float16 weights, on both kernels.
+     */
+    @Test
+    void batchesMatchLibtorchAndRowsMatchBatchesOfOne() {
+        for (Kernels kernels : List.of(Kernels.preferred(), Kernels.scalar())) {
+            for (boolean half : new boolean[] {false, true}) {
+                checkBatch(config(40, true, true, 4, "gelu"), kernels, half);
+                checkBatch(largeConfig(48, 3, true, true, 0.5, 1.0, 15f, 30f), kernels, half);
+            }
+        }
+    }
+
+    private static void checkBatch(XLstmConfig config, Kernels kernels, boolean half) {
+        int batch = 3;
+        try (NDManager manager = NDManager.newBaseManager()) {
+            int vocab = config.vocabSize();
+            XLstmLanguageModel model = TestModels.randomModel(config, manager, 12, 0.3f);
+            if (half) {
+                model.castWeights(ai.djl.ndarray.types.DataType.FLOAT16);
+            }
+            CpuDecoder decoder = CpuDecoder.of(model, kernels).orElseThrow();
+            if (half) {
+                model.castWeights(ai.djl.ndarray.types.DataType.FLOAT32);
+            }
+            ParameterStore ps = new ParameterStore(manager, false);
+            LmOutput prefill = model.forward(ps, TestModels.randomTokens(manager, batch, 7, vocab), null, false);
+            CpuDecoder.State[] rows = decoder.states(prefill.state());
+            assertEquals(batch, rows.length);
+            CpuDecoder.State[] alone = decoder.states(prefill.state());
+            XLstmState torch = prefill.state();
+            Random random = new Random(8);
+            float worst = 0;
+            for (int t = 0; t < 16; t++) {
+                int[] tokens = new int[batch];
+                long[][] ids = new long[batch][1];
+                for (int b = 0; b < batch; b++) {
+                    tokens[b] = random.nextInt(vocab);
+                    ids[b][0] = tokens[b];
+                }
+                try (NDManager step = manager.newSubManager()) {
+                    LmOutput out = model.forward(ps, step.create(ids), torch, false);
+                    float[] expected = out.logits().toFloatArray(); // [B * V]
+                    float[] actual = decoder.step(tokens, rows);
+                    worst = Math.max(worst, maxDiff(expected, actual));
+                    for (int b = 0; b < batch; b++) {
+                        float[] one = decoder.step(tokens[b], alone[b]);
+                        float[] row = java.util.Arrays.copyOfRange(actual, b * vocab, (b + 1) * vocab);
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(one, row,
+                                kernels.name() + " step " + t + " row " + b + ": batch differs from batch of one");
+                    }
+                    out.state().attach(manager);
+                    torch = out.state();
+                }
+            }
+            assertTrue(worst < (half ? HALF_LOGIT_TOLERANCE : LOGIT_TOLERANCE),
+                    kernels.name() + (half ? " float16" : "") + " batch: max |logit diff| " + worst);
+            NDList expected = torch.toNDList();
+            NDList back = decoder.toXLstmState(rows, manager).toNDList();
+            for (int i = 0; i < expected.size(); i++) {
+                assertEquals(expected.get(i).getShape(), back.get(i).getShape(), "state array " + i);
+            }
+            System.out.printf("[cpu-decode] batch %d %s%s %s: max |logit diff| over 16 steps %.2e%n", batch,
+                    kernels.name(), half ? " float16" : "", config.architecture(), worst);
+        }
+    }
+
     @Test
     void float16MatricesAreHeldAsHalves() {
         try (NDManager manager = NDManager.newBaseManager()) {

@@ -1,5 +1,6 @@
 package ai.djl.xlstm.internal.decode;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -123,6 +124,38 @@ class KernelsTest {
             }
         }
         assertThrows(IllegalArgumentException.class, () -> Matrix.half(new short[] {0x7C00, 0}, 1, 2), "infinity");
+    }
+
+    /** A batch of vectors through {@code matMat}: each row bit for bit what {@code matVec} gives it alone. */
+    @Test
+    void batchedProductsEqualOneVectorAtATime() {
+        for (Kernels k : List.of(Kernels.choose(true, false), Kernels.scalar())) {
+            Random random = new Random(6);
+            for (int cols : new int[] {2, 16, 34, 64, 130}) {
+                int rows = 7;
+                float[] values = random(random, rows * cols);
+                short[] bits = new short[rows * cols];
+                for (int i = 0; i < bits.length; i++) {
+                    bits[i] = (short) (random.nextInt(0x7800) | (random.nextBoolean() ? 0x8000 : 0)); // finite
+                }
+                for (Matrix w : List.of(Matrix.of(values, rows, cols), Matrix.half(bits, rows, cols))) {
+                    for (int batch : new int[] {1, 2, 5}) {
+                        float[][] xs = new float[batch][];
+                        float[][] ys = new float[batch][rows + 1];
+                        for (int b = 0; b < batch; b++) {
+                            xs[b] = random(random, cols + 1);
+                        }
+                        k.matMat(w, 2, rows - 2, xs, 1, ys, 1, batch);
+                        for (int b = 0; b < batch; b++) {
+                            float[] alone = new float[rows + 1];
+                            k.matVec(w, 2, rows - 2, xs[b], 1, alone, 1);
+                            assertArrayEquals(alone, ys[b], k.name() + (w.isHalf() ? " half" : "") + " batch " + batch
+                                    + " row " + b + " cols " + cols);
+                        }
+                    }
+                }
+            }
+        }
         assertThrows(IllegalArgumentException.class, () -> Matrix.half(new short[3], 1, 3), "odd columns");
     }
 

@@ -54,6 +54,21 @@ final class SplitKernels extends Kernels {
     }
 
     @Override
+    void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
+        inner.matMat(w, wOff, rows, cols, xs, xOff, ys, yOff, batch);
+    }
+
+    @Override
+    void widenRow(int[] halves, int off, int half, float[] out) {
+        inner.widenRow(halves, off, half, out);
+    }
+
+    @Override
+    void matMatHalfRow(float[] row, int half, float[][] split, float[][] ys, int at, int batch) {
+        inner.matMatHalfRow(row, half, split, ys, at, batch);
+    }
+
+    @Override
     void vecMat(float[] x, int xOff, int rows, float[] w, int wOff, int cols, float[] y, int yOff) {
         inner.vecMat(x, xOff, rows, w, wOff, cols, y, yOff);
     }
