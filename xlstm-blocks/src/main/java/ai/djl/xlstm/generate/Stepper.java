@@ -112,15 +112,27 @@ final class Stepper {
     }
 
     /**
+     * The most rows a step runs on the CPU decoder; larger batches run on libtorch, whose matrix
+     * products use every core (the CPU step is one thread).
+     */
+    static final int MAX_CPU_BATCH = 64;
+
+    /** The CPU decoder for a step of {@code rows} rows, or empty where libtorch runs it. */
+    private Optional<CpuDecoder> cpuDecoder(int rows) {
+        if (rows > MAX_CPU_BATCH || CpuDecoder.libtorchOnly()) {
+            return Optional.empty();
+        }
+        return CpuDecoder.current(model);
+    }
+
+    /**
      * Runs one decoding step: feeds {@code tokens [B]} from {@code state} and returns the logits
      * {@code [B * V]} (on the JVM) with the new state, attached to {@code into}.
      */
     Output step(XLstmState state, long[] tokens, NDManager into) {
-        if (tokens.length == 1 && !CpuDecoder.libtorchOnly()) {
-            Optional<CpuDecoder> decoder = CpuDecoder.current(model);
-            if (decoder.isPresent()) {
-                return stepOnCpu(decoder.get(), decoder.get().state(state), tokens[0], into);
-            }
+        Optional<CpuDecoder> decoder = cpuDecoder(tokens.length);
+        if (decoder.isPresent()) {
+            return stepOnCpu(decoder.get(), decoder.get().states(state), tokens, into);
         }
         try (NDManager scratch = manager.newSubManager()) {
             NDArray input = scratch.create(tokens).reshape(tokens.length, 1); // [B, 1]
@@ -132,17 +144,17 @@ final class Stepper {
 
     /**
      * Continues from {@code previous}, the output of the last step: in place on the CPU decoder
-     * when that step ran there and its state was not asked for (no copy to libtorch arrays at all),
-     * else from its state. {@code previous} is spent: its state can no longer be asked for.
+     * when that step ran there with as many rows and its state was not asked for (no copy to
+     * libtorch arrays at all), else from its state. {@code previous} is spent: its state can no
+     * longer be asked for.
      */
     Output step(Output previous, long[] tokens, NDManager into) {
-        if (previous.cpuState != null && previous.state == null && tokens.length == 1
-                && !CpuDecoder.libtorchOnly()) {
-            Optional<CpuDecoder> decoder = CpuDecoder.current(model);
+        if (previous.cpuStates != null && previous.state == null && previous.cpuStates.length == tokens.length) {
+            Optional<CpuDecoder> decoder = cpuDecoder(tokens.length);
             if (decoder.isPresent() && decoder.get() == previous.decoder) {
-                CpuDecoder.State s = previous.cpuState;
+                CpuDecoder.State[] s = previous.cpuStates;
                 previous.spend();
-                return stepOnCpu(decoder.get(), s, tokens[0], into);
+                return stepOnCpu(decoder.get(), s, tokens, into);
             }
         }
         XLstmState state = previous.state();
@@ -151,32 +163,37 @@ final class Stepper {
     }
 
     /**
-     * A batch-1 step on the CPU decoder (Java and the Vector API: no native call per tensor
-     * operation), advancing {@code s} in place. The libtorch form of the new state is made only if
-     * asked for ({@link Output#state()}).
+     * A step on the CPU decoder (Java and the Vector API: no native call per tensor operation;
+     * each weight read once for all rows), advancing {@code s} in place. The libtorch form of the
+     * new state is made only if asked for ({@link Output#state()}).
      */
-    private Output stepOnCpu(CpuDecoder decoder, CpuDecoder.State s, long token, NDManager into) {
-        float[] logits = decoder.step((int) token, s); // [V]
+    private Output stepOnCpu(CpuDecoder decoder, CpuDecoder.State[] s, long[] tokens, NDManager into) {
+        int[] ids = new int[tokens.length];
+        for (int b = 0; b < ids.length; b++) {
+            ids[b] = Math.toIntExact(tokens[b]);
+        }
+        float[] logits = decoder.step(ids, s); // [B * V]
         return new Output(logits, null, decoder, s, into);
     }
 
     /**
      * Logits copied to the JVM, with the state that follows them: libtorch arrays, or the CPU
-     * decoder's state, turned into libtorch arrays (in the step's manager) when first asked for.
+     * decoder's states (one per row), turned into libtorch arrays (in the step's manager) when
+     * first asked for.
      */
     static final class Output {
         private final float[] logits; // [B * V]
         private XLstmState state;
         private final CpuDecoder decoder;
-        private CpuDecoder.State cpuState;
+        private CpuDecoder.State[] cpuStates;
         private final NDManager into;
 
-        private Output(float[] logits, XLstmState state, CpuDecoder decoder, CpuDecoder.State cpuState,
+        private Output(float[] logits, XLstmState state, CpuDecoder decoder, CpuDecoder.State[] cpuStates,
                 NDManager into) {
             this.logits = logits;
             this.state = state;
             this.decoder = decoder;
-            this.cpuState = cpuState;
+            this.cpuStates = cpuStates;
             this.into = into;
         }
 
@@ -188,17 +205,17 @@ final class Stepper {
         /** The state after the step, as libtorch arrays. */
         XLstmState state() {
             if (state == null) {
-                if (cpuState == null) {
+                if (cpuStates == null) {
                     throw new IllegalStateException("a later step has advanced this state in place");
                 }
-                state = decoder.toXLstmState(cpuState, into);
+                state = decoder.toXLstmState(cpuStates, into);
             }
             return state;
         }
 
-        /** A later step continues from this one: the CPU state is no longer this step's. */
+        /** A later step continues from this one: the CPU states are no longer this step's. */
         private void spend() {
-            cpuState = null;
+            cpuStates = null;
         }
     }
 }

@@ -88,6 +88,47 @@ class CpuDecodeGenerationTest {
     }
 
     /**
+     * A batch of prompts of different lengths decodes on the CPU decoder as one batch, with the
+     * same tokens as libtorch's batched steps, also as sequences finish early (an end token) and
+     * the batch shrinks; greedy and sampled, both architectures.
+     */
+    @Test
+    void batchesEqualLibtorchAsTheyShrink() {
+        for (XLstmConfig config : List.of(TestModels.neurips(3, List.of(1), VOCAB), TestModels.large(VOCAB, 4))) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                XLstmLanguageModel model = TestModels.randomModel(config, manager, 4, 0.3f);
+                Generator g = new Generator(model, manager, new ByteCodec(VOCAB));
+                List<long[]> prompts = List.of(prompt(9), prompt(3), prompt(14), prompt(6));
+                GenerationConfig greedy = GenerationConfig.builder().maxNewTokens(30).build();
+                List<GenerationResult> torch = onLibtorch(g, prompts, greedy);
+                // an end token each sequence meets at a different step makes the batch shrink
+                java.util.Set<Long> ends = new java.util.HashSet<>();
+                for (int i = 0; i < prompts.size(); i++) {
+                    ends.add(torch.get(i).tokens()[5 + 6 * i]);
+                }
+                for (GenerationConfig c : List.of(greedy,
+                        GenerationConfig.builder().maxNewTokens(30).eosTokenIds(ends).build(),
+                        GenerationConfig.builder().maxNewTokens(30).temperature(0.9f).topP(0.95f).seed(3L).build())) {
+                    List<GenerationResult> expected = onLibtorch(g, prompts, c);
+                    List<GenerationResult> actual = g.generateBatchIds(prompts, c, null);
+                    for (int i = 0; i < prompts.size(); i++) {
+                        assertSame(expected.get(i), actual.get(i), config.architecture() + " sequence " + i);
+                    }
+                }
+            }
+        }
+    }
+
+    private static List<GenerationResult> onLibtorch(Generator g, List<long[]> prompts, GenerationConfig config) {
+        System.setProperty(CpuDecoder.LIBTORCH_ONLY, "true");
+        try {
+            return g.generateBatchIds(prompts, config, null);
+        } finally {
+            System.clearProperty(CpuDecoder.LIBTORCH_ONLY);
+        }
+    }
+
+    /**
      * New weights (here set directly, then announced) reach the CPU decoder: before the weights
      * version existed, a decoder built once would have kept generating from the old weights.
      */
