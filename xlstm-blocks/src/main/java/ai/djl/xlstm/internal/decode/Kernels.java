@@ -26,11 +26,76 @@ abstract class Kernels {
      * xOff + w.cols)} into {@code y[yOff, yOff + rows)}.
      */
     final void matVec(Matrix w, int rowOff, int rows, float[] x, int xOff, float[] y, int yOff) {
+        if (bands(rows, w.cols) > 1) {
+            inBands(rows, w.cols, (from, count) -> matVecRows(w, rowOff + from, count, x, xOff, y, yOff + from));
+            return;
+        }
+        matVecRows(w, rowOff, rows, x, xOff, y, yOff);
+    }
+
+    private void matVecRows(Matrix w, int rowOff, int rows, float[] x, int xOff, float[] y, int yOff) {
         if (w.isHalf()) {
             matVecHalf(w.halves, rowOff * (w.cols / 2), rows, w.cols, x, xOff, y, yOff);
         } else {
             matVec(w.values, rowOff * w.cols, rows, w.cols, x, xOff, y, yOff);
         }
+    }
+
+    /**
+     * The system property with the threads a large product is split over ({@code
+     * -Dai.djl.xlstm.decode.threads=N}; default: the available processors, at most 8; 1: never split).
+     */
+    static final String THREADS_PROPERTY = "ai.djl.xlstm.decode.threads";
+
+    /**
+     * Products of at least this many weights are split into row bands run in parallel: one core
+     * cannot draw a machine's whole memory bandwidth (the 7B slice's step: 291 ms on one core, 182
+     * ms on two), while for a small model's products (under 1M weights) forking costs more than it
+     * saves.
+     */
+    static final long SPLIT_MIN_WEIGHTS = 1L << 22;
+
+    /** The threads large products are split over, read once. */
+    static int threads() {
+        return Threads.COUNT;
+    }
+
+    /** How many row bands a product of {@code rows x cols} weights runs in. */
+    static int bands(int rows, int cols) {
+        int threads = threads();
+        if (threads <= 1 || (long) rows * cols < SPLIT_MIN_WEIGHTS) {
+            return 1;
+        }
+        return Math.min(threads, Math.max(1, rows / 64));
+    }
+
+    /** Runs {@code band.run(from, count)} over {@code rows} rows in {@link #bands} bands: one here, the rest on the common pool. */
+    private static void inBands(int rows, int cols, Band band) {
+        int parts = bands(rows, cols);
+        int size = (rows + parts - 1) / parts;
+        java.util.concurrent.ForkJoinTask<?>[] tasks = new java.util.concurrent.ForkJoinTask<?>[parts - 1];
+        int n = 0;
+        for (int from = size; from < rows; from += size) {
+            int start = from;
+            int count = Math.min(size, rows - from);
+            tasks[n++] = java.util.concurrent.ForkJoinPool.commonPool().submit(() -> band.run(start, count));
+        }
+        band.run(0, Math.min(size, rows));
+        for (int i = 0; i < n; i++) {
+            tasks[i].join();
+        }
+    }
+
+    /** A band of rows of one product. */
+    @FunctionalInterface
+    private interface Band {
+        void run(int from, int count);
+    }
+
+    /** Holder of {@link #threads()}: read at first use. */
+    private static final class Threads {
+        static final int COUNT = Integer.getInteger(THREADS_PROPERTY,
+                Math.min(8, Runtime.getRuntime().availableProcessors()));
     }
 
     /** All rows of {@code w} times {@code x}. */
@@ -49,6 +114,16 @@ abstract class Kernels {
             matVec(w, rowOff, rows, xs[0], xOff, ys[0], yOff);
             return;
         }
+        if (bands(rows, w.cols) > 1) {
+            inBands(rows, w.cols,
+                    (from, count) -> matMatRows(w, rowOff + from, count, xs, xOff, ys, yOff + from, batch));
+            return;
+        }
+        matMatRows(w, rowOff, rows, xs, xOff, ys, yOff, batch);
+    }
+
+    private void matMatRows(Matrix w, int rowOff, int rows, float[][] xs, int xOff, float[][] ys, int yOff,
+            int batch) {
         if (!w.isHalf()) {
             matMat(w.values, rowOff * w.cols, rows, w.cols, xs, xOff, ys, yOff, batch);
             return;

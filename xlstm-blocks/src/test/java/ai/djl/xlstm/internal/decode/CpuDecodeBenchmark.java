@@ -106,7 +106,9 @@ class CpuDecodeBenchmark {
         System.out.printf("[bench] %s: %.1f MB of weights, floor at %.1f GB/s: %.2f ms/token%n", name, bytes / 1e6,
                 gbs, floorMs);
         // the CPU step first: libtorch's OpenMP threads spin a while after each op
-        Kernels[] kinds = {Kernels.preferred(), new SplitKernels(Kernels.preferred(), 2), Kernels.scalar()};
+        // products of at least Kernels.SPLIT_MIN_WEIGHTS weights run over Kernels.threads() threads
+        // (-Dai.djl.xlstm.decode.threads=1 measures one)
+        Kernels[] kinds = {Kernels.preferred(), Kernels.scalar()};
         double[][] cpu = new double[kinds.length][];
         for (int i = 0; i < kinds.length; i++) {
             CpuDecoder decoder = CpuDecoder.of(model, kinds[i]).orElseThrow();
@@ -134,7 +136,8 @@ class CpuDecodeBenchmark {
         stateManager[0].close();
         report(name, "libtorch step", torch, floorMs, torch);
         for (int i = 0; i < kinds.length; i++) {
-            report(name, "CPU step " + kinds[i].name(), cpu[i], floorMs, torch);
+            report(name, "CPU step " + kinds[i].name() + ", large products over " + Kernels.threads() + " threads",
+                    cpu[i], floorMs, torch);
         }
     }
 

@@ -126,6 +126,43 @@ class KernelsTest {
         assertThrows(IllegalArgumentException.class, () -> Matrix.half(new short[] {0x7C00, 0}, 1, 2), "infinity");
     }
 
+    /**
+     * A product large enough to be split into row bands over threads gives every row bit for bit
+     * what one thread gives (float32 and float16, one vector and a batch).
+     */
+    @Test
+    void largeProductsSplitOverThreadsEqualOneThread() {
+        int cols = 512;
+        int rows = (int) (Kernels.SPLIT_MIN_WEIGHTS / cols) + 37;
+        assertTrue(Kernels.threads() < 2 || Kernels.bands(rows, cols) > 1, "a product this large is split");
+        Random random = new Random(9);
+        float[] values = random(random, rows * cols);
+        short[] bits = new short[rows * cols];
+        for (int i = 0; i < bits.length; i++) {
+            bits[i] = (short) (random.nextInt(0x7800) | (random.nextBoolean() ? 0x8000 : 0));
+        }
+        Kernels k = Kernels.preferred();
+        float[][] xs = {random(random, cols), random(random, cols), random(random, cols)};
+        for (Matrix w : List.of(Matrix.of(values, rows, cols), Matrix.half(bits, rows, cols))) {
+            float[] split = new float[rows];
+            k.matVec(w, xs[0], 0, split, 0);
+            float[] one = new float[rows];
+            if (w.isHalf()) {
+                k.matVecHalf(w.halves, 0, rows, cols, xs[0], 0, one, 0);
+            } else {
+                k.matVec(values, 0, rows, cols, xs[0], 0, one, 0);
+            }
+            assertArrayEquals(one, split, (w.isHalf() ? "half" : "float32") + ": split rows differ");
+            float[][] batch = new float[3][rows];
+            k.matMat(w, xs, 0, batch, 0, 3);
+            for (int b = 0; b < 3; b++) {
+                float[] alone = new float[rows];
+                k.matVec(w, xs[b], 0, alone, 0);
+                assertArrayEquals(alone, batch[b], "batch row " + b);
+            }
+        }
+    }
+
     /** A batch of vectors through {@code matMat}: each row bit for bit what {@code matVec} gives it alone. */
     @Test
     void batchedProductsEqualOneVectorAtATime() {
