@@ -150,14 +150,22 @@ public final class MLstmKernels {
     private static final long SPAN_ELEMENTS = 16L << 20;
 
     /**
-     * The chunks of one span: as many as keep the decay matrices {@code [B, NH, NC, L, L]} and the
-     * entering memories {@code [B, NH, NC + 1, DHQK, DHV + 1]} under {@link #SPAN_ELEMENTS}, at
-     * least one.
+     * The most chunks in one span. The closed form's weight product costs {@code (NC + 1) DHQK
+     * (DHV + 1)} multiply-adds per head and position, growing with NC, against roughly {@code
+     * 2 L (DHQK + DHV) + 4 DHQK DHV} for the rest of the chunkwise form: at 16 chunks it adds under
+     * a tenth (at 253 chunks a 65,536-token pass took 24x an 8,192-token one, not 8x).
+     */
+    private static final int MAX_SPAN_CHUNKS = 16;
+
+    /**
+     * The chunks of one span: at most {@link #MAX_SPAN_CHUNKS}, and as many as keep the decay
+     * matrices {@code [B, NH, NC, L, L]} and the entering memories {@code [B, NH, NC + 1, DHQK,
+     * DHV + 1]} under {@link #SPAN_ELEMENTS}; at least one.
      */
     static int spanChunks(long batch, long heads, long chunk, long dqk, long dv) {
         long byDecay = SPAN_ELEMENTS / Math.max(1, batch * heads * chunk * chunk);
         long byMemory = SPAN_ELEMENTS / Math.max(1, batch * heads * dqk * (dv + 1)) - 1;
-        return (int) Math.max(1, Math.min(Math.min(byDecay, byMemory), 1 << 12));
+        return (int) Math.max(1, Math.min(Math.min(byDecay, byMemory), MAX_SPAN_CHUNKS));
     }
 
     /** {@link #chunkwise} over one span, in closed form over its chunks. */
