@@ -14,6 +14,22 @@ interface BlockStep {
      */
     void step(float[][] x, float[][][] states, int first, Scratch[] s, int batch);
 
+    /**
+     * A projection added to the residual streams: {@code out[b] = w in[b]}, then {@code x[b] +=
+     * out[b] + bias} ({@code bias} may be null), for every row.
+     */
+    static void addProjection(Kernels kernels, Matrix w, float[] bias, float[][] in, float[][] out, float[][] x,
+            int batch) {
+        kernels.matMat(w, in, 0, out, 0, batch);
+        for (int b = 0; b < batch; b++) {
+            float[] o = out[b];
+            float[] xb = x[b];
+            for (int i = 0; i < w.rows; i++) {
+                xb[i] += bias == null ? o[i] : o[i] + bias[i];
+            }
+        }
+    }
+
     /** The work array {@code field} of each row. */
     static float[][] rows(Scratch[] s, int batch, java.util.function.Function<Scratch, float[]> field) {
         float[][] out = new float[batch][];

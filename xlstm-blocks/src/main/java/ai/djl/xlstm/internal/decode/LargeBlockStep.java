@@ -109,11 +109,8 @@ final class LargeBlockStep implements BlockStep {
         for (int b = 0; b < batch; b++) {
             cell(states[b], first, s[b]);
         }
-        kernels.matMat(outW, hidden, 0, out, 0, batch);
+        BlockStep.addProjection(kernels, outW, outB, hidden, out, x, batch);
         for (int b = 0; b < batch; b++) {
-            for (int i = 0; i < dim; i++) {
-                x[b][i] += outB == null ? out[b][i] : out[b][i] + outB[i];
-            }
             Elementwise.rmsNorm(x[b], 0, dim, normEps, normFfn, normFfnB, xn[b]);
         }
         kernels.matMat(upW, xn, 0, up, 0, batch); // [gate | up]
@@ -128,12 +125,7 @@ final class LargeBlockStep implements BlockStep {
                 hidden[b][i] = Elementwise.silu(u[i]) * u[ffn + i];
             }
         }
-        kernels.matMat(downW, hidden, 0, out, 0, batch);
-        for (int b = 0; b < batch; b++) {
-            for (int i = 0; i < dim; i++) {
-                x[b][i] += downB == null ? out[b][i] : out[b][i] + downB[i];
-            }
-        }
+        BlockStep.addProjection(kernels, downW, downB, hidden, out, x, batch);
     }
 
     /**

@@ -92,14 +92,8 @@ final class MLstmStep implements BlockStep {
         for (int b = 0; b < batch; b++) {
             cell(states[b], first, s[b]);
         }
-        kernels.matMat(downW, BlockStep.rows(s, batch, r -> r.hidden), 0, BlockStep.rows(s, batch, r -> r.out), 0,
-                batch);
-        for (int b = 0; b < batch; b++) {
-            float[] out = s[b].out;
-            for (int i = 0; i < dim; i++) {
-                x[b][i] += downB == null ? out[i] : out[i] + downB[i];
-            }
-        }
+        BlockStep.addProjection(kernels, downW, downB, BlockStep.rows(s, batch, r -> r.hidden),
+                BlockStep.rows(s, batch, r -> r.out), x, batch);
     }
 
     /**
