@@ -109,6 +109,38 @@ class HalfWeightsTest {
         }
     }
 
+    /**
+     * A prefill of 64 positions or more widens each float16 weight for its product on the CPU: the
+     * float16 model's logits then equal, to float32 round-off, those of a float32 model holding the
+     * same (float16-rounded) values, where the float16 products of a short input differ more.
+     */
+    @Test
+    void longInputsMultiplyTheFloat16WeightsWidened() {
+        for (XLstmConfig config : configs()) {
+            try (NDManager manager = NDManager.newBaseManager()) {
+                XLstmLanguageModel model = TestModels.randomModel(config, manager, 4, 0.2f);
+                model.castWeights(DataType.FLOAT16);
+                int vocab = config.vocabSize();
+                long[][] ids = new long[1][70]; // above AbstractXLstmBlock.WIDEN_FROM_POSITIONS (64)
+                for (int t = 0; t < ids[0].length; t++) {
+                    ids[0][t] = (t * 7 + 3) % vocab;
+                }
+                float[] half = allLogits(model, manager, ids);
+                model.castWeights(DataType.FLOAT32); // exactly the float16 values
+                float[] wide = allLogits(model, manager, ids);
+                double error = relativeError(wide, half);
+                assertTrue(error < 1e-5, config.architecture() + ": widened products differ by " + error);
+            }
+        }
+    }
+
+    /** The logits of every position (the head's product over all of them is widened too). */
+    private static float[] allLogits(XLstmLanguageModel model, NDManager manager, long[][] ids) {
+        try (NDManager scope = manager.newSubManager()) {
+            return model.forward(new ParameterStore(scope, false), scope.create(ids), null, false).logits().toFloatArray();
+        }
+    }
+
     @Test
     void bfloat16AndOtherTypesAreRefusedWithoutTouchingTheEngine(@TempDir Path dir) throws Exception {
         try (NDManager manager = NDManager.newBaseManager()) {
