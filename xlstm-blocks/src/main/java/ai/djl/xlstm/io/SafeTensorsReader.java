@@ -178,17 +178,17 @@ final class SafeTensorsReader {
         ByteBuffer chunk = buffers[0];
         ByteBuffer half = buffers[1];
         long position = dataStart + info.begin();
+        short[] out = new short[chunkValues];
         try (NDArray flat = array.reshape(-1)) {
             for (long done = 0; done < count; done += chunkValues) {
                 int n = (int) Math.min(chunkValues, count - done);
                 chunk.clear().limit(n * dtype.size);
                 readFully(channel, chunk, position + done * dtype.size, file);
                 chunk.flip();
-                half.clear().limit(n * 2);
-                while (chunk.hasRemaining()) {
-                    half.putShort(toHalf(chunk, dtype, info, file));
-                }
-                half.flip();
+                toHalves(chunk, dtype, n, out, info, file);
+                half.clear();
+                half.asShortBuffer().put(out, 0, n);
+                half.limit(n * 2);
                 try (NDArray part = manager.create(half, new Shape(n), DataType.FLOAT16)) {
                     flat.set(new NDIndex().addSliceDim(done, done + n), part); // copies into the tensor
                 }
@@ -200,16 +200,39 @@ final class SafeTensorsReader {
         return array;
     }
 
-    /** The next value of {@code chunk} as float16 bits; a finite value beyond float16's range is refused. */
-    private static short toHalf(ByteBuffer chunk, Dtype dtype, TensorInfo info, Path file) {
-        if (dtype == Dtype.F16) {
-            return chunk.getShort();
+    /**
+     * The {@code n} values of {@code chunk} (little-endian, of {@code dtype}) as float16 bits into
+     * {@code out}, in bulk over arrays (a value at a time through the buffer took ~33 ns, 40 s for
+     * the 1.2B values of the 7B slice); a finite value beyond float16's range is refused.
+     */
+    private static void toHalves(ByteBuffer chunk, Dtype dtype, int n, short[] out, TensorInfo info, Path file) {
+        switch (dtype) {
+            case F16 -> chunk.asShortBuffer().get(out, 0, n);
+            case BF16 -> {
+                chunk.asShortBuffer().get(out, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = checkedHalf(Float.intBitsToFloat((out[i] & 0xFFFF) << 16), info, file);
+                }
+            }
+            case F32 -> {
+                float[] values = new float[n];
+                chunk.asFloatBuffer().get(values, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = checkedHalf(values[i], info, file);
+                }
+            }
+            default -> { // F64
+                double[] values = new double[n];
+                chunk.asDoubleBuffer().get(values, 0, n);
+                for (int i = 0; i < n; i++) {
+                    out[i] = checkedHalf((float) values[i], info, file);
+                }
+            }
         }
-        float v = switch (dtype) {
-            case F64 -> (float) chunk.getDouble();
-            case F32 -> chunk.getFloat();
-            default -> Float.intBitsToFloat((chunk.getShort() & 0xFFFF) << 16); // BF16
-        };
+    }
+
+    /** {@code v} as float16 bits; a finite value beyond float16's range is refused. */
+    private static short checkedHalf(float v, TensorInfo info, Path file) {
         short half = HalfFloats.floatToHalf(v);
         if ((half & 0x7C00) == 0x7C00 && Float.isFinite(v)) {
             throw invalidTensor(file, info.name(), "holds " + v + ", beyond the range of float16 (65504);"

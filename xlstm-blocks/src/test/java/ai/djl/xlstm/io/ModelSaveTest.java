@@ -66,6 +66,25 @@ class ModelSaveTest {
         }
     }
 
+    /**
+     * Loading allocates the parameters as zeros (the checkpoint overwrites them) but leaves every
+     * parameter its own initializer, so a later {@code initialize} draws the usual initial values.
+     */
+    @Test
+    void loadingKeepsEachParametersInitializer(@TempDir Path tmp) throws Exception {
+        XLstmConfig config = TestModels.neurips(2, List.of(0), 25);
+        Map<String, ai.djl.training.initializer.Initializer> fresh = new java.util.HashMap<>();
+        XLstmLanguageModel.create(config).getParameters().forEach(p -> fresh.put(p.getKey(), p.getValue().getInitializer()));
+        try (NDManager manager = NDManager.newBaseManager()) {
+            UpstreamCheckpoint.save(TestModels.randomModel(config, manager, 2, 0.2f), tmp);
+            XLstmLanguageModel loaded = UpstreamCheckpoint.load(tmp, manager);
+            loaded.getParameters().forEach(p -> assertEquals(
+                    fresh.get(p.getKey()).getClass(), p.getValue().getInitializer().getClass(), p.getKey()));
+            assertTrue(fresh.values().stream().anyMatch(i -> i != ai.djl.training.initializer.Initializer.ZEROS),
+                    "some parameters are initialized otherwise than with zeros");
+        }
+    }
+
     @Test
     void oneCallSavesAFolderThatReloadsToIdenticalLogits(@TempDir Path tmp) throws Exception {
         for (XLstmConfig config : List.of(TestModels.neurips(2, List.of(0), 25), TestModels.large(25, 4))) {
