@@ -45,12 +45,27 @@ final class Matrix {
         }
         int[] packed = new int[bits.length / 2];
         for (int i = 0; i < packed.length; i++) {
-            int even = bits[2 * i] & 0xFFFF;
-            int odd = bits[2 * i + 1] & 0xFFFF;
-            if ((even & 0x7C00) == 0x7C00 || (odd & 0x7C00) == 0x7C00) {
-                throw new NonFiniteHalfException("a float16 weight at row " + (2 * i / cols) + " is infinite or NaN");
+            packed[i] = ((bits[2 * i + 1] & 0xFFFF) << 16) | (bits[2 * i] & 0xFFFF);
+        }
+        return packed(packed, rows, cols);
+    }
+
+    /**
+     * float16 bits already packed as this class packs them (what a little-endian buffer of
+     * float16 values reads as ints); {@code cols} must be even.
+     *
+     * @throws IllegalArgumentException for a wrong length or an infinite or NaN value
+     */
+    static Matrix packed(int[] packed, int rows, int cols) {
+        if (packed.length * 2L != (long) rows * cols || cols % 2 != 0) {
+            throw new IllegalArgumentException(packed.length + " float16 pairs for a [" + rows + ", " + cols
+                    + "] matrix (an even number of columns is needed)");
+        }
+        for (int i = 0; i < packed.length; i++) {
+            int pair = packed[i];
+            if ((pair & 0x7C00) == 0x7C00 || (pair & 0x7C000000) == 0x7C000000) {
+                throw new NonFiniteHalfException("a float16 weight at row " + (2L * i / cols) + " is infinite or NaN");
             }
-            packed[i] = (odd << 16) | even;
         }
         return new Matrix(rows, cols, null, packed);
     }

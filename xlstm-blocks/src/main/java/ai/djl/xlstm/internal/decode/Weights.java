@@ -41,7 +41,7 @@ final class Weights {
     Matrix matrix(String name, int rows, int cols) {
         NDArray a = array(name, rows, cols);
         if (a.getDataType() == DataType.FLOAT16 && cols % 2 == 0) {
-            return Matrix.half(halfBits(a), rows, cols);
+            return Matrix.packed(halfPairs(a), rows, cols);
         }
         return Matrix.of(get(name, rows, cols), rows, cols);
     }
@@ -60,22 +60,25 @@ final class Weights {
         if (!half) {
             return Matrix.of(rowsOf(prefix, names, rows, cols), total, cols);
         }
-        short[] out = new short[Math.multiplyExact(total, cols)];
+        int[] out = new int[Math.multiplyExact(total, cols) / 2];
         int at = 0;
         for (int i = 0; i < names.length; i++) {
-            short[] part = halfBits(array(prefix + names[i] + ".weight", rows[i], cols));
+            int[] part = halfPairs(array(prefix + names[i] + ".weight", rows[i], cols));
             System.arraycopy(part, 0, out, at, part.length);
             at += part.length;
         }
-        return Matrix.half(out, total, cols);
+        return Matrix.packed(out, total, cols);
     }
 
-    /** The float16 bits of a float16 array, row-major. */
-    private static short[] halfBits(NDArray a) {
-        java.nio.ShortBuffer b = a.toByteBuffer().order(java.nio.ByteOrder.nativeOrder()).asShortBuffer();
-        short[] bits = new short[b.remaining()];
-        b.get(bits);
-        return bits;
+    /**
+     * The float16 values of a float16 array (an even count), row-major, read two to an int as
+     * {@link Matrix} packs them: a little-endian int holds the even value low, the odd one high.
+     */
+    private static int[] halfPairs(NDArray a) {
+        java.nio.IntBuffer b = a.toByteBuffer().order(java.nio.ByteOrder.LITTLE_ENDIAN).asIntBuffer();
+        int[] pairs = new int[b.remaining()];
+        b.get(pairs);
+        return pairs;
     }
 
     /** The parameter's array after checking it is initialized, of shape {@code shape}, float32 or float16. */
