@@ -119,22 +119,18 @@ public final class MLstmKernels {
         for (long start = 0; start < s; start += span) {
             long end = Math.min(s, start + span);
             Pair<NDArray, MLstmCellState> out;
-            if (inference) {
-                try (NDScope scope = new NDScope()) {
-                    out = chunkwiseSpan(positions(q, start, end), positions(k, start, end),
-                            positions(v, start, end), positions(i, start, end), positions(f, start, end),
-                            carried, chunkSize, eps);
+            try (NDScope scope = inference ? new NDScope() : null) { // inference: free the span's temporaries
+                out = chunkwiseSpan(positions(q, start, end), positions(k, start, end), positions(v, start, end),
+                        positions(i, start, end), positions(f, start, end), carried, chunkSize, eps);
+                if (inference) {
                     NDScope.unregister(out.getKey());
                     NDScope.unregister(out.getValue().c(), out.getValue().n(), out.getValue().m());
                 }
-                if (carried != state) { // the previous span's memory, not the caller's
-                    carried.c().close();
-                    carried.n().close();
-                    carried.m().close();
-                }
-            } else {
-                out = chunkwiseSpan(positions(q, start, end), positions(k, start, end), positions(v, start, end),
-                        positions(i, start, end), positions(f, start, end), carried, chunkSize, eps);
+            }
+            if (inference && carried != state) { // the previous span's memory, not the caller's
+                carried.c().close();
+                carried.n().close();
+                carried.m().close();
             }
             hs.add(out.getKey());
             carried = out.getValue();
@@ -204,10 +200,10 @@ public final class MLstmKernels {
         NDArray gAfter = g.cumSum(2); // [B, NH, NC]: G_{j+1}
         NDArray gBefore = mgr.zeros(new Shape(batch, heads, 1), dt, dev).concat(gAfter, 2); // [B, NH, NC + 1]: G_k
         NDArray e = aMax.sub(gAfter).expandDims(2); // [B, NH, 1, NC]: amax_j - G_{j+1}
-        NDArray earlier = strictlyEarlier(mgr, nc, dt, dev); // [NC + 1, NC]: 0 where j < k, else -inf
+        NDArray eEarlier = e.add(causalMask(mgr, nc + 1, nc, false, dt, dev)); // [B, NH, NC + 1, NC]: -inf where j >= k
         NDArray m0 = state.m(); // [B, NH, 1]
-        NDArray mEnter = gBefore.add(NDArrays.maximum(e.add(earlier).max(new int[] {3}), m0)); // [B, NH, NC + 1]
-        NDArray w = e.add(earlier).add(gBefore.sub(mEnter).expandDims(3)).exp(); // [B, NH, NC + 1, NC]
+        NDArray mEnter = gBefore.add(NDArrays.maximum(eEarlier.max(new int[] {3}), m0)); // [B, NH, NC + 1]
+        NDArray w = eEarlier.add(gBefore.sub(mEnter).expandDims(3)).exp(); // [B, NH, NC + 1, NC]
         NDArray w0 = gBefore.add(m0).sub(mEnter).exp(); // [B, NH, NC + 1]
 
         // U_j: each chunk's memory and normalizer, scaled by exp(-amax_j)
@@ -246,12 +242,15 @@ public final class MLstmKernels {
         return new Pair<>(h, last);
     }
 
-    /** {@code [n + 1, n]}: 0 where column {@code j} is before row {@code k} ({@code j < k}), else -inf. */
-    private static NDArray strictlyEarlier(NDManager mgr, int n, DataType dt, Device dev) {
-        NDArray rows = mgr.arange(0f, n + 1f, 1f, DataType.FLOAT32, dev).reshape(n + 1, 1);
-        NDArray cols = mgr.arange(0f, (float) n, 1f, DataType.FLOAT32, dev).reshape(1, n);
-        Shape shape = new Shape(n + 1, n);
-        return NDArrays.where(cols.lt(rows), mgr.zeros(shape, dt, dev),
+    /**
+     * {@code [rows, cols]}: 0 where column {@code j} comes before row {@code t} ({@code j < t}, or
+     * {@code j <= t} with {@code diagonal}), else -inf.
+     */
+    private static NDArray causalMask(NDManager mgr, long rows, long cols, boolean diagonal, DataType dt, Device dev) {
+        NDArray t = mgr.arange(0f, (float) rows, 1f, DataType.FLOAT32, dev).reshape(rows, 1);
+        NDArray j = mgr.arange(0f, (float) cols, 1f, DataType.FLOAT32, dev).reshape(1, cols);
+        Shape shape = new Shape(rows, cols);
+        return NDArrays.where(diagonal ? j.lte(t) : j.lt(t), mgr.zeros(shape, dt, dev),
                 mgr.full(shape, Float.NEGATIVE_INFINITY, dt, dev));
     }
 
@@ -316,14 +315,7 @@ public final class MLstmKernels {
      * L, L]}.
      */
     private static NDArray decayMatrix(NDArray b, NDArray i, long l) {
-        NDManager mgr = b.getManager();
-        NDArray pos = mgr.arange(0f, (float) l, 1f, DataType.FLOAT32, b.getDevice());
-        NDArray future = pos.reshape(l, 1).lt(pos.reshape(1, l)); // [L, L]: j > t
-        Shape square = new Shape(l, l);
-        NDArray mask = NDArrays.where(
-                future,
-                mgr.full(square, Float.NEGATIVE_INFINITY, b.getDataType(), b.getDevice()),
-                mgr.zeros(square, b.getDataType(), b.getDevice())); // 0 where j <= t, -inf after
+        NDArray mask = causalMask(b.getManager(), l, l, true, b.getDataType(), b.getDevice()); // [L, L]
         return b.expandDims(-1).sub(b.expandDims(-2)).add(mask).add(i.expandDims(-2));
     }
 }
