@@ -364,12 +364,14 @@ public final class CpuDecoder {
      */
     public XLstmState toXLstmState(State[] states, NDManager manager) {
         int batch = states.length;
+        for (State s : states) {
+            check(s);
+        }
         List<NDArray> arrays = new ArrayList<>(stateShapes.length);
         for (int i = 0; i < stateShapes.length; i++) {
             int size = zeroState[i].length;
             float[] all = new float[batch * size];
             for (int b = 0; b < batch; b++) {
-                check(states[b]);
                 System.arraycopy(states[b].tensors[i], 0, all, b * size, size);
             }
             long[] shape = stateShapes[i].clone();
@@ -426,15 +428,16 @@ public final class CpuDecoder {
         float[][] xs = new float[batch][];
         float[][][] tensors = new float[batch][][];
         Scratch[] scratch = new Scratch[batch];
-        java.util.Set<State> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
         for (int b = 0; b < batch; b++) {
             if (tokens[b] < 0 || tokens[b] >= vocab) {
                 throw new IllegalArgumentException(
                         "token id " + tokens[b] + " (row " + b + ") is outside the vocabulary [0, " + vocab + ")");
             }
             check(states[b]);
-            if (!seen.add(states[b])) {
-                throw new IllegalArgumentException("state of row " + b + " also appears in an earlier row");
+            for (int p = 0; p < b; p++) { // at most 64 rows: no set allocated per step
+                if (states[p] == states[b]) {
+                    throw new IllegalArgumentException("state of row " + b + " also appears in row " + p);
+                }
             }
             xs[b] = states[b].x; // [D] the residual stream
             tensors[b] = states[b].tensors;

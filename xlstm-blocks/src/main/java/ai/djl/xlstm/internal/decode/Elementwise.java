@@ -51,6 +51,29 @@ final class Elementwise {
         }
     }
 
+    /**
+     * One position of a causal depthwise conv1d ({@code CausalConv1d}, kernel {@code K > 0}) and
+     * SiLU over {@code width} channels: {@code out[i] = silu(b[i] + sum_{k < K-1} window[k, i] w[k,
+     * i] + in[i] w[K-1, i])} with {@code w [K, width]}; then the window {@code [K - 1, width]} moves
+     * on by one position ({@code in} becomes its last row).
+     */
+    static void causalConvSilu(float[] window, float[] w, float[] b, int kernel, int width, float[] in,
+            float[] out) {
+        int last = (kernel - 1) * width;
+        for (int i = 0; i < width; i++) {
+            float acc = 0;
+            for (int k = 0; k < kernel - 1; k++) {
+                acc += window[k * width + i] * w[k * width + i];
+            }
+            acc += in[i] * w[last + i];
+            out[i] = silu(acc + b[i]);
+        }
+        if (kernel > 1) {
+            System.arraycopy(window, width, window, 0, (kernel - 2) * width);
+            System.arraycopy(in, 0, window, (kernel - 2) * width, width);
+        }
+    }
+
     /** {@code cap * tanh(x / cap)}, or x where cap is not positive ({@code TensorOps.softCap}). */
     static float softCap(float x, float cap) {
         return cap <= 0 ? x : tanh(x / cap) * cap;

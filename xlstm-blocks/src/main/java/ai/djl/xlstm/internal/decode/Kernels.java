@@ -131,7 +131,8 @@ abstract class Kernels {
         int half = w.cols / 2;
         float[][] split = new float[batch][];
         for (int b = 0; b < batch; b++) {
-            split[b] = splitEvenOdd(xs[b], xOff, half);
+            split[b] = new float[2 * half];
+            splitEvenOdd(xs[b], xOff, half, split[b]);
         }
         float[] row = new float[w.cols]; // [even columns | odd columns] of one weight row, widened
         for (int r = 0; r < rows; r++) {
@@ -159,14 +160,15 @@ abstract class Kernels {
      */
     abstract void matMatHalfRow(float[] row, int half, float[][] split, float[][] ys, int at, int batch);
 
-    /** {@code [x[xOff], x[xOff + 2], ... | x[xOff + 1], x[xOff + 3], ...]}, {@code half} each. */
-    static float[] splitEvenOdd(float[] x, int xOff, int half) {
-        float[] out = new float[2 * half];
+    /**
+     * {@code out[0, 2 half) = [x[xOff], x[xOff + 2], ... | x[xOff + 1], x[xOff + 3], ...]}, {@code
+     * half} each: the even and the odd columns, as packed float16 rows hold them.
+     */
+    static void splitEvenOdd(float[] x, int xOff, int half, float[] out) {
         for (int j = 0; j < half; j++) {
             out[j] = x[xOff + 2 * j];
             out[half + j] = x[xOff + 2 * j + 1];
         }
-        return out;
     }
 
     /** The {@code half} packed pairs of one float16 row from {@code off}, widened into {@code [evens | odds]}. */

@@ -116,19 +116,7 @@ final class MLstmStep implements BlockStep {
         float[] up = s.up;
         float[] xc = s.xc;
         if (kernel > 0) {
-            int last = (kernel - 1) * e;
-            for (int i = 0; i < e; i++) {
-                float acc = 0;
-                for (int k = 0; k < kernel - 1; k++) {
-                    acc += window[k * e + i] * convW[k * e + i];
-                }
-                acc += up[i] * convW[last + i];
-                xc[i] = Elementwise.silu(acc + convB[i]);
-            }
-            if (kernel > 1) {
-                System.arraycopy(window, e, window, 0, (kernel - 2) * e);
-                System.arraycopy(up, 0, window, (kernel - 2) * e, e);
-            }
+            Elementwise.causalConvSilu(window, convW, convB, kernel, e, up, xc);
         } else {
             for (int i = 0; i < e; i++) {
                 xc[i] = Elementwise.silu(up[i]);

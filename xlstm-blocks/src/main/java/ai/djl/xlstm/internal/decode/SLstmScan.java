@@ -3,7 +3,7 @@ package ai.djl.xlstm.internal.decode;
 /**
  * The sLSTM cell's recurrence on the Java heap ({@code SLstmCell}'s equations): the per-head
  * recurrent product {@code R_h^T y_{t-1}} and the stabilized pointwise update, position after
- * position. One instance holds a copy of one cell's recurrent kernel.
+ * position. One instance holds one cell's recurrent kernel.
  *
  * <p>Why: the recurrence is sequential, so libtorch runs it as ~25 small tensor operations per
  * position (one product, the gates' splits and the pointwise update), about 11 µs each; the
@@ -28,7 +28,7 @@ public final class SLstmScan {
             throw new IllegalArgumentException("the recurrent kernel has " + kernel.length + " values, expected [NH "
                     + heads + ", DH " + headDim + ", 4 DH " + cols + "]");
         }
-        recurrent = kernel.clone();
+        recurrent = kernel; // the callers' own copy (read out of the parameter), not shared
     }
 
     /**
@@ -36,7 +36,8 @@ public final class SLstmScan {
      * ({@code _recurrent_kernel_}: gate g of head h is {@code y_h @ R[h].reshape(DH, 4, DH)[:, g, :]}),
      * with the preferred kernels.
      *
-     * @param kernel the recurrent kernel's values, row-major
+     * @param kernel the recurrent kernel's values, row-major; kept (not copied): the caller must not
+     *     change them
      * @param heads NH
      * @param headDim DH
      * @return the scan

@@ -116,19 +116,7 @@ final class SLstmStep implements BlockStep {
         float[] xc = xn;
         if (kernel > 0) {
             xc = s.xc;
-            int last = (kernel - 1) * dim;
-            for (int i = 0; i < dim; i++) {
-                float acc = 0;
-                for (int k = 0; k < kernel - 1; k++) {
-                    acc += window[k * dim + i] * convW[k * dim + i];
-                }
-                acc += xn[i] * convW[last + i];
-                xc[i] = Elementwise.silu(acc + convB[i]);
-            }
-            if (kernel > 1) {
-                System.arraycopy(window, dim, window, 0, (kernel - 2) * dim);
-                System.arraycopy(xn, 0, window, (kernel - 2) * dim, dim);
-            }
+            Elementwise.causalConvSilu(window, convW, convB, kernel, dim, xn, xc);
         }
         float[] wx = s.qkv; // [4, D]: gate-major
         int blockSize = dim * headDim;

@@ -17,8 +17,8 @@ final class VectorKernels extends Kernels {
     private static final VectorSpecies<Integer> I = S.withLanes(int.class);
     private static final float HALF_SCALE = 0x1p112f;
 
-    /** Per thread: x split into its even and odd columns, for {@link #matVecHalf}. */
-    private static final ThreadLocal<float[][]> SPLIT = ThreadLocal.withInitial(() -> new float[2][0]);
+    /** Per thread: x split into its even and odd columns ({@link #splitEvenOdd}), for {@link #matVecHalf}. */
+    private static final ThreadLocal<float[][]> SPLIT = ThreadLocal.withInitial(() -> new float[1][0]);
 
     VectorKernels() {}
 
@@ -40,17 +40,12 @@ final class VectorKernels extends Kernels {
     @Override
     void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
         int half = cols / 2;
-        float[][] split = SPLIT.get();
-        if (split[0].length < half) {
-            split[0] = new float[half];
-            split[1] = new float[half];
+        float[][] holder = SPLIT.get();
+        if (holder[0].length < 2 * half) {
+            holder[0] = new float[2 * half];
         }
-        float[] even = split[0];
-        float[] odd = split[1];
-        for (int j = 0; j < half; j++) {
-            even[j] = x[xOff + 2 * j];
-            odd[j] = x[xOff + 2 * j + 1];
-        }
+        float[] split = holder[0]; // [evens | odds]
+        splitEvenOdd(x, xOff, half, split);
         int upper = I.loopBound(half);
         for (int r = 0; r < rows; r++) {
             int row = wOff + r * half;
@@ -59,13 +54,14 @@ final class VectorKernels extends Kernels {
             int j = 0;
             for (; j < upper; j += L) {
                 IntVector pairs = IntVector.fromArray(I, w, row + j);
-                s0 = widen(pairs.lanewise(VectorOperators.LSHL, 16)).fma(FloatVector.fromArray(S, even, j), s0);
-                s1 = widen(pairs.and(0xFFFF0000)).fma(FloatVector.fromArray(S, odd, j), s1);
+                s0 = widen(pairs.lanewise(VectorOperators.LSHL, 16)).fma(FloatVector.fromArray(S, split, j), s0);
+                s1 = widen(pairs.and(0xFFFF0000)).fma(FloatVector.fromArray(S, split, half + j), s1);
             }
             float sum = s0.add(s1).reduceLanes(VectorOperators.ADD);
             for (; j < half; j++) {
                 int pair = w[row + j];
-                sum += Matrix.halfToFloat(pair << 16) * even[j] + Matrix.halfToFloat(pair & 0xFFFF0000) * odd[j];
+                sum += Matrix.halfToFloat(pair << 16) * split[j]
+                        + Matrix.halfToFloat(pair & 0xFFFF0000) * split[half + j];
             }
             y[yOff + r] = sum;
         }

@@ -224,6 +224,13 @@ class CpuDecoderParityTest {
             assertThrows(IllegalArgumentException.class, () -> decoder.step(-1, state));
             e = assertThrows(IllegalArgumentException.class, () -> other.step(1, state));
             assertTrue(e.getMessage().contains("another CPU decoder"), e.getMessage());
+            CpuDecoder.State second = decoder.newState();
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> decoder.step(new int[] {1, 2, 3}, new CpuDecoder.State[] {state, second, state}));
+            assertTrue(e.getMessage().contains("row 2 also appears in row 0"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class,
+                    () -> decoder.step(new int[] {1, 2}, new CpuDecoder.State[] {state}));
+            assertTrue(e.getMessage().contains("2 tokens for 1 states"), e.getMessage());
             XLstmState batch2 = model.zeroState(manager, manager.getDevice(), 2);
             e = assertThrows(IllegalArgumentException.class, () -> decoder.state(batch2));
             assertTrue(e.getMessage().contains("batch 1"), e.getMessage());
