@@ -13,13 +13,6 @@ final class ScalarKernels extends Kernels {
     }
 
     @Override
-    void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
-        for (int r = 0; r < rows; r++) {
-            y[yOff + r] = dot(w, wOff + r * cols, x, xOff, cols);
-        }
-    }
-
-    @Override
     void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
         int half = cols / 2;
         for (int r = 0; r < rows; r++) {
@@ -32,16 +25,6 @@ final class ScalarKernels extends Kernels {
                 s1 += Matrix.halfToFloat(pair & 0xFFFF0000) * x[xOff + 2 * j + 1];
             }
             y[yOff + r] = s0 + s1;
-        }
-    }
-
-    @Override
-    void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
-        for (int r = 0; r < rows; r++) {
-            int row = wOff + r * cols;
-            for (int b = 0; b < batch; b++) {
-                ys[b][yOff + r] = dot(w, row, xs[b], xOff, cols);
-            }
         }
     }
 

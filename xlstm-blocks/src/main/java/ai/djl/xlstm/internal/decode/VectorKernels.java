@@ -28,16 +28,6 @@ final class VectorKernels extends Kernels {
     }
 
     @Override
-    void matVec(float[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
-        // One row after the other, each a dot product with four sums: the matrix streams through
-        // memory in order. (Four rows at once, sharing the loads of x, measured 2-3x slower on
-        // rows of 256 floats: four short interleaved streams defeat the prefetcher.)
-        for (int r = 0; r < rows; r++) {
-            y[yOff + r] = dot(w, wOff + r * cols, x, xOff, cols);
-        }
-    }
-
-    @Override
     void matVecHalf(int[] w, int wOff, int rows, int cols, float[] x, int xOff, float[] y, int yOff) {
         int half = cols / 2;
         float[][] holder = SPLIT.get();
@@ -64,16 +54,6 @@ final class VectorKernels extends Kernels {
                         + Matrix.halfToFloat(pair & 0xFFFF0000) * split[half + j];
             }
             y[yOff + r] = sum;
-        }
-    }
-
-    @Override
-    void matMat(float[] w, int wOff, int rows, int cols, float[][] xs, int xOff, float[][] ys, int yOff, int batch) {
-        for (int r = 0; r < rows; r++) { // the row stays in the cache while every vector of the batch reads it
-            int row = wOff + r * cols;
-            for (int b = 0; b < batch; b++) {
-                ys[b][yOff + r] = dot(w, row, xs[b], xOff, cols);
-            }
         }
     }
 
